@@ -1,0 +1,94 @@
+"""Keys (nkeys), signed-module claims (wascap JWT) and the keygen CLI.
+
+The lowest layer of wascc-py: it knows nothing of the host. The CLI groups live in
+``keys.cli`` (not re-exported here, so that importing ``keys`` does not import click).
+"""
+
+from __future__ import annotations
+
+from keys.claims import (
+    WELL_KNOWN_CAPABILITIES,
+    Claims,
+    Duration,
+    Inspection,
+    inspect_module,
+    sign_module,
+    validate_module,
+)
+from keys.errors import (
+    BadHeader,
+    BadSignature,
+    ClaimsError,
+    HashMismatch,
+    InvalidIssuerOrSubject,
+    KeyError_,
+    KeyStoreError,
+    NotAModule,
+    TokenExpired,
+    TokenMalformed,
+    TokenMissing,
+    TokenNotYetValid,
+    UntrustedIssuer,
+    WasccError,
+    WrongKeyKind,
+)
+from keys.jwt import DecodedToken, decode_token, encode_token, verify_token
+from keys.nkeys import (
+    KEY_KINDS,
+    KeyKind,
+    KeyPair,
+    decode_public_key,
+    decode_seed,
+    is_public_key,
+    verify,
+)
+from keys.store import SavedKey, keys_dir, list_keys, load_key, load_or_create, save_key
+from keys.wasm import ModuleBytes, embed_token, exports, find_token, module_hash, strip_token
+
+__all__ = [
+    "KEY_KINDS",
+    "WELL_KNOWN_CAPABILITIES",
+    "BadHeader",
+    "BadSignature",
+    "Claims",
+    "ClaimsError",
+    "DecodedToken",
+    "Duration",
+    "HashMismatch",
+    "Inspection",
+    "InvalidIssuerOrSubject",
+    "KeyError_",
+    "KeyKind",
+    "KeyPair",
+    "KeyStoreError",
+    "ModuleBytes",
+    "NotAModule",
+    "SavedKey",
+    "TokenExpired",
+    "TokenMalformed",
+    "TokenMissing",
+    "TokenNotYetValid",
+    "UntrustedIssuer",
+    "WasccError",
+    "WrongKeyKind",
+    "decode_public_key",
+    "decode_seed",
+    "decode_token",
+    "embed_token",
+    "encode_token",
+    "exports",
+    "find_token",
+    "inspect_module",
+    "is_public_key",
+    "keys_dir",
+    "list_keys",
+    "load_key",
+    "load_or_create",
+    "module_hash",
+    "save_key",
+    "sign_module",
+    "strip_token",
+    "validate_module",
+    "verify",
+    "verify_token",
+]

@@ -1,0 +1,320 @@
+"""``wascc keys`` and ``wascc claims``: make keys, sign actors, inspect signed modules.
+
+``host/cli.py`` mounts :data:`keys_group` and :data:`claims_group` under ``wascc``; :data:`main`
+holds both so this module also runs alone (``python -m keys.cli``).
+
+Every expected failure (bad file, bad seed, wrong key kind) ends as one ``Error: …`` line on
+stderr and exit status 1, never a traceback; usage errors keep click's status 2. Seeds appear
+only where the user asked for them (``keys gen``, ``keys list --show-seeds``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import click
+
+from keys.claims import Inspection, inspect_module, sign_module
+from keys.errors import KeyError_, WasccError, WrongKeyKind
+from keys.nkeys import KEY_KINDS, KeyKind, KeyPair, with_article
+from keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
+from keys.wasm import exports
+
+__all__ = ["CAPABILITY_SHORTCUTS", "claims_group", "keys_group", "main"]
+
+CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
+    "k": "wascc:keyvalue",
+    "q": "wascc:http_server",
+    "l": "wascc:logging",
+    "g": "wascc:messaging",
+    "z": "wascc:extras",
+}
+_FORMAT = click.Choice(["text", "json"])
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Turn expected failures into one clear line and exit status 1 (click prints ``Error:``)."""
+    try:
+        yield
+    except WasccError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        hint = "; does the directory exist?" if isinstance(exc, FileNotFoundError) else ""
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}{hint}") from None
+
+
+def _when(seconds: int | None, never: str = "never") -> str:
+    if seconds is None:
+        return never
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Generate and list nkeys (accounts sign actors; modules are actors' identities)."""
+
+
+@keys_group.command("gen")
+@click.argument("kind", type=click.Choice(KEY_KINDS))
+@click.option("-o", "--output", "fmt", type=_FORMAT, default="text", help="Output format.")
+@click.option("--save", "name", metavar="NAME", help="Also save the seed as NAME.nk (mode 0600).")
+def gen_command(kind: KeyKind, fmt: str, name: str | None) -> None:
+    """Generate a key pair of KIND and print its public key and seed."""
+    pair = KeyPair.generate(kind)
+    saved: Path | None = None
+    if name is not None:
+        with _friendly_errors():
+            saved = save_key(pair, name)
+    if fmt == "json":
+        record: dict[str, Any] = {"kind": kind, "public_key": pair.public_key, "seed": pair.seed}
+        if saved is not None:
+            record["path"] = str(saved)
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(f"Public Key: {pair.public_key}\nSeed: {pair.seed}")
+    if saved is not None:
+        click.echo(f"Saved to {saved}")
+    click.echo("\nThe seed is the private key: keep it secret.", err=True)
+
+
+@keys_group.command("list")
+@click.option("--show-seeds", is_flag=True, help="Also print each seed (they are secrets).")
+@click.option("-o", "--output", "fmt", type=_FORMAT, default="text", help="Output format.")
+def list_command(show_seeds: bool, fmt: str) -> None:
+    """List the keys saved in $WASCC_KEYS (default ~/.wascc/keys)."""
+    saved = list_keys()
+    rows: list[dict[str, str]] = []
+    for key in saved:
+        row = {"name": key.name, "kind": key.kind, "public_key": key.public_key}
+        if show_seeds:
+            with _friendly_errors():
+                row["seed"] = load_key(str(key.path)).seed
+        rows.append(row)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No saved keys in {keys_dir()}", err=True)
+        return
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        line = f"{row['name']:<{width}}  {row['kind']:<8}  {row['public_key']}"
+        click.echo(f"{line}  {row['seed']}" if show_seeds else line)
+
+
+@click.group("claims")
+def claims_group() -> None:
+    """Sign actors (wasm modules) and inspect their embedded claims."""
+
+
+def _given_key(option: str, source: str, wanted: tuple[KeyKind, ...]) -> KeyPair:
+    """Load the key an option names and insist on its kind; messages never echo a seed."""
+    try:
+        pair = load_key(source)
+    except KeyError_ as exc:
+        raise click.ClickException(f"{option}: {exc}") from None
+    if pair.kind not in wanted:
+        letter = {"account": "SA", "module": "SM", "service": "SV"}
+        needs = " or ".join(f"{with_article(k)} seed ({letter[k]}…)" for k in wanted)
+        raise click.ClickException(
+            str(WrongKeyKind(f"{option} needs {needs}, got {with_article(pair.kind)} seed"))
+        )
+    return pair
+
+
+def _stored_key(name: str, kind: KeyKind) -> KeyPair:
+    """The saved key ``name``, generated on first use; tell the user where it lives."""
+    with _friendly_errors():
+        pair, path, created = load_or_create(name, kind)
+    verb = "Generated" if created else "Using"
+    click.echo(f"{verb} {kind} key {pair.public_key} ({path})", err=True)
+    return pair
+
+
+@claims_group.command("sign")
+@click.argument("source", metavar="IN.wasm")
+@click.option("-o", "--output", metavar="OUT.wasm", help="Where to write [default: IN_s.wasm].")
+@click.option("-n", "--name", required=True, help="The actor's name.")
+@click.option("-c", "--cap", "caps", multiple=True, metavar="ID", help="Capability contract id.")
+@click.option("-k", "keyvalue", is_flag=True, help="Shortcut for --cap wascc:keyvalue.")
+@click.option("-q", "http_server", is_flag=True, help="Shortcut for --cap wascc:http_server.")
+@click.option("-l", "logging_", is_flag=True, help="Shortcut for --cap wascc:logging.")
+@click.option("-g", "messaging", is_flag=True, help="Shortcut for --cap wascc:messaging.")
+@click.option("-z", "extras", is_flag=True, help="Shortcut for --cap wascc:extras.")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="T", help="A tag (repeatable).")
+@click.option("-r", "--rev", type=int, help="Revision number (a live update needs a newer one).")
+@click.option("-v", "--ver", help="Human-readable version, e.g. 1.0.2.")
+@click.option("--call-alias", help="A friendly name other actors may call this one by.")
+@click.option("--expires-in", type=click.IntRange(min=1), metavar="DAYS", help="Valid for DAYS.")
+@click.option(
+    "--not-before-in", type=click.IntRange(min=0), metavar="DAYS", help="Valid only after DAYS."
+)
+@click.option("--issuer", metavar="SEED|PATH", help="Account seed, .nk file or saved key name.")
+@click.option("--subject", metavar="SEED|PATH", help="Module seed, .nk file or saved key name.")
+@click.option("--provider", is_flag=True, help="Sign a capability provider (service key, V…).")
+def sign_command(  # click passes options by keyword
+    *,
+    source: str,
+    output: str | None,
+    name: str,
+    caps: tuple[str, ...],
+    keyvalue: bool,
+    http_server: bool,
+    logging_: bool,
+    messaging: bool,
+    extras: bool,
+    tags: tuple[str, ...],
+    rev: int | None,
+    ver: str | None,
+    call_alias: str | None,
+    expires_in: int | None,
+    not_before_in: int | None,
+    issuer: str | None,
+    subject: str | None,
+    provider: bool,
+) -> None:
+    """Sign IN.wasm with an account key, embedding its name and capabilities.
+
+    Keys not given are taken from (or generated into) the keys directory: account.nk for the
+    issuer, module_NAME.nk (service_NAME.nk with --provider) for the subject.
+    """
+    module = _read(source)
+    with _friendly_errors():
+        exported = exports(module, path=source)
+    if ("__guest_call", "func") not in exported:
+        click.echo(
+            f"Warning: {source} exports no __guest_call function: it is not a waPC actor and "
+            "the host will not be able to call it",
+            err=True,
+        )
+    flags = (keyvalue, http_server, logging_, messaging, extras)
+    shortcuts = [
+        cap for flag, cap in zip(flags, CAPABILITY_SHORTCUTS.values(), strict=True) if flag
+    ]
+    all_caps = list(dict.fromkeys([*caps, *shortcuts]))  # keep order, drop duplicates
+    subject_kind: KeyKind = "service" if provider else "module"
+    issuer_pair = (
+        _given_key("--issuer", issuer, ("account",))
+        if issuer is not None
+        else _stored_key("account", "account")
+    )
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    subject_pair = (
+        _given_key("--subject", subject, (subject_kind,))
+        if subject is not None
+        else _stored_key(f"{subject_kind}_{slug}", subject_kind)
+    )
+    with _friendly_errors():
+        signed = sign_module(
+            module,
+            issuer=issuer_pair,
+            subject=subject_pair,
+            name=name,
+            caps=all_caps,
+            tags=tags,
+            rev=rev,
+            ver=ver,
+            call_alias=call_alias,
+            expires_in=None if expires_in is None else timedelta(days=expires_in),
+            not_before_in=None if not_before_in is None else timedelta(days=not_before_in),
+            provider=provider,
+        )
+    source_path = Path(source)
+    target = Path(output) if output else source_path.with_name(f"{source_path.stem}_s.wasm")
+    _write(target, signed)
+    click.echo(f"Signed {target}: {subject_kind} {subject_pair.public_key}")
+    click.echo(f"  issuer {issuer_pair.public_key}, capabilities: {', '.join(all_caps) or 'none'}")
+
+
+def _inspection_record(report: Inspection) -> dict[str, Any]:
+    claims = report.claims
+    return {
+        "account": claims.issuer,
+        "module": claims.subject,
+        "name": claims.name,
+        "issued_at": claims.issued_at,
+        "expires": claims.expires,
+        "not_before": claims.not_before,
+        "can_be_used": report.usable,
+        "version": claims.ver,
+        "revision": claims.rev,
+        "capabilities": list(claims.caps),
+        "tags": list(claims.tags),
+        "call_alias": claims.call_alias,
+        "provider": claims.provider,
+        "hash": claims.hash,
+        "hash_valid": report.hash_valid,
+        "signature_valid": report.signature_valid,
+        "problems": list(report.problems),
+    }
+
+
+@claims_group.command("inspect")
+@click.argument("file", metavar="FILE")
+@click.option("-o", "--output", "fmt", type=_FORMAT, default="text", help="Output format.")
+def inspect_command(file: str, fmt: str) -> None:
+    """Show the claims of a signed module and whether its hash and signature check out.
+
+    Exits 1 if the host would refuse the module for anything but its time window.
+    """
+    module = _read(file)
+    with _friendly_errors():
+        report = inspect_module(module, file)
+    record = _inspection_record(report)
+    if fmt == "json":
+        click.echo(json.dumps(record, indent=2))
+    else:
+        yes_no = {True: "yes", False: "NO"}
+        rows = [
+            ("Account", record["account"]),
+            ("Module", record["module"]),
+            ("Name", record["name"] or "(none)"),
+            ("Issued", _when(record["issued_at"])),
+            ("Expires", _when(record["expires"])),
+            ("Not before", _when(record["not_before"], never="(any time)")),
+            ("Can be used", yes_no[report.usable]),
+            ("Version", record["version"] or "(none)"),
+            ("Revision", "(none)" if record["revision"] is None else record["revision"]),
+            ("Capabilities", ", ".join(record["capabilities"]) or "(none)"),
+            ("Tags", ", ".join(record["tags"]) or "(none)"),
+            ("Hash valid", yes_no[report.hash_valid]),
+            ("Signature valid", yes_no[report.signature_valid]),
+        ]
+        for label, value in rows:
+            click.echo(f"{label:>15}  {value}")
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"Error: {problem}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@click.group("wascc")
+def main() -> None:
+    """Keys and signed-actor tools of wascc-py."""
+
+
+main.add_command(keys_group)
+main.add_command(claims_group)
+
+if __name__ == "__main__":
+    main(prog_name="wascc")

@@ -1,0 +1,1 @@
+"""Native Python capability providers: HTTP server, logging, key-value, messaging."""
