@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-ACTOR_SOURCES := $(wildcard actors/*.c actors/include/*.h actors/build.py)
+ACTOR_SOURCES := $(wildcard actors/*.c actors/include/*.h actors/fixtures/*.wat actors/build.py)
 ACTORS_STAMP := actors/build/.built
 
 .PHONY: setup actors run test lint typecheck pytest bench clean
@@ -26,7 +26,7 @@ $(ACTORS_STAMP): $(STAMP) $(ACTOR_SOURCES)
 	touch $@
 
 run: $(ACTORS_STAMP)
-	$(PY) -m host.cli --help
+	$(PY) -m host.cli demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check host providers keys tests bench actors
@@ -41,7 +41,7 @@ pytest: $(ACTORS_STAMP)
 test: lint typecheck pytest
 
 bench: $(ACTORS_STAMP)
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf actors/build .mypy_cache .ruff_cache .pytest_cache

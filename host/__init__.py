@@ -1,1 +1,23 @@
-"""The wascc-py host: runs signed waPC actors on wasmtime and routes their calls."""
+"""The wascc-py host: runs signed waPC actors on wasmtime and routes their calls.
+
+Public face: ``Host`` with ``ActorSettings`` and ``Limits``, the provider extension points
+(``host.typing``), and the exception tree (``host.errors``).
+"""
+
+from __future__ import annotations
+
+from host.actor import ActorSettings
+from host.dispatch import Binding
+from host.engine import Limits
+from host.host import Host
+from host.invocation import Invocation, InvocationLogFilter, current_invocation
+
+__all__ = [
+    "ActorSettings",
+    "Binding",
+    "Host",
+    "Invocation",
+    "InvocationLogFilter",
+    "Limits",
+    "current_invocation",
+]

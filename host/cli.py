@@ -1,9 +1,14 @@
-"""The ``wascc`` command: the one place that imports every part of the project."""
+"""The ``wascc`` command: the one place that imports every part of the project.
+
+Subcommands: ``keys`` and ``claims`` (from ``keys.cli``), and ``demo``. Later: ``up``,
+``call``, ``validate``, ``ctl``. Errors are one clear line and exit code 1; usage errors 2.
+"""
 
 from __future__ import annotations
 
 import click
 
+from host.demo import demo
 from keys.cli import claims_group, keys_group
 
 __all__ = ["main"]
@@ -17,6 +22,7 @@ def main() -> None:
 
 main.add_command(keys_group, "keys")
 main.add_command(claims_group, "claims")
+main.add_command(demo, "demo")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,161 @@
+"""Host core benchmarks: echo invocations through the host next to the raw floor, a guest to
+provider host-call round trip, and actor load time (first vs cached).
+
+Every figure is measured in this run, on this machine, next to its floor; read the ratios,
+not the absolute numbers (machines here are shared and noisy).
+
+    .venv/bin/python bench/core_bench.py [seconds per figure]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import wasmtime
+
+from bench.raw_floor import ECHO_WAT, raw_echo_rate
+from host import ActorSettings, Host
+from host.testing import FunctionProvider
+from keys.claims import sign_module
+from keys.nkeys import KeyPair
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SIZES = (("16 B", 16), ("1 KiB", 1024), ("64 KiB", 65536), ("1 MiB", 2**20))
+HOSTCALL_WAT = ROOT / "actors" / "build" / "fixtures" / "hostcall.wasm"
+BIG = ROOT / "actors" / "build" / "big.wasm"
+
+
+def _sign(module: bytes, name: str, caps: tuple[str, ...] = ()) -> bytes:
+    account, subject = KeyPair.generate("account"), KeyPair.generate("module")
+    return sign_module(module, issuer=account, subject=subject, name=name, caps=caps)
+
+
+async def _rate(call: Callable[[], Awaitable[bytes]], seconds: float, concurrency: int) -> float:
+    """Calls per second with ``concurrency`` callers looping for ``seconds``."""
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def loop() -> None:
+        nonlocal done
+        while time.perf_counter() < stop_at:
+            for _ in range(10):
+                await call()
+            done += 10
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return done / (time.perf_counter() - started)
+
+
+class _Answer:
+    """A provider whose answer needs no I/O: served on the worker thread (SyncProvider)."""
+
+    contract_id = "test:slow"
+
+    async def start(self, host: object) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def bind_actor(self, actor: str, binding: str, values: object) -> None:
+        pass
+
+    async def remove_actor(self, actor: str, binding: str) -> None:
+        pass
+
+    async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        return payload
+
+    def handle_sync(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        return payload
+
+
+async def _echo_rows(seconds: float) -> list[tuple[str, ...]]:
+    module = bytes(wasmtime.wat2wasm(ECHO_WAT))
+    rows: list[tuple[str, ...]] = []
+    async with Host() as host:
+        key = (await host.add_actor(_sign(module, "echo"), settings=ActorSettings())).subject
+        for label, size in SIZES:
+            payload = b"x" * size
+            floor = raw_echo_rate(module, size, seconds)
+            sequential = await _rate(lambda p=payload: host.call_actor(key, "Echo", p), seconds, 1)
+            parallel = await _rate(lambda p=payload: host.call_actor(key, "Echo", p), seconds, 64)
+            rows.append(
+                (
+                    f"echo {label}",
+                    f"{floor:,.0f}/s",
+                    f"{sequential:,.0f}/s",
+                    f"{sequential / floor:.2f}x",
+                    f"{parallel:,.0f}/s",
+                    f"{parallel / floor:.2f}x",
+                )
+            )
+    return rows
+
+
+async def _hostcall_rows(seconds: float) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    module = HOSTCALL_WAT.read_bytes()
+
+    async def echo_back(actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        return payload
+
+    for label, provider in (
+        ("host call, sync provider", _Answer()),
+        ("host call, async provider", FunctionProvider("test:slow", echo_back)),
+    ):
+        async with Host() as host:
+            await host.add_provider(provider)  # type: ignore[arg-type]
+            key = (await host.add_actor(_sign(module, "hc", ("test:slow",)))).subject
+            await host.set_binding(key, "test:slow")
+            rate = await _rate(lambda k=key: host.call_actor(k, "Wait", b"x" * 16), seconds, 1)
+            rows.append((label, "", f"{rate:,.0f}/s", f"{1e6 / rate:.1f} µs", "", ""))
+    return rows
+
+
+async def _load_rows() -> list[tuple[str, ...]]:
+    signed = _sign(BIG.read_bytes(), "big")
+    rows: list[tuple[str, ...]] = []
+    with tempfile.TemporaryDirectory() as cache:
+        for label in ("load 2 MB, first (compile)", "load 2 MB, cached"):
+            async with Host(cache_dir=Path(cache)) as host:
+                started = time.perf_counter()
+                await host.add_actor(signed)
+                elapsed = time.perf_counter() - started
+            rows.append((label, "", f"{elapsed * 1e3:.1f} ms", "", "", ""))
+    return rows
+
+
+def _print(rows: list[tuple[str, ...]]) -> None:
+    header = ("figure", "raw floor", "host (1 caller)", "ratio", "host (64 callers)", "ratio")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+async def _main(seconds: float) -> None:
+    logging.disable(logging.WARNING)
+    rows = await _echo_rows(seconds)
+    rows += await _hostcall_rows(seconds)
+    rows += await _load_rows()
+    print(f"Host core (module {BIG.name}: {BIG.stat().st_size:,} bytes), {seconds:g} s per figure")
+    _print(rows)
+
+
+def main(seconds: float = 1.0) -> None:
+    """Run every core benchmark and print one table."""
+    asyncio.run(_main(seconds))
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0)

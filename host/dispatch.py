@@ -1,0 +1,189 @@
+"""Routing of a guest's ``__host_call``: to another actor or to a capability provider.
+
+This code runs on the worker thread that executes the wasm call. In-memory providers answer
+right here (``SyncProvider``); anything else is scheduled on the event loop and awaited from
+this thread, which is why wasm never runs on the loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from host.errors import (
+    ActorCallNotAllowed,
+    BindingNotFound,
+    CapabilityNotClaimed,
+    InvocationTimeout,
+    NotAuthorized,
+    ProviderCallError,
+    WasccError,
+)
+from host.invocation import Invocation, current_invocation
+from host.typing import Authorizer, Middleware, Provider, SyncProvider
+
+if TYPE_CHECKING:
+    from host.actor import Actor
+
+__all__ = [
+    "DEFAULT_BINDING",
+    "ActorHostCalls",
+    "Binding",
+    "Router",
+    "is_actor_namespace",
+    "normalize_binding",
+]
+
+DEFAULT_BINDING = "default"
+
+
+def normalize_binding(name: str) -> str:
+    """An empty or whitespace binding name means ``default`` (spec §1)."""
+    return name.strip() or DEFAULT_BINDING
+
+
+def is_actor_namespace(namespace: str) -> bool:
+    """A 56-character namespace starting with ``M`` names another actor (spec §1)."""
+    return len(namespace) == 56 and namespace.startswith("M")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A link from an actor to a provider: (actor, contract, binding name) with its values."""
+
+    actor: str
+    contract_id: str
+    name: str
+    values: Mapping[str, str]
+
+
+class Router(Protocol):
+    """What the dispatcher needs from the host; implemented by ``Host``."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+
+    host_call_timeout: float
+    authorizer: Authorizer | None
+    middleware: tuple[Middleware, ...]
+
+    def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None: ...
+
+    def find_provider(self, contract_id: str, binding: str) -> Provider | None: ...
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str,
+        timeout: float | None = None,
+    ) -> bytes: ...
+
+
+class ActorHostCalls:
+    """The waPC host-call handler of one actor generation (live update makes a new one)."""
+
+    def __init__(self, router: Router, actor: Actor) -> None:
+        self._router = router
+        self._actor = actor
+        self._console = logging.getLogger(f"wascc.actor.{actor.name}")
+
+    def console_log(self, line: str) -> None:
+        """``__console_log``: same logger as the logging provider, with the actor's key."""
+        self._console.info("%s", line, extra={"actor_key": self._actor.key})
+
+    def host_call(self, binding: str, namespace: str, operation: str, payload: bytes) -> bytes:
+        """Authorize and route one call; every refusal is an exception whose text the guest
+        receives as its host error."""
+        actor = self._actor
+        binding = normalize_binding(binding)
+        if is_actor_namespace(namespace):
+            if namespace not in actor.claims.caps:
+                raise ActorCallNotAllowed(
+                    f"actor {actor.label} may not call actor {namespace} ({operation}): its claims "
+                    f"do not list that key; re-sign with --cap {namespace}"
+                )
+            return self._wait(
+                self._router.call_actor(namespace, operation, payload, origin=actor.key),
+                f"call {operation} to actor {namespace}",
+            )
+        contract = namespace
+        if contract not in actor.claims.caps:
+            raise CapabilityNotClaimed(
+                f"actor {actor.label} called {contract} ({operation}, binding {binding!r}) but its "
+                f"claims do not list {contract}; re-sign with --cap {contract}"
+            )
+        if self._router.find_binding(actor.key, contract, binding) is None:
+            raise BindingNotFound(
+                f"actor {actor.label} has no binding {binding!r} for {contract} ({operation}); "
+                f"add a binding for {actor.key} to {contract} with binding {binding!r} "
+                "in the manifest"
+            )
+        provider = self._router.find_provider(contract, binding)
+        if provider is None:
+            raise BindingNotFound(
+                f"actor {actor.label} is bound to {contract} (binding {binding!r}) but no such "
+                f"provider is loaded; add the capability to the manifest"
+            )
+        invocation = Invocation(
+            origin=actor.key,
+            target=f"{contract}/{binding}",
+            operation=operation,
+            payload=payload,
+        )
+        router = self._router
+        if router.authorizer is not None and not router.authorizer.can_invoke(invocation):
+            raise NotAuthorized(
+                f"the host's authorizer refused {operation} on {contract} (binding {binding!r}) "
+                f"for actor {actor.label}"
+            )
+        for mw in router.middleware:
+            mw.before(invocation)
+        token = current_invocation.set(invocation)
+        try:
+            if isinstance(provider, SyncProvider):
+                result = provider.handle_sync(actor.key, binding, operation, payload)
+            else:
+                result = self._wait(
+                    provider.handle(actor.key, binding, operation, payload),
+                    f"{operation} on {contract} (binding {binding!r})",
+                )
+        except WasccError as exc:
+            self._after(invocation, None, exc)
+            raise
+        except Exception as exc:
+            error = ProviderCallError(
+                f"provider {contract} (binding {binding!r}) failed {operation} for actor "
+                f"{actor.label}: {exc}",
+                actor=actor.key,
+            )
+            self._after(invocation, None, error)
+            raise error from exc
+        finally:
+            current_invocation.reset(token)
+        self._after(invocation, result, None)
+        return result
+
+    def _after(
+        self, invocation: Invocation, result: bytes | None, error: BaseException | None
+    ) -> None:
+        for mw in self._router.middleware:
+            mw.after(invocation, result, error)
+
+    def _wait(self, coro: Coroutine[Any, Any, bytes], what: str) -> bytes:
+        """Run ``coro`` on the event loop and block this worker thread until it finishes."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._router.loop)
+        try:
+            return future.result(self._router.host_call_timeout)
+        except TimeoutError:
+            future.cancel()
+            raise InvocationTimeout(
+                f"{what} from actor {self._actor.label} did not finish within "
+                f"{self._router.host_call_timeout:g}s",
+                actor=self._actor.key,
+            ) from None

@@ -1,0 +1,457 @@
+"""The host: loads actors, holds providers and bindings, and routes invocations.
+
+``Host`` is a library object with an explicit lifecycle (``start``/``stop`` or ``async with``);
+the CLI owns signals and the process. Teardown runs in reverse order of start-up and collects
+errors instead of stopping at the first one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from host.actor import Actor, ActorSettings
+from host.dispatch import DEFAULT_BINDING, ActorHostCalls, Binding, normalize_binding
+from host.engine import Engine, Limits
+from host.errors import (
+    ActorAlreadyRunning,
+    ActorNotFound,
+    CapabilityNotClaimed,
+    HostError,
+    ModuleLoadError,
+    NotAuthorized,
+    ProviderError,
+    ProviderNotFound,
+    RevisionNotNewer,
+    WasccError,
+)
+from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
+from host.typing import Authorizer, Middleware, Provider
+from host.workers import WorkerThreads
+from keys.claims import Claims, validate_module
+
+__all__ = ["Host"]
+
+logger = logging.getLogger("wascc.host")
+
+EXTRAS = "wascc:extras"
+
+
+class Host:
+    """A waSCC-style host. Cheap to construct; ``start()`` does the work.
+
+    ``fast=False`` selects wasmtime-py's public API instead of the unchecked C entry points
+    (same behaviour, slower; kept as a fallback and tested).
+    """
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        default_limits: Limits | None = None,
+        trusted_issuers: Iterable[str] | None = None,
+        authorizer: Authorizer | None = None,
+        middleware: Iterable[Middleware] = (),
+        call_timeout: float = 30.0,
+        host_call_timeout: float = 30.0,
+        fast: bool = True,
+        labels: Mapping[str, str] | None = None,
+        max_workers: int | None = None,
+    ) -> None:
+        self.engine = Engine(cache_dir=cache_dir)
+        self.default_limits = default_limits or Limits()
+        self.trusted_issuers = frozenset(trusted_issuers) if trusted_issuers is not None else None
+        self.authorizer = authorizer
+        self.middleware = tuple(middleware)
+        self.call_timeout = call_timeout
+        self.host_call_timeout = host_call_timeout
+        self.fast = fast
+        self.labels = dict(labels or {})
+        self._max_workers = max_workers or 256
+        self._actors: dict[str, Actor] = {}
+        self._providers: dict[tuple[str, str], Provider] = {}
+        self._bindings: dict[tuple[str, str, str], Binding] = {}
+        self._workers: WorkerThreads | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the host was started on (worker threads schedule work on it)."""
+        if self._loop is None:
+            raise HostError("the host is not started; use `async with Host()` or `await start()`")
+        return self._loop
+
+    async def start(self) -> None:
+        """Start the engine's epoch ticker and the worker threads. Idempotent."""
+        if self._started:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._workers = WorkerThreads(self._loop, max_threads=self._max_workers)
+        self.engine.start()
+        self._started = True
+        logger.info("host started")
+
+    async def stop(self) -> None:
+        """Remove bindings, stop providers, close actors, stop the engine. Idempotent; every
+        step runs even if an earlier one failed, and the first error is raised at the end."""
+        if not self._started:
+            return
+        self._started = False
+        errors: list[BaseException] = []
+        for actor_key, contract, name in list(self._bindings):
+            try:
+                await self.remove_binding(actor_key, contract, name)
+            except Exception as exc:  # keep tearing down; reported below
+                errors.append(exc)
+        for contract, name in list(self._providers):
+            try:
+                await self.remove_provider(contract, name)
+            except Exception as exc:
+                errors.append(exc)
+        for key in list(self._actors):
+            actor = self._actors.pop(key)
+            await actor.close()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+        self.engine.stop()
+        if self._workers is not None:
+            self._workers.stop()
+            self._workers = None
+        logger.info("host stopped")
+        if errors:
+            raise errors[0]
+
+    async def __aenter__(self) -> Host:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # actors --------------------------------------------------------------------------------
+
+    def _validate(self, module: bytes, path: str | None) -> Claims:
+        claims = validate_module(module, path=path, trusted_issuers=self.trusted_issuers)
+        if self.authorizer is not None and not self.authorizer.can_load(claims):
+            raise NotAuthorized(
+                f"the host's authorizer refused to load actor {claims.name} ({claims.subject})"
+            )
+        return claims
+
+    async def _build(
+        self, module: bytes, claims: Claims, path: str | None, settings: ActorSettings
+    ) -> Actor:
+        if not self._started or self._workers is None:
+            raise HostError("the host is not started; use `async with Host()` or `await start()`")
+        limits = settings.limits or self.default_limits
+        try:
+            compiled = await asyncio.to_thread(
+                self.engine.compile, module, claims.hash, fuel=limits.fuel is not None
+            )
+        except WasccError:
+            raise
+        except Exception as exc:
+            where = path or claims.name or claims.subject
+            raise ModuleLoadError(f"{where}: wasmtime could not compile the module: {exc}") from exc
+        actor = Actor(claims=claims, module=compiled, limits=limits, settings=settings, path=path)
+        actor.attach(self.engine, ActorHostCalls(self, actor), self._workers, fast=self.fast)
+        await actor.start()
+        return actor
+
+    async def add_actor(
+        self,
+        module: bytes | Path,
+        *,
+        settings: ActorSettings | None = None,
+        path: str | None = None,
+    ) -> Claims:
+        """Validate, compile and start an actor; returns its claims.
+
+        ``module`` is the signed module's bytes or a path to it. A second actor with the same
+        subject is refused (``ActorAlreadyRunning``): use ``replace_actor`` to update.
+        """
+        data, path = _read_module(module, path)
+        claims = self._validate(data, path)
+        if claims.subject in self._actors:
+            running = self._actors[claims.subject]
+            raise ActorAlreadyRunning(
+                f"actor {running.label} already runs on this host; use replace_actor (live "
+                "update) or remove it first"
+            )
+        actor = await self._build(data, claims, path, settings or ActorSettings())
+        if claims.subject in self._actors:  # added concurrently while this one compiled
+            await actor.close()
+            raise ActorAlreadyRunning(f"actor {actor.label} already runs on this host")
+        self._actors[actor.key] = actor
+        logger.info("actor %s started (%s)", actor.label, path or "bytes")
+        await self._bind_extras(actor.claims)
+        return actor.claims
+
+    async def replace_actor(
+        self,
+        module: bytes | Path,
+        *,
+        force: bool = False,
+        settings: ActorSettings | None = None,
+        path: str | None = None,
+    ) -> Claims:
+        """Live update: same subject, higher ``rev`` (or ``force=True``). Calls in flight and
+        calls already queued finish on the old instances; later calls go to the new ones."""
+        data, path = _read_module(module, path)
+        claims = self._validate(data, path)
+        old = self._actors.get(claims.subject)
+        if old is None:
+            raise ActorNotFound(
+                f"actor {claims.name} ({claims.subject}) is not running here; use add_actor",
+                actor=claims.subject,
+            )
+        old_rev, new_rev = old.claims.rev or 0, claims.rev or 0
+        if not force and new_rev <= old_rev:
+            raise RevisionNotNewer(
+                f"actor {old.label} runs rev {old_rev}; the new module has rev {new_rev}. "
+                "Re-sign with a higher --rev, or force the update"
+            )
+        new = await self._build(data, claims, path or old.path, settings or old.settings)
+        self._actors[new.key] = new
+        task = asyncio.create_task(old.drain(), name=f"retire {old.label}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        logger.info("actor %s updated: rev %s -> %s", new.label, old_rev, new_rev)
+        await self._bind_extras(new.claims)
+        return new.claims
+
+    async def _bind_extras(self, claims: Claims) -> None:
+        """Bind the built-in ``wascc:extras`` provider (binding ``default``, loaded on first
+        use) to an actor whose claims list it (spec §4). Removing the actor removes the
+        binding like any other."""
+        if EXTRAS not in claims.caps:
+            return
+        # Imported here: the provider package depends on the host's interfaces, not the reverse.
+        from providers.extras import ExtrasProvider  # noqa: PLC0415
+
+        if self.find_provider(EXTRAS, DEFAULT_BINDING) is None:
+            await self.add_provider(ExtrasProvider())
+        if self.find_binding(claims.subject, EXTRAS, DEFAULT_BINDING) is None:
+            await self.set_binding(claims.subject, EXTRAS, DEFAULT_BINDING)
+
+    async def remove_actor(self, actor: str) -> None:
+        """Remove the actor's bindings, wait for its calls in flight, free its instances."""
+        running = self._get_actor(actor)
+        for key in [k for k in self._bindings if k[0] == actor]:
+            await self.remove_binding(*key)
+        del self._actors[actor]
+        await running.close()
+        logger.info("actor %s stopped", running.label)
+
+    def _get_actor(self, actor: str) -> Actor:
+        try:
+            return self._actors[actor]
+        except KeyError:
+            raise ActorNotFound(
+                f"no actor {actor} runs on this host; check the key with `wascc claims inspect`",
+                actor=actor,
+            ) from None
+
+    def actor(self, key: str) -> Actor:
+        """The running actor with this public key (``ActorNotFound`` if none)."""
+        return self._get_actor(key)
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str = SYSTEM_ORIGIN,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Invoke ``operation`` on ``actor`` and return the response bytes."""
+        target = self._get_actor(actor)
+        invocation = Invocation(origin=origin, target=actor, operation=operation, payload=payload)
+        if self.authorizer is not None and not self.authorizer.can_invoke(invocation):
+            raise NotAuthorized(
+                f"the host's authorizer refused {operation} on actor {target.label} from {origin}"
+            )
+        token = current_invocation.set(invocation)
+        for mw in self.middleware:
+            mw.before(invocation)
+        try:
+            result = await target.invoke(
+                operation, payload, timeout=self.call_timeout if timeout is None else timeout
+            )
+        except BaseException as exc:
+            for mw in self.middleware:
+                mw.after(invocation, None, exc)
+            raise
+        finally:
+            current_invocation.reset(token)
+        for mw in self.middleware:
+            mw.after(invocation, result, None)
+        return result
+
+    # providers and bindings ----------------------------------------------------------------
+
+    async def add_provider(self, provider: Provider, *, binding: str = DEFAULT_BINDING) -> None:
+        """Start a provider and serve its contract under ``binding``."""
+        binding = normalize_binding(binding)
+        key = (provider.contract_id, binding)
+        if key in self._providers:
+            raise HostError(
+                f"a provider for {provider.contract_id} with binding {binding!r} is already "
+                "loaded; give the new one another binding name"
+            )
+        try:
+            await provider.start(self)
+        except WasccError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"provider {provider.contract_id} (binding {binding!r}) failed to start: {exc}"
+            ) from exc
+        self._providers[key] = provider
+        logger.info("provider %s loaded (binding %s)", provider.contract_id, binding)
+
+    async def remove_provider(self, contract_id: str, binding: str = DEFAULT_BINDING) -> None:
+        """Remove every binding to the provider, then stop it."""
+        binding = normalize_binding(binding)
+        provider = self.find_provider(contract_id, binding)
+        if provider is None:
+            raise ProviderNotFound(f"no provider for {contract_id} with binding {binding!r}")
+        for key in [k for k in self._bindings if k[1:] == (contract_id, binding)]:
+            await self.remove_binding(*key)
+        del self._providers[(contract_id, binding)]
+        await provider.stop()
+        logger.info("provider %s removed (binding %s)", contract_id, binding)
+
+    def find_provider(self, contract_id: str, binding: str) -> Provider | None:
+        """The provider serving ``contract_id`` under ``binding``, if loaded."""
+        return self._providers.get((contract_id, binding))
+
+    def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None:
+        """The binding (actor, contract, name), if set."""
+        return self._bindings.get((actor, contract_id, binding))
+
+    async def set_binding(
+        self,
+        actor: str,
+        contract_id: str,
+        binding: str = DEFAULT_BINDING,
+        values: Mapping[str, str] | None = None,
+    ) -> Binding:
+        """Bind ``actor`` to the provider of ``contract_id``/``binding`` (sends ``BindActor``).
+
+        Refused unless the actor's claims list the contract and the provider is loaded.
+        """
+        binding = normalize_binding(binding)
+        running = self._get_actor(actor)
+        if contract_id not in running.claims.caps:
+            raise CapabilityNotClaimed(
+                f"actor {running.label} cannot be bound to {contract_id} (binding {binding!r}): "
+                f"its claims do not list it; re-sign with --cap {contract_id}"
+            )
+        provider = self.find_provider(contract_id, binding)
+        if provider is None:
+            raise ProviderNotFound(
+                f"cannot bind actor {running.label} to {contract_id} (binding {binding!r}): no "
+                "such provider is loaded; add it to the manifest's capabilities first"
+            )
+        key = (actor, contract_id, binding)
+        if key in self._bindings:
+            raise HostError(
+                f"actor {running.label} is already bound to {contract_id} (binding {binding!r}); "
+                "remove the binding first"
+            )
+        record = Binding(actor, contract_id, binding, dict(values or {}))
+        try:
+            await provider.bind_actor(actor, binding, _bind_values(running.claims, record.values))
+        except WasccError:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"provider {contract_id} (binding {binding!r}) refused to bind actor "
+                f"{running.label}: {exc}"
+            ) from exc
+        self._bindings[key] = record
+        logger.info("bound actor %s to %s (binding %s)", running.label, contract_id, binding)
+        return record
+
+    async def remove_binding(
+        self, actor: str, contract_id: str, binding: str = DEFAULT_BINDING
+    ) -> None:
+        """Remove a binding (sends ``RemoveActor`` to the provider)."""
+        binding = normalize_binding(binding)
+        record = self._bindings.pop((actor, contract_id, binding), None)
+        if record is None:
+            raise HostError(f"actor {actor} has no binding {binding!r} to {contract_id}")
+        provider = self.find_provider(contract_id, binding)
+        if provider is not None:
+            await provider.remove_actor(actor, binding)
+        logger.info("unbound actor %s from %s (binding %s)", actor, contract_id, binding)
+
+    # inventory -----------------------------------------------------------------------------
+
+    def inventory(self) -> dict[str, Any]:
+        """Actors with their claims, providers, and bindings, as JSON-ready data.
+
+        Binding values are included as given; redacting secrets is the caller's choice
+        (the admin endpoint redacts)."""
+        return {
+            "labels": dict(self.labels),
+            "actors": [
+                {
+                    "key": a.key,
+                    "name": a.claims.name,
+                    "path": a.path,
+                    "claims": a.claims.to_json(),
+                    "instances": a.pool.size,
+                    "busy": a.pool.busy,
+                }
+                for a in self._actors.values()
+            ],
+            "providers": [
+                {"contract_id": contract, "binding": name, "type": type(p).__qualname__}
+                for (contract, name), p in self._providers.items()
+            ],
+            "bindings": [
+                {
+                    "actor": b.actor,
+                    "contract_id": b.contract_id,
+                    "binding": b.name,
+                    "values": dict(b.values),
+                }
+                for b in self._bindings.values()
+            ],
+        }
+
+
+def _read_module(module: bytes | Path, path: str | None) -> tuple[bytes, str | None]:
+    if isinstance(module, bytes):
+        return module, path
+    try:
+        return module.read_bytes(), path or str(module)
+    except OSError as exc:
+        raise ModuleLoadError(f"{module}: cannot read the actor module: {exc.strerror}") from exc
+
+
+def _bind_values(claims: Claims, values: Mapping[str, str]) -> dict[str, str]:
+    """The binding's values plus the ``__wascc_*`` keys of spec §4."""
+    out = dict(values)
+    out["__wascc_issuer"] = claims.issuer
+    out["__wascc_capabilities"] = ",".join(claims.caps)
+    out["__wascc_name"] = claims.name or ""
+    out["__wascc_expires"] = str(claims.expires or 0)
+    out["__wascc_tags"] = ",".join(claims.tags)
+    return out

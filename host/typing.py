@@ -1,0 +1,111 @@
+"""The host's extension points: providers, middleware and the authorizer.
+
+Everything a third party implements is a ``Protocol`` here, so a provider package depends on
+this module (and the message codec) only, never on the host's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from host.invocation import Invocation
+    from keys.claims import Claims
+
+__all__ = [
+    "Authorizer",
+    "Middleware",
+    "Provider",
+    "ProviderContext",
+    "SyncProvider",
+]
+
+
+class ProviderContext(Protocol):
+    """What a provider may ask of the host: calling an actor back (e.g. ``HandleRequest``)."""
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Invoke ``operation`` on ``actor`` and return its response bytes."""
+        ...
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A native capability provider serving one contract (``wascc:keyvalue``) under one binding.
+
+    The host calls ``start`` once before any binding and ``stop`` once at shutdown, after
+    ``remove_actor`` for every binding. ``handle`` serves an actor's ``__host_call``.
+    """
+
+    contract_id: str
+
+    async def start(self, host: ProviderContext) -> None:
+        """Acquire resources; ``host`` is kept to call actors back."""
+        ...
+
+    async def stop(self) -> None:
+        """Release every resource; called once, after all bindings were removed."""
+        ...
+
+    async def bind_actor(self, actor: str, binding: str, values: Mapping[str, str]) -> None:
+        """Configure the provider for ``actor`` (``BindActor``); values include ``__wascc_*``."""
+        ...
+
+    async def remove_actor(self, actor: str, binding: str) -> None:
+        """Forget ``actor`` (``RemoveActor``): close what the binding opened."""
+        ...
+
+    async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        """Serve one call from ``actor``; raise an exception to give the guest an error."""
+        ...
+
+
+@runtime_checkable
+class SyncProvider(Protocol):
+    """Optional fast path: a provider whose work is in memory answers on the calling thread.
+
+    The host uses ``handle_sync`` instead of scheduling ``handle`` on the event loop, which
+    saves two thread hops per host call. It must not block and must be thread-safe.
+    """
+
+    def handle_sync(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        """Serve one call synchronously; same contract as ``Provider.handle``."""
+        ...
+
+
+class Middleware(Protocol):
+    """Observes every invocation (actor calls and provider calls), e.g. for metrics."""
+
+    def before(self, invocation: Invocation) -> None:
+        """Called before the invocation runs."""
+        ...
+
+    def after(
+        self,
+        invocation: Invocation,
+        result: bytes | None,
+        error: BaseException | None,
+    ) -> None:
+        """Called after it ran, with either its result or its error."""
+        ...
+
+
+class Authorizer(Protocol):
+    """An extra policy on top of claims and bindings: it can only restrict, never widen."""
+
+    def can_load(self, claims: Claims) -> bool:
+        """Whether an actor with these claims may be loaded."""
+        ...
+
+    def can_invoke(self, invocation: Invocation) -> bool:
+        """Whether this invocation may run."""
+        ...

@@ -1,0 +1,8 @@
+"""The HTTP server provider (contract ``wascc:http_server``) on aiohttp's low-level server."""
+
+from __future__ import annotations
+
+from providers.http.provider import HttpServerProvider
+from providers.http.settings import HttpSettings
+
+__all__ = ["HttpServerProvider", "HttpSettings"]

@@ -1,0 +1,88 @@
+"""Fixtures shared by every test: keys, signed sample actors, a running host."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import pytest
+
+from host import Host
+from keys.claims import sign_module
+from keys.nkeys import KeyPair
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "actors" / "build"
+FIXTURES = BUILD / "fixtures"
+
+
+def module_path(name: str) -> Path:
+    """The unsigned module of a sample actor (``echo``) or a WAT fixture (``fixtures/trap``)."""
+    return BUILD / f"{name}.wasm"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _built_actors() -> None:
+    """Build the sample actors once if a test run starts without them (``make test`` did)."""
+    if not (BUILD / "echo.wasm").exists() or not (FIXTURES / "trap.wasm").exists():
+        subprocess.run([sys.executable, str(ROOT / "actors" / "build.py")], check=True)
+
+
+class Signer:
+    """Signs sample actors with one account key and one stable module key per name."""
+
+    def __init__(self) -> None:
+        self.account = KeyPair.generate("account")
+        self._modules: dict[str, KeyPair] = {}
+
+    def module_key(self, name: str) -> KeyPair:
+        """The module key used for ``name`` (the actor's identity across re-signings)."""
+        if name not in self._modules:
+            self._modules[name] = KeyPair.generate("module")
+        return self._modules[name]
+
+    def key(self, name: str) -> str:
+        """The public key an actor signed as ``name`` will run under."""
+        return self.module_key(name).public_key
+
+    def sign(
+        self,
+        module: str,
+        *,
+        name: str | None = None,
+        caps: Iterable[str] = (),
+        rev: int | None = None,
+        expires_in: float | None = None,
+    ) -> bytes:
+        """Sign ``module`` (see ``module_path``) as actor ``name`` (default: the module name)."""
+        actor = name or module.rsplit("/", 1)[-1]
+        return sign_module(
+            module_path(module).read_bytes(),
+            issuer=self.account,
+            subject=self.module_key(actor),
+            name=actor,
+            caps=caps,
+            rev=rev,
+            expires_in=expires_in,
+        )
+
+
+@pytest.fixture
+def signer() -> Signer:
+    """A fresh signer: new account and module keys for each test."""
+    return Signer()
+
+
+@pytest.fixture(params=[True, False], ids=["fast", "fallback"])
+def fast(request: pytest.FixtureRequest) -> bool:
+    """Run a test on the unchecked C-API path and on the public-API fallback."""
+    return bool(request.param)
+
+
+@pytest.fixture
+async def host(tmp_path: Path) -> AsyncIterator[Host]:
+    """A started host with its own module cache; always stopped."""
+    async with Host(cache_dir=tmp_path / "cache") as running:
+        yield running

@@ -1,0 +1,214 @@
+"""The engine: limits, ticker lifecycle, and the compiled-module caches in memory and on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+import host.engine
+import host.wapc
+from host.engine import Engine, Limits
+from host.errors import ModuleLoadError
+from host.wapc import WapcInstance
+from tests.engine.wat_actors import ECHO, RecordingHandler, actor, digest
+
+OTHER = actor("(i32.const 1)")
+
+
+def _echo_works(engine: Engine, module: wasmtime.Module) -> bool:
+    instance = WapcInstance.create(engine, module, Limits(), RecordingHandler())
+    try:
+        return instance.invoke("Echo", b"cached") == b"cached"
+    finally:
+        instance.close()
+
+
+def _artifact(engine: Engine, module: bytes, *, fuel: bool = False) -> Path:
+    assert engine._disk is not None
+    return engine._disk.directory / f"{engine.cache_key(module, digest(module), fuel=fuel)}.cwasm"
+
+
+def test_public_names() -> None:
+    """The engine and waPC modules export exactly their documented names."""
+    assert set(host.engine.__all__) == {"ENGINE_SETTINGS", "Engine", "EngineStats", "Limits"}
+    assert set(host.wapc.__all__) == {
+        "WAPC_IMPORTS",
+        "HostCallHandler",
+        "WapcInstance",
+        "WapcState",
+    }
+
+
+def test_limits_defaults_and_validation() -> None:
+    """Limits default to 256 MiB, 10 s and no fuel, and refuse nonsense values."""
+    assert Limits() == Limits(memory_bytes=256 * 2**20, deadline=10.0, fuel=None)
+    bad: list[Callable[[], Limits]] = [
+        lambda: Limits(memory_bytes=100),
+        lambda: Limits(deadline=0),
+        lambda: Limits(deadline=float("nan")),
+        lambda: Limits(deadline=float("inf")),
+        lambda: Limits(fuel=0),
+    ]
+    for make in bad:
+        with pytest.raises(ValueError, match="must be"):
+            make()
+
+
+def test_start_and_stop_are_idempotent() -> None:
+    """start and stop may be called repeatedly; the ticker runs only in between."""
+    engine = Engine()
+    assert not engine.running
+    engine.start()
+    engine.start()
+    assert engine.running
+    engine.stop()
+    engine.stop()
+    assert not engine.running
+    engine.start()
+    assert engine.running
+    engine.stop()
+
+
+def test_deadline_ticks_round_up() -> None:
+    """A deadline becomes enough ticks to last at least that long."""
+    engine = Engine(tick=0.005)
+    assert engine.deadline_ticks(10.0) == 2001
+    assert engine.deadline_ticks(0.001) == 2
+
+
+def test_memory_cache_returns_the_same_module() -> None:
+    """Compiling the same hash twice returns the module compiled the first time."""
+    engine = Engine()
+    first = engine.compile(ECHO, digest(ECHO))
+    assert engine.compile(ECHO, digest(ECHO)) is first
+    assert (engine.stats.compiled, engine.stats.memory_hits) == (1, 1)
+
+
+def test_fuel_setting_is_part_of_the_key(tmp_path: Path) -> None:
+    """The same module compiled with and without fuel metering gets two cache entries."""
+    engine = Engine(cache_dir=tmp_path)
+    plain = engine.compile(ECHO, digest(ECHO))
+    metered = engine.compile(ECHO, digest(ECHO), fuel=True)
+    assert plain is not metered
+    assert engine.cache_key(ECHO, "h", fuel=False) != engine.cache_key(ECHO, "h", fuel=True)
+    assert engine.stats.compiled == 2
+    assert _artifact(engine, ECHO).exists()
+    assert _artifact(engine, ECHO, fuel=True).exists()
+
+
+def test_second_engine_loads_from_disk_without_compiling(tmp_path: Path) -> None:
+    """A second Engine on the same cache directory deserializes instead of compiling."""
+    first = Engine(cache_dir=tmp_path)
+    first.compile(ECHO, digest(ECHO))
+    assert (first.stats.compiled, first.stats.disk_writes) == (1, 1)
+    second = Engine(cache_dir=tmp_path)
+    module = second.compile(ECHO, digest(ECHO))
+    assert (second.stats.compiled, second.stats.disk_hits, second.stats.disk_rejected) == (0, 1, 0)
+    assert _echo_works(second, module)
+
+
+def test_cache_files_are_private(tmp_path: Path) -> None:
+    """The cache directory is 0700 and its secret and artifacts are 0600."""
+    directory = tmp_path / "cache"
+    Engine(cache_dir=directory).compile(ECHO, digest(ECHO))
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    for path in directory.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert not [path for path in directory.iterdir() if path.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("damage", ["tampered", "truncated", "foreign", "empty", "renamed"])
+def test_artifact_not_written_by_this_host_is_recompiled(tmp_path: Path, damage: str) -> None:
+    """A cache file this host did not write is never deserialized; the module is recompiled."""
+    first = Engine(cache_dir=tmp_path)
+    first.compile(ECHO, digest(ECHO))
+    path = _artifact(first, ECHO)
+    data = path.read_bytes()
+    if damage == "tampered":
+        data = data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:]
+        path.write_bytes(data)
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "foreign":
+        # A genuine wasmtime artifact, but without this cache's signature.
+        other = wasmtime.Module(first.wasmtime_engine(fuel=False), ECHO)
+        path.write_bytes(bytes(other.serialize()))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        # A valid artifact of another module, renamed to this module's key.
+        first.compile(OTHER, digest(OTHER))
+        path.write_bytes(_artifact(first, OTHER).read_bytes())
+    second = Engine(cache_dir=tmp_path)
+    module = second.compile(ECHO, digest(ECHO))
+    assert (second.stats.compiled, second.stats.disk_hits, second.stats.disk_rejected) == (1, 0, 1)
+    assert _echo_works(second, module)
+    # The recompiled module replaced the bad file with a good one.
+    third = Engine(cache_dir=tmp_path)
+    third.compile(ECHO, digest(ECHO))
+    assert (third.stats.compiled, third.stats.disk_hits) == (0, 1)
+
+
+def test_secret_readable_by_others_is_replaced(tmp_path: Path) -> None:
+    """A secret others could read is replaced, which invalidates what it signed."""
+    Engine(cache_dir=tmp_path).compile(ECHO, digest(ECHO))
+    secret = tmp_path / "cache-secret"
+    old = secret.read_bytes()
+    os.chmod(secret, 0o644)
+    second = Engine(cache_dir=tmp_path)
+    second.compile(ECHO, digest(ECHO))
+    assert secret.read_bytes() != old
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert (second.stats.compiled, second.stats.disk_rejected) == (1, 1)
+
+
+def test_unusable_cache_directory_falls_back_to_compiling(tmp_path: Path) -> None:
+    """A cache directory that cannot be created only disables the disk cache."""
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    engine = Engine(cache_dir=blocker / "cache")
+    assert _echo_works(engine, engine.compile(ECHO, digest(ECHO)))
+    assert (engine.stats.compiled, engine.stats.disk_writes) == (1, 0)
+
+
+def test_wrong_hash_never_serves_another_module(tmp_path: Path) -> None:
+    """Two different modules given the same hash get different cache entries."""
+    engine = Engine(cache_dir=tmp_path)
+    echo = engine.compile(ECHO, "same-hash")
+    other = engine.compile(OTHER, "same-hash")
+    assert echo is not other
+    assert engine.stats.compiled == 2
+
+
+def test_text_and_invalid_modules_are_refused() -> None:
+    """Only wasm binaries compile: text format and broken binaries are ModuleLoadErrors."""
+    engine = Engine()
+    with pytest.raises(ModuleLoadError, match="not a wasm binary"):
+        engine.compile(b"(module)", "text")
+    with pytest.raises(ModuleLoadError, match="could not compile"):
+        engine.compile(b"\x00asm\x01\x00\x00\x00\x01\xff", "broken")
+
+
+def test_engine_settings_bound_the_address_space() -> None:
+    """Linear memories reserve far less than wasmtime's 4 GiB default, so thousands fit."""
+    assert host.engine.ENGINE_SETTINGS["memory_reservation"] == 64 * 2**20
+    assert host.engine.ENGINE_SETTINGS["epoch_interruption"] is True
+
+
+def test_many_instances_fit(tmp_path: Path) -> None:
+    """A thousand instances of one module live side by side in one engine."""
+    engine = Engine()
+    module = engine.compile(ECHO, digest(ECHO))
+    instances = [
+        WapcInstance.create(engine, module, Limits(), RecordingHandler()) for _ in range(1000)
+    ]
+    try:
+        assert all(instance.invoke("Echo", b"x") == b"x" for instance in instances[::97])
+    finally:
+        for instance in instances:
+            instance.close()
