@@ -25,8 +25,14 @@ $(ACTORS_STAMP): $(STAMP) $(ACTOR_SOURCES)
 	mkdir -p actors/build
 	touch $@
 
+# The demo: sign the sample actors (keys are made on first use and kept in ~/.wascc/keys),
+# then run examples/demo.yaml until Ctrl-C. Ports: ECHO_PORT, COUNTER_PORT, LOGGER_PORT.
+DEMO_ADMIN ?= 127.0.0.1:8090
 run: $(ACTORS_STAMP)
-	$(PY) -m host.cli demo
+	$(VENV)/bin/wascc claims sign actors/build/echo.wasm --name echo -q
+	$(VENV)/bin/wascc claims sign actors/build/kvcounter.wasm --name kvcounter -q -k
+	$(VENV)/bin/wascc claims sign actors/build/logger.wasm --name logger -q -l
+	$(VENV)/bin/wascc up examples/demo.yaml --expand-env --admin $(DEMO_ADMIN)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check host providers keys tests bench actors

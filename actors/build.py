@@ -37,7 +37,7 @@ FIXTURES_OUT = BUILD_DIR / "fixtures"
 ZIG_CACHE = BUILD_DIR / ".zig-cache"
 
 # The actors that `make actors` builds, in the order they are reported.
-ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "big")
+ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "messenger", "big")
 
 CFLAGS = (
     "-target",

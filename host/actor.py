@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,9 +14,11 @@ from host.errors import (
     ActorBusy,
     ActorTrapped,
     GuestError,
+    InvocationError,
     InvocationTimeout,
     ModuleLoadError,
 )
+from host.inline import InlinePolicy
 from host.pool import InstancePool, PoolClosed, PoolFull
 from host.wapc import HostCallHandler, WapcInstance
 from host.workers import WorkerThreads
@@ -64,6 +68,11 @@ class Actor:
         return f"{self.name} ({self.key})"
 
     @property
+    def inline(self) -> InlinePolicy:
+        """Whether its calls run on the event loop thread (read-only use)."""
+        return self._inline
+
+    @property
     def pool(self) -> InstancePool[WapcInstance]:
         """Its instances (read-only use: metrics and inventory)."""
         return self._pool
@@ -75,6 +84,7 @@ class Actor:
         workers: WorkerThreads,
         *,
         fast: bool,
+        loop_free: Callable[[], bool],
     ) -> None:
         """Make the pool; instances are created on the worker threads as calls need them."""
 
@@ -90,6 +100,7 @@ class Actor:
                 ) from exc
 
         self._workers = workers
+        self._inline = InlinePolicy(loop_free)
         self._pool = InstancePool(
             create, max_instances=self.settings.max_instances, max_queue=self.settings.max_queue
         )
@@ -126,8 +137,9 @@ class Actor:
                 "raise max_instances or the call timeout",
                 actor=self.key,
             ) from None
+        started = time.perf_counter()
         work = self._workers.submit(instance.invoke, operation, payload)
-        work.add_done_callback(lambda fut: self._release(instance, fut))
+        work.add_done_callback(lambda fut: self._release(instance, fut, started))
         try:
             async with asyncio.timeout_at(deadline):
                 return await asyncio.shield(work)
@@ -136,24 +148,55 @@ class Actor:
                 f"call {operation} to actor {self.label} did not finish within {timeout:g}s",
                 actor=self.key,
             ) from None
-        except ActorTrapped as exc:
-            raise type(exc)(
+        except (ActorTrapped, GuestError) as exc:
+            raise self._identify(exc, operation) from None
+
+    def try_inline(self) -> WapcInstance | None:
+        """An idle instance to run the next call on the event loop thread, if the inline
+        policy allows it (see ``host.inline``); the caller must pass it to ``invoke_inline``."""
+        policy = self._inline
+        if policy.streak >= policy.required and policy.loop_free():
+            return self._pool.try_acquire()
+        return None
+
+    def invoke_inline(self, instance: WapcInstance, operation: str, payload: bytes) -> bytes:
+        """Run a quick call on the event loop thread, on an instance from ``try_inline``."""
+        started = time.perf_counter()
+        try:
+            result = instance.invoke(operation, payload)
+        except BaseException as exc:
+            trapped = isinstance(exc, ActorTrapped)
+            self._inline.record_inline(time.perf_counter() - started, failed=trapped)
+            self._pool.release(instance, discard=trapped or instance.poisoned)
+            if isinstance(exc, ActorTrapped | GuestError):
+                if trapped:
+                    logger.warning("actor %s trapped; replacing its instance", self.label)
+                raise self._identify(exc, operation) from None
+            raise
+        self._inline.record_inline(time.perf_counter() - started, failed=False)
+        self._pool.release(instance)
+        return result
+
+    def _identify(self, exc: ActorTrapped | GuestError, operation: str) -> InvocationError:
+        """The same error, with the actor's name and key in front."""
+        if isinstance(exc, ActorTrapped):
+            return type(exc)(
                 f"actor {self.label} {exc}",
                 kind=exc.kind,
                 actor=self.key,
                 guest_error=exc.guest_error,
-            ) from None
-        except GuestError as exc:
-            raise GuestError(
-                f"actor {self.label} failed {operation}: {exc.guest_error}",
-                actor=self.key,
-                guest_error=exc.guest_error,
-            ) from None
+            )
+        return GuestError(
+            f"actor {self.label} failed {operation}: {exc.guest_error}",
+            actor=self.key,
+            guest_error=exc.guest_error,
+        )
 
-    def _release(self, instance: WapcInstance, done: asyncio.Future[bytes]) -> None:
+    def _release(self, instance: WapcInstance, done: asyncio.Future[bytes], started: float) -> None:
         trapped = not done.cancelled() and isinstance(done.exception(), ActorTrapped)
         if trapped:
             logger.warning("actor %s trapped; replacing its instance", self.label)
+        self._inline.record_worker(time.perf_counter() - started, failed=trapped)
         self._pool.release(instance, discard=trapped or instance.poisoned)
 
     async def close(self) -> None:

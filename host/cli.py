@@ -1,17 +1,91 @@
 """The ``wascc`` command: the one place that imports every part of the project.
 
-Subcommands: ``keys`` and ``claims`` (from ``keys.cli``), and ``demo``. Later: ``up``,
-``call``, ``validate``, ``ctl``. Errors are one clear line and exit code 1; usage errors 2.
+Subcommands: ``keys`` and ``claims`` (``keys.cli``), ``validate``, ``up``, ``call`` and
+``update``. Signals are handled here and nowhere else: the first SIGINT/SIGTERM asks the host
+process to shut down in order, a second one forces the exit.
+
+Exit codes: 0 success (and a clean shutdown), 1 runtime failure (a module, key, file, port or
+call that fails; a forced exit), 2 usage error or invalid manifest (nothing was started).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
 
-from host.demo import demo
+from host.call import (
+    call_local,
+    call_remote,
+    decode_reply,
+    encode_request,
+    module_claims,
+    update_remote,
+)
+from host.errors import WasccError
+from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
+from host.manifest import Manifest, ManifestInvalid, load_manifest
+from host.server import HostServer, ServerConfig
 from keys.cli import claims_group, keys_group
 
 __all__ = ["main"]
+
+logger = logging.getLogger("wascc.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DATA_ENV = "WASCC_DATA"
+
+
+class _Address(click.ParamType[tuple[str, int], Any]):
+    """``HOST:PORT`` (``[::1]:9000`` for IPv6) → ``(host, port)``."""
+
+    name = "HOST:PORT"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        host, _, port = str(value).rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit() or int(port) > 65535:
+            self.fail(f"{value!r} is not HOST:PORT (for example 127.0.0.1:9000)", param, ctx)
+        return host, int(port)
+
+
+ADDRESS = _Address()
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Expected failures end as one ``Error: …`` line and exit status 1, never a traceback."""
+    try:
+        yield
+    except WasccError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _default_data_dir() -> Path:
+    configured = os.environ.get(DATA_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".wascc" / "data"
+
+
+def _load(file: Path, expand_env: bool, reserved: dict[int, str] | None = None) -> Manifest:
+    """The checked manifest, or every problem on stderr and exit status 2."""
+    try:
+        return load_manifest(file, expand=expand_env, reserved_ports=reserved)
+    except ManifestInvalid as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +96,198 @@ def main() -> None:
 
 main.add_command(keys_group, "keys")
 main.add_command(claims_group, "claims")
-main.add_command(demo, "demo")
+
+_manifest_arg = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+_expand_opt = click.option(
+    "--expand-env", is_flag=True, help="Replace ${VAR} and ${VAR:default} in the manifest."
+)
+
+
+@main.command("validate")
+@_manifest_arg
+@_expand_opt
+def validate_command(manifest: Path, expand_env: bool) -> None:
+    """Check MANIFEST as `wascc up` would, without starting anything (exit 2 if invalid)."""
+    checked = _load(manifest, expand_env)
+    click.echo(
+        f"{manifest} is valid: {len(checked.actors)} actors, "
+        f"{len(checked.capabilities)} capabilities, {len(checked.bindings)} bindings"
+    )
+
+
+@main.command("up")
+@_manifest_arg
+@_expand_opt
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help=f"Where providers keep data and the module cache [default: ${DATA_ENV} or ~/.wascc/data].",
+)
+@click.option(
+    "--admin",
+    type=ADDRESS,
+    envvar="WASCC_ADMIN",
+    help="Serve /healthz, /inventory, /metrics and calls on HOST:PORT (never expose it).",
+)
+@click.option(
+    "--shutdown-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds in-flight work may take to finish on shutdown.",
+)
+def up_command(  # click passes options by keyword
+    *,
+    manifest: Path,
+    expand_env: bool,
+    log_level: str,
+    log_format: LogFormat,
+    data_dir: Path | None,
+    admin: tuple[str, int] | None,
+    shutdown_timeout: float,
+) -> None:
+    """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM."""
+    configure_logging(log_level, log_format)
+    reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
+    checked = _load(manifest, expand_env, reserved)
+    config = ServerConfig(
+        manifest=checked,
+        data_dir=data_dir or _default_data_dir(),
+        admin=admin,
+        shutdown_timeout=shutdown_timeout,
+    )
+    sys.exit(asyncio.run(_serve(config)))
+
+
+async def _serve(config: ServerConfig) -> int:
+    """Run the server; the first signal stops it in order, a second forces the exit."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        name = signal.Signals(signum).name
+        if len(received) == 1:
+            logger.info("%s received: shutting down (send it again to force exit)", name)
+            stop.set()
+            return
+        logger.warning("%s received again: forced exit, work in flight is lost", name)
+        _force_exit()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    server = HostServer(config, announce=click.echo)
+    try:
+        await server.serve(stop)
+    except WasccError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_FAILURE
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return EXIT_OK if server.clean else EXIT_FAILURE
+
+
+def _force_exit() -> None:
+    """Leave now: worker threads may be inside wasm calls that nothing can interrupt sooner
+    than their deadline, so the interpreter's orderly exit could wait for them."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_FAILURE)
+
+
+def _read_data(data: str | None) -> Any:
+    """The JSON value of DATA: inline JSON, ``@FILE``, or ``-`` for stdin."""
+    if data is None:
+        return None
+    source = "DATA"
+    text = data
+    if data == "-":
+        source, text = "stdin", sys.stdin.read()
+    elif data.startswith("@"):
+        source = data[1:]
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{source} is not JSON: {exc}") from None
+
+
+@main.command("call")
+@click.argument("target")
+@click.argument("operation")
+@click.argument("data", required=False)
+@click.option(
+    "--host-admin",
+    type=ADDRESS,
+    envvar="WASCC_HOST_ADMIN",
+    help="Call the actor on the running host whose admin endpoint is HOST:PORT.",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True)
+def call_command(
+    *,
+    target: str,
+    operation: str,
+    data: str | None,
+    host_admin: tuple[str, int] | None,
+    log_level: str,
+) -> None:
+    """Invoke OPERATION on an actor and print the decoded reply as JSON.
+
+    TARGET is a signed module file (run on a throwaway host with in-memory providers) or,
+    with --host-admin, the key or name of an actor on a running host (a module file there
+    stands for its key). DATA is JSON, @FILE or - (stdin); it is encoded as the operation's
+    message when the operation is known (HandleRequest, Get, ...), else as msgpack.
+    """
+    configure_logging(log_level)
+    value = _read_data(data)
+    with _friendly_errors():
+        payload = b"" if value is None and data is None else encode_request(operation, value)
+        if host_admin is not None:
+            admin = f"{host_admin[0]}:{host_admin[1]}"
+            file = Path(target)
+            actor = module_claims(file).subject if file.is_file() else target
+            reply = asyncio.run(call_remote(admin, actor, operation, payload))
+        else:
+            if not Path(target).is_file():
+                raise click.UsageError(
+                    f"{target} is not a file; to call an actor of a running host by key or "
+                    "name, add --host-admin HOST:PORT"
+                )
+            reply = asyncio.run(call_local(Path(target), operation, payload))
+        decoded = decode_reply(operation, reply)
+    click.echo(json.dumps(decoded, indent=2, ensure_ascii=False))
+
+
+@main.command("update")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--host-admin",
+    type=ADDRESS,
+    envvar="WASCC_HOST_ADMIN",
+    required=True,
+    help="The running host's admin endpoint.",
+)
+@click.option("--force", is_flag=True, help="Update even if the revision is not newer.")
+def update_command(file: Path, host_admin: tuple[str, int], force: bool) -> None:
+    """Live-update a running actor with FILE, a newer signed revision of it (same key).
+
+    Calls in flight finish on the old module; later calls run on the new one.
+    """
+    with _friendly_errors():
+        result = asyncio.run(update_remote(f"{host_admin[0]}:{host_admin[1]}", file, force=force))
+    click.echo(
+        f"updated {result['name']} ({result['key']}): rev {result['previous_rev']} -> "
+        f"{result['rev']}"
+    )
 
 
 if __name__ == "__main__":

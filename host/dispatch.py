@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,7 +23,7 @@ from host.errors import (
     WasccError,
 )
 from host.invocation import Invocation, current_invocation
-from host.typing import Authorizer, Middleware, Provider, SyncProvider
+from host.typing import Authorizer, Middleware, Provider
 
 if TYPE_CHECKING:
     from host.actor import Actor
@@ -33,11 +33,15 @@ __all__ = [
     "ActorHostCalls",
     "Binding",
     "Router",
+    "SyncHandler",
     "is_actor_namespace",
     "normalize_binding",
 ]
 
 DEFAULT_BINDING = "default"
+
+SyncHandler = Callable[[str, str, str, bytes], bytes]
+"""A ``SyncProvider.handle_sync`` bound method."""
 
 
 def normalize_binding(name: str) -> str:
@@ -73,6 +77,8 @@ class Router(Protocol):
     def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None: ...
 
     def find_provider(self, contract_id: str, binding: str) -> Provider | None: ...
+
+    def sync_handler(self, contract_id: str, binding: str) -> SyncHandler | None: ...
 
     async def call_actor(
         self,
@@ -146,8 +152,9 @@ class ActorHostCalls:
             mw.before(invocation)
         token = current_invocation.set(invocation)
         try:
-            if isinstance(provider, SyncProvider):
-                result = provider.handle_sync(actor.key, binding, operation, payload)
+            sync = router.sync_handler(contract, binding)
+            if sync is not None:
+                result = sync(actor.key, binding, operation, payload)
             else:
                 result = self._wait(
                     provider.handle(actor.key, binding, operation, payload),

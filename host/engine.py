@@ -6,14 +6,18 @@ and one that meters fuel (``consume_fuel`` makes every call slower, so only acto
 each call sets its store's epoch deadline, which is how a call's wall-clock ``deadline`` is
 enforced. Without ``start()`` the epoch never moves and deadlines are not enforced.
 
-Compiled modules are cached in memory and, with ``cache_dir``, on disk. A disk artifact is
-loaded only if it carries a valid HMAC made with this cache's own secret: deserializing is
-loading native code, so a file this host did not write (tampered, foreign, truncated) is
-ignored and the module is compiled again.
+Compiled modules are cached in memory and, with ``cache_dir``, on disk. Deserializing is
+loading native code, so a disk artifact is loaded only if this host wrote it: each artifact
+``<key>.cwasm`` has a record ``<key>.sig``, signed (HMAC) with this cache's own secret, that
+holds an HMAC of the artifact's content and the identity of the file written (device, inode,
+size, mtime, ctime). A file whose identity still matches is mapped without rereading it; any
+other file is read and checked against the content HMAC; a file this host did not write
+(tampered, foreign, truncated, renamed, symlinked) is ignored and the module compiled again.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import importlib.metadata
@@ -34,7 +38,7 @@ import wasmtime
 
 from host.errors import ModuleLoadError
 
-__all__ = ["ENGINE_SETTINGS", "Engine", "EngineStats", "Limits"]
+__all__ = ["ENGINE_SETTINGS", "Engine", "EngineStats", "EpochClock", "Limits"]
 
 logger = logging.getLogger("wascc.host.engine")
 
@@ -62,11 +66,20 @@ ENGINE_SETTINGS: dict[str, int | bool] = {
 }
 
 _TICK_SECONDS = 0.005
-_CACHE_MAGIC = b"WASCCMOD\x01"
-_HMAC_CONTEXT = b"wascc-py compiled module v1\x00"
 _SECRET_NAME = "cache-secret"
 _SECRET_SIZE = 32
 _WASM_MAGIC = b"\x00asm"
+# On disk, <key>.cwasm holds exactly what wasmtime serialized (so that wasmtime can map it) and
+# <key>.sig its record: magic, content MAC, identity of the file written, record MAC.
+_ARTIFACT_SUFFIX = ".cwasm"
+_RECORD_SUFFIX = ".sig"
+_RECORD_MAGIC = b"WASCCSIG\x02"
+_CONTENT_CONTEXT = b"wascc-py compiled module v2\x00"
+_RECORD_CONTEXT = b"wascc-py cache record v2\x00"
+_MAC_SIZE = hashlib.sha256().digest_size
+_RECORD_MAX = 512
+# /proc/self/fd/N names the very file open as descriptor N, even once its path names another.
+_PROC_FD = "/proc/self/fd"
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,9 @@ class EngineStats:
     disk_writes: int = 0
 
 
+@functools.cache
 def _wasmtime_version() -> str:
+    # Read once: the loaded library does not change if the package is upgraded on disk.
     return importlib.metadata.version("wasmtime")
 
 
@@ -119,14 +134,60 @@ def _settings_digest(fuel: bool) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
+def _identity(info: os.stat_result) -> bytes:
+    """What tells one version of a file from any other: which file it is, and its change time.
+
+    Every change to a file's content (write, truncate, a write through a mapping) or metadata
+    (chmod, chown, link, rename) sets its ctime to the current time, and no system call lets an
+    unprivileged process set ctime to another value. Linux 6.13+ also makes a change that
+    follows a stat (as the one this cache does right after writing) get a later ctime than
+    the one seen, even within one clock tick.
+    """
+    fields = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return ":".join(map(str, fields)).encode()
+
+
+class _Rejected(Exception):
+    """A cache file that must not be loaded; the message says why."""
+
+
+def _check_ours(info: os.stat_result) -> None:
+    """Refuse what this cache never writes: anything but a regular file of this user that
+    nobody else may write (a file others could write could change after it is checked)."""
+    if not stat.S_ISREG(info.st_mode):
+        raise _Rejected("it is not a regular file")
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise _Rejected("it is not private to this user")
+
+
 class _DiskCache:
-    """Compiled artifacts in a directory, each authenticated with this cache's secret."""
+    """Compiled artifacts in a directory, each vouched for by a record signed with this
+    cache's secret.
+
+    Storing writes ``<key>.cwasm`` (synced, then renamed into place) and then ``<key>.sig``:
+    an HMAC of the artifact's content, the identity of the file just written (``_identity``,
+    taken from the descriptor that wrote it, after the rename) and an HMAC of both, all with
+    the key mixed in. Loading opens the artifact without following links, checks the record's
+    HMAC and then:
+
+    - if the open file's identity is the recorded one, it is the file this cache wrote and
+      MAC'd, unchanged since: wasmtime maps it (through ``/proc/self/fd``, so the file mapped
+      is the file checked) without this host reading or hashing its megabytes;
+    - otherwise (the cache was copied or restored, or the file was modified) its whole content
+      is read and checked against the content HMAC; if it matches, those verified bytes are
+      deserialized and the record updated to the file's identity.
+
+    Anything else (no or a bad record, a link, another owner) is rejected: the caller
+    compiles the module again and stores it over the bad files.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._secret: bytes | None = None
         self._broken = False
         self._lock = threading.Lock()
+        # Loads that had to read and MAC a whole artifact (its identity had changed).
+        self.content_checks = 0
 
     def _key_bytes(self) -> bytes | None:
         with self._lock:
@@ -146,7 +207,7 @@ class _DiskCache:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / _SECRET_NAME
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return self._write_secret(path)
         except OSError:
@@ -154,7 +215,7 @@ class _DiskCache:
             return self._write_secret(path)
         with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
-            secret = file.read(_SECRET_SIZE + 1)
+            secret = file.read(_SECRET_SIZE + 1) if stat.S_ISREG(info.st_mode) else b""
         private = stat.S_ISREG(info.st_mode) and info.st_mode & 0o077 == 0
         if not private or info.st_uid != os.geteuid() or len(secret) != _SECRET_SIZE:
             # Someone else could know (or have chosen) it: start over, which only costs
@@ -168,59 +229,167 @@ class _DiskCache:
         self._write_atomically(path, secret)
         return secret
 
-    def _write_atomically(self, path: Path, data: bytes) -> None:
-        # mkstemp creates the file with mode 0600; rename makes it appear whole or not at all.
+    def _write_atomically(
+        self, path: Path, data: bytes | bytearray, *, durable: bool = False
+    ) -> os.stat_result:
+        """Write ``path`` whole or not at all; the stat of the file written, once in place.
+
+        mkstemp creates the file with mode 0600; rename makes it appear whole or not at all.
+        ``durable`` syncs the data before the rename, so that a record written afterwards can
+        never vouch for a file whose data a crash lost. The stat comes from the descriptor that
+        wrote the file, after the rename (which sets its ctime): it describes this file, even
+        if another has replaced it at ``path`` meanwhile.
+        """
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
-            os.replace(tmp, path)
+                file.flush()
+                if durable:
+                    os.fsync(file.fileno())
+                os.replace(tmp, path)
+                return os.fstat(file.fileno())
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
     def _path(self, key: str) -> Path:
-        return self.directory / f"{key}.cwasm"
+        return self.directory / f"{key}{_ARTIFACT_SUFFIX}"
 
-    def _mac(self, secret: bytes, key: str, payload: bytes | bytearray) -> bytes:
+    def _record_path(self, key: str) -> Path:
+        return self.directory / f"{key}{_RECORD_SUFFIX}"
+
+    def _content_mac(self, secret: bytes, key: str, payload: bytes | bytearray) -> bytes:
         # The key is inside the MAC: an artifact renamed to another module's key is rejected.
-        message = hmac.new(secret, _HMAC_CONTEXT + key.encode() + b"\x00", hashlib.sha256)
+        message = hmac.new(secret, _CONTENT_CONTEXT + key.encode() + b"\x00", hashlib.sha256)
         message.update(payload)
         return message.digest()
 
-    def load(self, key: str) -> tuple[bytes, bool]:
-        """The verified payload for ``key`` (or ``b""``) and whether a file was rejected."""
+    def _record_mac(self, secret: bytes, key: str, content_mac: bytes, identity: bytes) -> bytes:
+        message = _RECORD_CONTEXT + key.encode() + b"\x00" + content_mac + identity
+        return hmac.digest(secret, message, "sha256")
+
+    def _write_record(self, key: str, secret: bytes, content_mac: bytes, identity: bytes) -> None:
+        mac = self._record_mac(secret, key, content_mac, identity)
+        self._write_atomically(self._record_path(key), _RECORD_MAGIC + content_mac + identity + mac)
+
+    def _read_record(self, key: str, secret: bytes) -> tuple[bytes, bytes]:
+        """The content MAC and the file identity that ``key``'s record vouches for."""
+        try:
+            fd = os.open(self._record_path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise _Rejected("it has no signature") from None
+        except OSError as exc:
+            raise _Rejected(f"its signature cannot be opened ({exc})") from None
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise _Rejected("its signature is not a regular file")
+            data = file.read(_RECORD_MAX + 1)
+        head = len(_RECORD_MAGIC) + _MAC_SIZE
+        if not data.startswith(_RECORD_MAGIC) or not head + _MAC_SIZE < len(data) <= _RECORD_MAX:
+            raise _Rejected("its signature was not written by this host")
+        content_mac, identity = data[len(_RECORD_MAGIC) : head], data[head:-_MAC_SIZE]
+        if not hmac.compare_digest(
+            data[-_MAC_SIZE:], self._record_mac(secret, key, content_mac, identity)
+        ):
+            raise _Rejected("its signature does not match")
+        return content_mac, identity
+
+    def load(self, key: str, engine: wasmtime.Engine) -> tuple[wasmtime.Module | None, bool]:
+        """The module cached under ``key`` (or None) and whether a cache file was rejected."""
         secret = self._key_bytes()
         if secret is None:
-            return b"", False
+            return None, False
+        path = self._path(key)
         try:
-            data = self._path(key).read_bytes()
+            # Not following links: this cache never writes one. Non-blocking: a FIFO put here
+            # must not hang the open (the check that it is a regular file comes next).
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
-            return b"", False
+            return None, False
         except OSError as exc:
-            logger.warning("cannot read cached module %s: %s", self._path(key), exc)
-            return b"", True
-        header = len(_CACHE_MAGIC) + hashlib.sha256().digest_size
-        if len(data) <= header or not data.startswith(_CACHE_MAGIC):
-            logger.warning("ignoring cached module %s: not written by this host", self._path(key))
-            return b"", True
-        mac, payload = data[len(_CACHE_MAGIC) : header], data[header:]
-        if not hmac.compare_digest(mac, self._mac(secret, key, payload)):
-            logger.warning("ignoring cached module %s: its signature does not match", key)
-            return b"", True
-        return payload, False
+            logger.warning("ignoring cached module %s: cannot open it as a file (%s)", path, exc)
+            return None, True
+        try:
+            return self._load_open(fd, key, secret, engine), False
+        except _Rejected as why:
+            logger.warning("ignoring cached module %s: %s", path, why)
+        except wasmtime.WasmtimeError as exc:
+            # Ours, but made by an incompatible build (say, other CPU features).
+            logger.warning("cached module %s does not fit this engine: %s", path, exc)
+        except OSError as exc:
+            logger.warning("cannot read cached module %s: %s", path, exc)
+        finally:
+            os.close(fd)
+        return None, True
+
+    def _load_open(
+        self, fd: int, key: str, secret: bytes, engine: wasmtime.Engine
+    ) -> wasmtime.Module:
+        content_mac, recorded = self._read_record(key, secret)
+        before = os.fstat(fd)
+        _check_ours(before)
+        if _identity(before) == recorded:
+            # The file this cache wrote and MAC'd, unchanged since (see _identity).
+            module = self._map(fd, engine)
+            if _identity(os.fstat(fd)) != recorded:
+                raise _Rejected("it changed while it was loaded")
+            return module
+        # Copied, restored or modified since it was written: check its content, once.
+        with self._lock:
+            self.content_checks += 1
+        with open(fd, "rb", closefd=False) as file:
+            payload = file.read()
+        if _identity(os.fstat(fd)) != _identity(before):
+            raise _Rejected("it changed while it was read")
+        if not hmac.compare_digest(content_mac, self._content_mac(secret, key, payload)):
+            raise _Rejected("its content does not match its signature")
+        module = wasmtime.Module.deserialize(engine, payload)
+        try:
+            self._write_record(key, secret, content_mac, _identity(before))
+        except OSError as exc:
+            logger.warning("cannot update the signature of cached module %s: %s", key, exc)
+        return module
+
+    @staticmethod
+    def _map(fd: int, engine: wasmtime.Engine) -> wasmtime.Module:
+        """Deserialize the checked file open as ``fd``.
+
+        wasmtime maps the file rather than copy it (``deserialize`` would copy 6 MB twice);
+        opening it through ``/proc/self/fd`` maps this very file, not whatever the path names
+        by now. The mapping is private and read-only, and nothing but this user (and root)
+        can write a file ``_check_ours`` accepts, and this cache only ever replaces its files
+        (rename), never rewrites them, so what is mapped stays what was checked.
+        """
+        if os.path.isdir(_PROC_FD):
+            return wasmtime.Module.deserialize_file(engine, f"{_PROC_FD}/{fd}")
+        with open(fd, "rb", closefd=False) as file:
+            return wasmtime.Module.deserialize(engine, file.read())
 
     def store(self, key: str, payload: bytes | bytearray) -> bool:
         secret = self._key_bytes()
         if secret is None:
             return False
-        data = _CACHE_MAGIC + self._mac(secret, key, payload) + bytes(payload)
+        content_mac = self._content_mac(secret, key, payload)
         try:
-            self._write_atomically(self._path(key), data)
+            written = self._write_atomically(self._path(key), payload, durable=True)
+            self._write_record(key, secret, content_mac, _identity(written))
         except OSError as exc:
             logger.warning("cannot write cached module %s: %s", self._path(key), exc)
             return False
         return True
+
+
+class EpochClock:
+    """The engine's epoch as Python sees it: moved by the ticker right after the engines'.
+
+    Lets the fast call path skip re-setting a store's deadline within one tick.
+    """
+
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = 0
 
 
 class Engine:
@@ -234,6 +403,7 @@ class Engine:
         if not tick > 0:
             raise ValueError(f"tick must be a positive number of seconds, not {tick!r}")
         self.tick = tick
+        self.clock = EpochClock()
         self.stats = EngineStats()
         self._disk = _DiskCache(Path(cache_dir)) if cache_dir is not None else None
         self._engines: dict[bool, wasmtime.Engine] = {}
@@ -275,9 +445,11 @@ class Engine:
             ticker.join(timeout=5)
 
     def _tick_loop(self, stopping: threading.Event) -> None:
+        clock = self.clock
         while not stopping.wait(self.tick):
             for engine in list(self._engines.values()):
                 engine.increment_epoch()
+            clock.now += 1
 
     def deadline_ticks(self, seconds: float) -> int:
         """Epoch ticks for a deadline of ``seconds``: one extra, since the first tick is partial."""
@@ -312,23 +484,35 @@ class Engine:
 
     # compiling ------------------------------------------------------------------------------
 
-    def cache_key(self, module: bytes, module_hash: str, *, fuel: bool) -> str:
-        """The cache key of a module: its hash, the wasmtime version and the engine settings.
+    def cache_key(
+        self, module: bytes, module_hash: str, *, fuel: bool, hash_verified: bool = False
+    ) -> str:
+        """The cache key of a module: its identity, the wasmtime version and the engine settings.
 
-        A digest of the bytes themselves is mixed in too, so that a caller passing the wrong
-        hash can never be handed another module's machine code.
+        With ``hash_verified`` the caller vouches that ``module_hash`` is a SHA-256 of the
+        module it checked (as the host's claims check does): that hash is the identity. Without
+        it, a SHA-256 of the bytes themselves is mixed in, so that a caller passing the wrong
+        hash can never be handed another module's machine code. The two kinds of key differ
+        in their material, so a key of one kind never names a module cached under the other.
         """
-        content = hashlib.sha256(module).hexdigest()
-        material = f"{module_hash}\x00{content}\x00{_settings_digest(fuel)}".encode()
+        if hash_verified:
+            identity = f"verified\x00{module_hash}"
+        else:
+            identity = f"content\x00{module_hash}\x00{hashlib.sha256(module).hexdigest()}"
+        material = f"{identity}\x00{_settings_digest(fuel)}".encode()
         return hashlib.sha256(material).hexdigest()
 
-    def compile(self, module: bytes, module_hash: str, *, fuel: bool = False) -> wasmtime.Module:
+    def compile(
+        self, module: bytes, module_hash: str, *, fuel: bool = False, hash_verified: bool = False
+    ) -> wasmtime.Module:
         """A compiled ``module`` from the memory cache, the disk cache, or Cranelift.
 
-        ``module_hash`` names the module bytes (the claims' hash). Raises ``ModuleLoadError``
-        if the bytes are not a valid wasm module.
+        ``module_hash`` names the module bytes (the claims' hash). Pass ``hash_verified=True``
+        only if ``module_hash`` was checked to be the SHA-256 of ``module`` (without its jwt
+        section, as ``keys.claims.validate_module`` does): the bytes are then not hashed again.
+        Raises ``ModuleLoadError`` if the bytes are not a valid wasm module.
         """
-        key = self.cache_key(module, module_hash, fuel=fuel)
+        key = self.cache_key(module, module_hash, fuel=fuel, hash_verified=hash_verified)
         with self._lock:
             cached = self._modules.get(key)
             if cached is not None:
@@ -354,19 +538,12 @@ class Engine:
     ) -> wasmtime.Module:
         engine = self.wasmtime_engine(fuel=fuel)
         if self._disk is not None:
-            cached, rejected = self._disk.load(key)
+            cached, rejected = self._disk.load(key, engine)
             if rejected:
                 self._count("disk_rejected")
-            if cached:
-                try:
-                    loaded = wasmtime.Module.deserialize(engine, cached)
-                except wasmtime.WasmtimeError as exc:
-                    # Ours, but made by an incompatible build (say, other CPU features).
-                    logger.warning("cached module %s does not fit this engine: %s", key, exc)
-                    self._count("disk_rejected")
-                else:
-                    self._count("disk_hits")
-                    return loaded
+            if cached is not None:
+                self._count("disk_hits")
+                return cached
         if not bytes(module[:4]) == _WASM_MAGIC:
             # wasmtime-py would parse other bytes as the text format; actors are binaries.
             raise ModuleLoadError(f"module {module_hash} is not a wasm binary (no \\0asm header)")

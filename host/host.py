@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from host.actor import Actor, ActorSettings
-from host.dispatch import DEFAULT_BINDING, ActorHostCalls, Binding, normalize_binding
+from host.dispatch import (
+    DEFAULT_BINDING,
+    ActorHostCalls,
+    Binding,
+    SyncHandler,
+    is_actor_namespace,
+    normalize_binding,
+)
 from host.engine import Engine, Limits
 from host.errors import (
     ActorAlreadyRunning,
@@ -30,7 +37,7 @@ from host.errors import (
     WasccError,
 )
 from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
-from host.typing import Authorizer, Middleware, Provider
+from host.typing import Authorizer, Middleware, Provider, SyncProvider
 from host.workers import WorkerThreads
 from keys.claims import Claims, validate_module
 
@@ -61,6 +68,7 @@ class Host:
         fast: bool = True,
         labels: Mapping[str, str] | None = None,
         max_workers: int | None = None,
+        inline: bool = True,
     ) -> None:
         self.engine = Engine(cache_dir=cache_dir)
         self.default_limits = default_limits or Limits()
@@ -74,11 +82,17 @@ class Host:
         self._max_workers = max_workers or 256
         self._actors: dict[str, Actor] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
+        # handle_sync of each provider that has one, found once: isinstance() on a
+        # runtime-checkable Protocol costs microseconds, too much for every host call.
+        self._sync_handlers: dict[tuple[str, str], SyncHandler] = {}
         self._bindings: dict[tuple[str, str, str], Binding] = {}
         self._workers: WorkerThreads | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._retiring: set[asyncio.Task[None]] = set()
+        self.inline = inline
+        # Bumped whenever a binding or provider changes: actors cache their "loop-free" answer.
+        self._topology = 0
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -167,9 +181,34 @@ class Host:
             where = path or claims.name or claims.subject
             raise ModuleLoadError(f"{where}: wasmtime could not compile the module: {exc}") from exc
         actor = Actor(claims=claims, module=compiled, limits=limits, settings=settings, path=path)
-        actor.attach(self.engine, ActorHostCalls(self, actor), self._workers, fast=self.fast)
+        actor.attach(
+            self.engine,
+            ActorHostCalls(self, actor),
+            self._workers,
+            fast=self.fast,
+            loop_free=self._loop_free_check(actor),
+        )
         await actor.start()
         return actor
+
+    def _loop_free_check(self, actor: Actor) -> Callable[[], bool]:
+        """A cheap check, for the inline policy, that none of the actor's possible host calls
+        needs the event loop: no actor-to-actor calls, and only synchronous providers bound."""
+        if not self.inline or any(is_actor_namespace(cap) for cap in actor.claims.caps):
+            return lambda: False
+        cached = [-1, False]
+
+        def check() -> bool:
+            if cached[0] != self._topology:
+                cached[0] = self._topology
+                cached[1] = all(
+                    (contract, name) in self._sync_handlers
+                    for (key, contract, name) in self._bindings
+                    if key == actor.key and (contract, name) in self._providers
+                )
+            return bool(cached[1])
+
+        return check
 
     async def add_actor(
         self,
@@ -279,20 +318,27 @@ class Host:
         timeout: float | None = None,
     ) -> bytes:
         """Invoke ``operation`` on ``actor`` and return the response bytes."""
-        target = self._get_actor(actor)
-        invocation = Invocation(origin=origin, target=actor, operation=operation, payload=payload)
+        target = self._actors.get(actor) or self._get_actor(actor)
+        invocation = Invocation(origin, actor, operation, payload)
         if self.authorizer is not None and not self.authorizer.can_invoke(invocation):
             raise NotAuthorized(
                 f"the host's authorizer refused {operation} on actor {target.label} from {origin}"
             )
         token = current_invocation.set(invocation)
-        for mw in self.middleware:
-            mw.before(invocation)
         try:
-            result = await target.invoke(
-                operation, payload, timeout=self.call_timeout if timeout is None else timeout
-            )
+            for mw in self.middleware:
+                mw.before(invocation)
+            # A quick, loop-free call runs right here without a coroutine or thread hop.
+            instance = target.try_inline()
+            if instance is not None:
+                result = target.invoke_inline(instance, operation, payload)
+            else:
+                result = await target.invoke(
+                    operation, payload, timeout=self.call_timeout if timeout is None else timeout
+                )
         except BaseException as exc:
+            if isinstance(exc, WasccError):
+                exc.invocation_id = invocation.id
             for mw in self.middleware:
                 mw.after(invocation, None, exc)
             raise
@@ -322,6 +368,9 @@ class Host:
                 f"provider {provider.contract_id} (binding {binding!r}) failed to start: {exc}"
             ) from exc
         self._providers[key] = provider
+        if isinstance(provider, SyncProvider):
+            self._sync_handlers[key] = provider.handle_sync
+        self._topology += 1
         logger.info("provider %s loaded (binding %s)", provider.contract_id, binding)
 
     async def remove_provider(self, contract_id: str, binding: str = DEFAULT_BINDING) -> None:
@@ -333,12 +382,18 @@ class Host:
         for key in [k for k in self._bindings if k[1:] == (contract_id, binding)]:
             await self.remove_binding(*key)
         del self._providers[(contract_id, binding)]
+        self._sync_handlers.pop((contract_id, binding), None)
+        self._topology += 1
         await provider.stop()
         logger.info("provider %s removed (binding %s)", contract_id, binding)
 
     def find_provider(self, contract_id: str, binding: str) -> Provider | None:
         """The provider serving ``contract_id`` under ``binding``, if loaded."""
         return self._providers.get((contract_id, binding))
+
+    def sync_handler(self, contract_id: str, binding: str) -> SyncHandler | None:
+        """The provider's synchronous fast path, if it offers one."""
+        return self._sync_handlers.get((contract_id, binding))
 
     def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None:
         """The binding (actor, contract, name), if set."""
@@ -385,6 +440,7 @@ class Host:
                 f"{running.label}: {exc}"
             ) from exc
         self._bindings[key] = record
+        self._topology += 1
         logger.info("bound actor %s to %s (binding %s)", running.label, contract_id, binding)
         return record
 
@@ -394,6 +450,7 @@ class Host:
         """Remove a binding (sends ``RemoveActor`` to the provider)."""
         binding = normalize_binding(binding)
         record = self._bindings.pop((actor, contract_id, binding), None)
+        self._topology += 1
         if record is None:
             raise HostError(f"actor {actor} has no binding {binding!r} to {contract_id}")
         provider = self.find_provider(contract_id, binding)

@@ -7,35 +7,61 @@ the context travels in a ``contextvars.ContextVar`` and is copied into the worke
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 __all__ = [
     "SYSTEM_ORIGIN",
     "Invocation",
     "InvocationLogFilter",
     "current_invocation",
+    "new_invocation_id",
 ]
 
 SYSTEM_ORIGIN = "system"
 """Origin of calls the host makes itself (spec §4)."""
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
+def new_invocation_id() -> str:
+    """A random (version 4) UUID in its canonical text form."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@dataclass(frozen=True, slots=True)
 class Invocation:
     """One call: ``origin`` (an actor key, a contract id, or ``system``) invokes ``operation``
-    on ``target`` (an actor key, or ``contract/binding`` for a provider)."""
+    on ``target`` (an actor key, or ``contract/binding`` for a provider).
 
-    origin: str
-    target: str
-    operation: str
-    payload: bytes = field(repr=False)
-    id: str = field(default_factory=_new_id)
+    Immutable by contract. The ``id`` (a UUID4) is made on first use: most invocations on the
+    fast path are never logged or forwarded, and making it costs as much as a small wasm call.
+    """
+
+    __slots__ = ("_id", "operation", "origin", "payload", "target")
+
+    def __init__(
+        self, origin: str, target: str, operation: str, payload: bytes, id: str | None = None
+    ) -> None:
+        self.origin = origin
+        self.target = target
+        self.operation = operation
+        self.payload = payload
+        self._id = id
+
+    @property
+    def id(self) -> str:
+        """The invocation id, the same for every reader."""
+        if self._id is None:
+            self._id = new_invocation_id()
+        return self._id
+
+    def __repr__(self) -> str:
+        return (
+            f"Invocation(origin={self.origin!r}, target={self.target!r}, "
+            f"operation={self.operation!r}, id={self.id!r})"
+        )
 
 
 current_invocation: ContextVar[Invocation | None] = ContextVar(

@@ -72,6 +72,13 @@ class InstancePool(Generic[T]):
         instance = await self.acquire()
         self.release(instance)
 
+    def try_acquire(self) -> T | None:
+        """An idle instance if one is free right now and nobody queues for one, else None."""
+        if self._idle and not self._closing and not self._waiters:
+            self._busy += 1
+            return self._idle.pop()
+        return None
+
     async def acquire(self) -> T:
         """Take an idle instance, create one if below the cap, or wait in the queue.
 
@@ -116,6 +123,9 @@ class InstancePool(Generic[T]):
     def release(self, instance: T, *, discard: bool = False) -> None:
         """Return an instance after a call; ``discard`` throws it away (after a trap)."""
         self._busy -= 1
+        if not (discard or self._closing or self._waiters or self._drained):
+            self._idle.append(instance)  # the common case, kept short: no one is waiting
+            return
         if discard or self._closing:
             instance.close()
             self._size -= 1

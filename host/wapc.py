@@ -510,7 +510,7 @@ class WapcInstance:
             types = _func_types(wasmtime_engine)
             if fast:
                 backend = _fastpath.FastBackend(
-                    store, linker, state, imports, types, ticks=ticks, fuel=fuel
+                    store, linker, state, imports, types, ticks=ticks, fuel=fuel, clock=engine.clock
                 )
             else:
                 backend = _PublicBackend(

@@ -45,7 +45,13 @@ __all__ = [
 
 
 class WasccError(Exception):
-    """Root of every error this project raises on purpose."""
+    """Root of every error this project raises on purpose.
+
+    ``invocation_id`` is set by the host on errors raised out of an invocation, so a log
+    line or an HTTP error body can name the call that failed.
+    """
+
+    invocation_id: str | None = None
 
 
 class KeyError_(WasccError):  # `KeyError` is a builtin; the underscore keeps the two apart

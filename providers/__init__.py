@@ -1,7 +1,9 @@
-"""Native Python capability providers: HTTP server, logging and extras, and the message codec.
+"""Native Python capability providers: HTTP server, logging, extras, key-value and messaging,
+and the message codec.
 
 Providers depend on the provider interface (``host.typing``), the exception tree
-(``host.errors``) and the codec (``providers.codec``) only.
+(``host.errors``) and the codec (``providers.codec``) only (messaging also signs NATS
+nonces with ``keys.nkeys``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,17 @@ from __future__ import annotations
 from providers.codec import CodecError
 from providers.extras import ExtrasProvider
 from providers.http import HttpServerProvider, HttpSettings
+from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 from providers.logging_provider import LoggingProvider
+from providers.messaging import MessagingProvider
 
 __all__ = [
     "CodecError",
     "ExtrasProvider",
     "HttpServerProvider",
     "HttpSettings",
+    "KeyValueProvider",
     "LoggingProvider",
+    "MemoryKeyValueProvider",
+    "MessagingProvider",
 ]

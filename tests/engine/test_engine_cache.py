@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +34,25 @@ def _artifact(engine: Engine, module: bytes, *, fuel: bool = False) -> Path:
     return engine._disk.directory / f"{engine.cache_key(module, digest(module), fuel=fuel)}.cwasm"
 
 
+def _record(engine: Engine, module: bytes) -> Path:
+    """The signed record that vouches for ``module``'s artifact."""
+    return _artifact(engine, module).with_suffix(".sig")
+
+
+def _content_checks(engine: Engine) -> int:
+    assert engine._disk is not None
+    return engine._disk.content_checks
+
+
 def test_public_names() -> None:
     """The engine and waPC modules export exactly their documented names."""
-    assert set(host.engine.__all__) == {"ENGINE_SETTINGS", "Engine", "EngineStats", "Limits"}
+    assert set(host.engine.__all__) == {
+        "ENGINE_SETTINGS",
+        "Engine",
+        "EngineStats",
+        "EpochClock",
+        "Limits",
+    }
     assert set(host.wapc.__all__) == {
         "WAPC_IMPORTS",
         "HostCallHandler",
@@ -122,28 +139,84 @@ def test_cache_files_are_private(tmp_path: Path) -> None:
     assert not [path for path in directory.iterdir() if path.name.startswith(".tmp-")]
 
 
-@pytest.mark.parametrize("damage", ["tampered", "truncated", "foreign", "empty", "renamed"])
+def _flip_a_byte(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:])
+
+
+def _damage(engine: Engine, damage: str) -> None:
+    """Damage ECHO's cache entry, which ``engine`` has just written."""
+    path, record = _artifact(engine, ECHO), _record(engine, ECHO)
+    data = path.read_bytes()
+    if damage == "tampered":
+        _flip_a_byte(path)
+    elif damage == "tampered, times restored":
+        # Restoring mtime (which anyone who can write a file can do) leaves ctime changed.
+        before = path.stat()
+        _flip_a_byte(path)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    elif damage == "replaced":
+        # Another file, with other content, renamed over the artifact.
+        tmp = path.with_name("new")
+        tmp.write_bytes(data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:])
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "foreign":
+        # A genuine wasmtime artifact of this module, but one this cache did not sign.
+        other = wasmtime.Module(engine.wasmtime_engine(fuel=True), ECHO)
+        path.write_bytes(bytes(other.serialize()))
+    elif damage == "unsigned":
+        record.unlink()
+    elif damage == "bad signature":
+        signed = record.read_bytes()
+        record.write_bytes(signed[:-1] + bytes([signed[-1] ^ 0x01]))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "renamed":
+        # A valid artifact of another module, renamed to this module's key.
+        engine.compile(OTHER, digest(OTHER))
+        path.write_bytes(_artifact(engine, OTHER).read_bytes())
+    elif damage == "renamed with its signature":
+        engine.compile(OTHER, digest(OTHER))
+        shutil.copy(_artifact(engine, OTHER), path)
+        shutil.copy(_record(engine, OTHER), record)
+    elif damage == "symlinked":
+        # The genuine, unchanged file, reached through a link: links are never followed.
+        path.rename(path.with_name("elsewhere"))
+        path.symlink_to(path.with_name("elsewhere"))
+    elif damage == "writable by others":
+        path.chmod(0o666)
+    else:
+        assert damage == "fifo"
+        path.unlink()
+        os.mkfifo(path, 0o600)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "tampered",
+        "tampered, times restored",
+        "replaced",
+        "truncated",
+        "foreign",
+        "unsigned",
+        "bad signature",
+        "empty",
+        "renamed",
+        "renamed with its signature",
+        "symlinked",
+        "writable by others",
+        "fifo",
+    ],
+)
 def test_artifact_not_written_by_this_host_is_recompiled(tmp_path: Path, damage: str) -> None:
     """A cache file this host did not write is never deserialized; the module is recompiled."""
     first = Engine(cache_dir=tmp_path)
     first.compile(ECHO, digest(ECHO))
-    path = _artifact(first, ECHO)
-    data = path.read_bytes()
-    if damage == "tampered":
-        data = data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:]
-        path.write_bytes(data)
-    elif damage == "truncated":
-        path.write_bytes(data[: len(data) // 2])
-    elif damage == "foreign":
-        # A genuine wasmtime artifact, but without this cache's signature.
-        other = wasmtime.Module(first.wasmtime_engine(fuel=False), ECHO)
-        path.write_bytes(bytes(other.serialize()))
-    elif damage == "empty":
-        path.write_bytes(b"")
-    else:
-        # A valid artifact of another module, renamed to this module's key.
-        first.compile(OTHER, digest(OTHER))
-        path.write_bytes(_artifact(first, OTHER).read_bytes())
+    _damage(first, damage)
     second = Engine(cache_dir=tmp_path)
     module = second.compile(ECHO, digest(ECHO))
     assert (second.stats.compiled, second.stats.disk_hits, second.stats.disk_rejected) == (1, 0, 1)
@@ -152,6 +225,81 @@ def test_artifact_not_written_by_this_host_is_recompiled(tmp_path: Path, damage:
     third = Engine(cache_dir=tmp_path)
     third.compile(ECHO, digest(ECHO))
     assert (third.stats.compiled, third.stats.disk_hits) == (0, 1)
+    assert _content_checks(third) == 0
+    assert stat.S_IMODE(_artifact(third, ECHO).lstat().st_mode) == 0o600
+
+
+def test_unchanged_artifact_is_mapped_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached load of an unchanged artifact maps the file: no read, no hash of its content."""
+    Engine(cache_dir=tmp_path).compile(ECHO, digest(ECHO))
+
+    def no_copy(engine: wasmtime.Engine, encoded: bytes) -> wasmtime.Module:
+        raise AssertionError("an unchanged artifact should be mapped, not read")
+
+    monkeypatch.setattr(wasmtime.Module, "deserialize", no_copy)
+    second = Engine(cache_dir=tmp_path)
+    module = second.compile(ECHO, digest(ECHO))
+    assert (second.stats.compiled, second.stats.disk_hits, _content_checks(second)) == (0, 1, 0)
+    assert _echo_works(second, module)
+
+
+def test_file_swapped_after_the_check_is_not_what_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file mapped is the file checked, even if the path names another file by then."""
+    first = Engine(cache_dir=tmp_path)
+    first.compile(ECHO, digest(ECHO))
+    first.compile(OTHER, digest(OTHER))
+    path, other = _artifact(first, ECHO), _artifact(first, OTHER)
+    read_record = host.engine._DiskCache._read_record
+
+    def swap_then_read(disk: host.engine._DiskCache, key: str, secret: bytes) -> object:
+        # Runs once the artifact is open: put another module's artifact at its path.
+        shutil.copy(other, path.with_name("swap"))
+        path.with_name("swap").replace(path)
+        return read_record(disk, key, secret)
+
+    monkeypatch.setattr(host.engine._DiskCache, "_read_record", swap_then_read)
+    second = Engine(cache_dir=tmp_path)
+    module = second.compile(ECHO, digest(ECHO))
+    assert (second.stats.compiled, second.stats.disk_hits) == (0, 1)
+    assert _echo_works(second, module)
+
+
+def test_copied_cache_is_verified_once(tmp_path: Path) -> None:
+    """A cache copied elsewhere (new files, same secret) is checked in full once, then mapped."""
+    Engine(cache_dir=tmp_path / "a").compile(ECHO, digest(ECHO))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    second = Engine(cache_dir=tmp_path / "b")
+    module = second.compile(ECHO, digest(ECHO))
+    assert (second.stats.compiled, second.stats.disk_hits, _content_checks(second)) == (0, 1, 1)
+    assert _echo_works(second, module)
+    third = Engine(cache_dir=tmp_path / "b")
+    third.compile(ECHO, digest(ECHO))
+    assert (third.stats.compiled, third.stats.disk_hits, _content_checks(third)) == (0, 1, 0)
+
+
+def test_stored_artifact_is_synced_before_it_is_signed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The artifact's data reaches the disk before a record vouches for it."""
+    events: list[str] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        events.append("fsync")
+        fsync(fd)
+
+    def logged_replace(src: str, dst: Path) -> None:
+        events.append(Path(dst).suffix)
+        replace(src, dst)
+
+    monkeypatch.setattr(host.engine.os, "fsync", logged_fsync)
+    monkeypatch.setattr(host.engine.os, "replace", logged_replace)
+    Engine(cache_dir=tmp_path).compile(ECHO, digest(ECHO))
+    assert events[-3:] == ["fsync", ".cwasm", ".sig"]
 
 
 def test_secret_readable_by_others_is_replaced(tmp_path: Path) -> None:
@@ -183,6 +331,23 @@ def test_wrong_hash_never_serves_another_module(tmp_path: Path) -> None:
     other = engine.compile(OTHER, "same-hash")
     assert echo is not other
     assert engine.stats.compiled == 2
+
+
+def test_verified_hash_is_the_identity(tmp_path: Path) -> None:
+    """With hash_verified the caller's hash is the identity: the bytes are not hashed again,
+    and such keys never meet keys made from the bytes, nor keys of the other fuel setting."""
+    engine = Engine(cache_dir=tmp_path)
+    key = engine.cache_key(ECHO, "h", fuel=False, hash_verified=True)
+    assert key == engine.cache_key(OTHER, "h", fuel=False, hash_verified=True)
+    assert key != engine.cache_key(ECHO, "h", fuel=False)
+    assert key != engine.cache_key(ECHO, "h", fuel=True, hash_verified=True)
+    verified = engine.compile(ECHO, digest(ECHO), hash_verified=True)
+    assert engine.compile(OTHER, digest(ECHO)) is not verified
+    assert engine.compile(ECHO, digest(ECHO), hash_verified=True) is verified
+    assert (engine.stats.compiled, engine.stats.memory_hits) == (2, 1)
+    second = Engine(cache_dir=tmp_path)
+    assert _echo_works(second, second.compile(ECHO, digest(ECHO), hash_verified=True))
+    assert (second.stats.compiled, second.stats.disk_hits) == (0, 1)
 
 
 def test_text_and_invalid_modules_are_refused() -> None:

@@ -103,12 +103,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def eventually(check: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    """Wait (bounded) until ``check()`` holds."""
+async def eventually(
+    check: Callable[[], bool], *, timeout: float = 5.0, state: Callable[[], object] | None = None
+) -> None:
+    """Wait (bounded) until ``check()`` holds; ``state()`` is shown if it never does."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            seen = f": {state()!r}" if state is not None else ""
+            raise AssertionError(f"condition not reached in {timeout:g}s{seen}")
         await asyncio.sleep(0.01)
 
 

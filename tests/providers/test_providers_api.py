@@ -20,7 +20,10 @@ def test_public_names() -> None:
         "ExtrasProvider",
         "HttpServerProvider",
         "HttpSettings",
+        "KeyValueProvider",
         "LoggingProvider",
+        "MemoryKeyValueProvider",
+        "MessagingProvider",
     ]
     for module in (providers, codec):
         for name in module.__all__:

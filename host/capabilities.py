@@ -1,0 +1,172 @@
+"""Which provider a manifest's capability entry names, and how that provider is built.
+
+A capability's ``path`` is a built-in name (``http_server``, ``logging``, ``keyvalue``,
+``messaging``; the contract ids ``wascc:http_server`` … are accepted too) or a Python import
+path ``package.module:Class``. Resolving imports the class but builds nothing, so
+``wascc validate`` has no side effects: the constructor's signature is enough to check the
+entry's ``config``. Built-in packages are imported lazily, so a provider package that is not
+installed only fails the manifests that use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from host.typing import Provider
+
+__all__ = ["BUILTINS", "ProviderLookupError", "ProviderSpec", "resolve_provider"]
+
+BUILTINS: Mapping[str, tuple[str, str]] = {
+    "http_server": ("providers.http", "wascc:http_server"),
+    "logging": ("providers.logging_provider", "wascc:logging"),
+    "keyvalue": ("providers.keyvalue", "wascc:keyvalue"),
+    "messaging": ("providers.messaging", "wascc:messaging"),
+}
+"""Built-in name → (module holding the provider class, contract it serves)."""
+
+_BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()}
+_METHODS = ("start", "stop", "bind_actor", "remove_actor", "handle")
+_DATA_DIR = "data_dir"
+
+
+class ProviderLookupError(Exception):
+    """A capability entry names no usable provider: ``message`` says why, ``fix`` what to do."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(f"{message}; {fix}")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A resolved provider class: what it serves and which constructor keywords it takes."""
+
+    name: str
+    cls: type[Any]
+    contract_id: str
+    parameters: frozenset[str]
+    required: frozenset[str]
+    any_keyword: bool
+
+    def check_config(self, config: Mapping[str, object]) -> list[str]:
+        """Problems with ``config`` as constructor keywords (unknown or missing ones)."""
+        problems: list[str] = []
+        if not self.any_keyword:
+            allowed = sorted(self.parameters - {_DATA_DIR})
+            for key in config:
+                if key not in self.parameters or key == _DATA_DIR:
+                    known = ", ".join(allowed) or "none"
+                    problems.append(
+                        f"{key}: {self.name} takes no setting {key!r} (it takes: {known})"
+                    )
+        for key in sorted(self.required - set(config) - {_DATA_DIR}):
+            problems.append(f"{key}: {self.name} needs the setting {key!r}")
+        return problems
+
+    def build(self, config: Mapping[str, object], data_dir: Path) -> Provider:
+        """A new provider; ``data_dir`` is passed to constructors that take one (key-value
+        stores keep their files there)."""
+        kwargs = dict(config)
+        if _DATA_DIR in self.parameters:
+            kwargs[_DATA_DIR] = data_dir
+        provider = self.cls(**kwargs)
+        if not isinstance(provider, Provider):
+            raise TypeError(f"{self.name} did not make a provider (got {type(provider)!r})")
+        return provider
+
+
+def resolve_provider(name: str) -> ProviderSpec:
+    """The provider class ``name`` stands for; ``ProviderLookupError`` if there is none."""
+    builtin = name if name in BUILTINS else _BY_CONTRACT.get(name)
+    if builtin is not None:
+        module_name, contract = BUILTINS[builtin]
+        module = _import(module_name, name, builtin=True)
+        return _spec(name, _find_by_contract(module, contract, name), contract)
+    if ":" not in name:
+        known = ", ".join(BUILTINS)
+        raise ProviderLookupError(
+            f"{name!r} is neither a built-in provider nor a Python import path",
+            f"use one of {known}, or package.module:Class",
+        )
+    module_name, _, attr = name.partition(":")
+    module = _import(module_name, name, builtin=False)
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type):
+        raise ProviderLookupError(
+            f"module {module_name} has no class {attr!r}", "check the spelling of the class name"
+        )
+    declared = getattr(cls, "contract_id", None)
+    if not isinstance(declared, str) or not declared:
+        raise ProviderLookupError(
+            f"{name} has no contract_id class attribute",
+            'give the class a contract_id such as "acme:payments"',
+        )
+    return _spec(name, cls, declared)
+
+
+def _import(module_name: str, name: str, *, builtin: bool) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        if builtin:
+            raise ProviderLookupError(
+                f"the built-in provider {name} is not available in this installation ({exc})",
+                "reinstall wascc-py, or remove this capability",
+            ) from None
+        raise ProviderLookupError(
+            f"cannot import {module_name} ({exc})",
+            "check the module path, and that it is on PYTHONPATH",
+        ) from None
+    except Exception as exc:  # the module itself failed while importing
+        raise ProviderLookupError(
+            f"importing {module_name} failed: {type(exc).__name__}: {exc}",
+            "fix the module",
+        ) from None
+
+
+def _find_by_contract(module: Any, contract: str, name: str) -> type[Any]:
+    """The class a built-in package exports for ``contract`` (its name is the package's
+    business; the contract it serves is what the manifest means). When several do, the most
+    general one (a base of the others, e.g. not an in-memory-only variant)."""
+    exported = getattr(module, "__all__", None) or dir(module)
+    found = [
+        candidate
+        for candidate in (getattr(module, attr, None) for attr in exported)
+        if isinstance(candidate, type) and getattr(candidate, "contract_id", None) == contract
+    ]
+    for candidate in found:
+        if not any(other is not candidate and issubclass(candidate, other) for other in found):
+            return candidate
+    raise ProviderLookupError(
+        f"the built-in provider {name} has no class serving {contract}",
+        "reinstall wascc-py, or remove this capability",
+    )
+
+
+def _spec(name: str, cls: type[Any], contract: str) -> ProviderSpec:
+    missing = [m for m in _METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise ProviderLookupError(
+            f"{name} is not a provider: it lacks {', '.join(missing)}",
+            "implement the host.typing.Provider protocol",
+        )
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # builtins and some C types have no signature
+        return ProviderSpec(name, cls, contract, frozenset(), frozenset(), any_keyword=True)
+    params = signature.parameters.values()
+    keywords = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return ProviderSpec(
+        name,
+        cls,
+        contract,
+        frozenset(p.name for p in keywords),
+        frozenset(p.name for p in keywords if p.default is p.empty),
+        any_keyword=any(p.kind is p.VAR_KEYWORD for p in params),
+    )

@@ -1,0 +1,191 @@
+"""The manifest: which actors, providers and bindings a host process runs (spec §5).
+
+The waSCC 0.14 format, with extensions::
+
+    labels: {sample: demo}                     # optional
+    actors:
+      - ./echo_s.wasm                          # a signed module, relative to this file
+      - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
+        max_instances: 4                       #   instances serving calls at once
+        max_queue: 1024                        #   calls waiting for an instance
+        memory_mb: 64                          #   linear memory per instance
+        deadline: 2.5                          #   seconds per call
+        fuel: 100000000                        #   instructions per call
+    capabilities:
+      - path: http_server                      # built-in: http_server, logging, keyvalue,
+      - path: keyvalue                         #   messaging; or package.module:Class
+        binding_name: default                  # optional
+        config: {}                             # optional: the provider's constructor keywords
+    bindings:
+      - actor: ./echo_s.wasm                   # an actor's public key, or its path
+        capability: wascc:http_server
+        binding: default                       # optional
+        values: {PORT: "8080"}                 # optional, all strings
+
+``load_manifest`` reads, expands (``${VAR}``, ``${VAR:default}`` with ``expand_env``) and
+checks everything before anything starts; ``ManifestInvalid`` lists every problem at once,
+each with the file, the entry path and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from host.errors import ManifestError
+from host.manifest_check import (
+    EXTRAS,
+    ActorEntry,
+    BindingEntry,
+    CapabilityEntry,
+    Checker,
+)
+from host.manifest_schema import Problem, expand_env, parse_document, read_document
+
+__all__ = [
+    "ActorEntry",
+    "BindingEntry",
+    "CapabilityEntry",
+    "Manifest",
+    "ManifestInvalid",
+    "Problem",
+    "load_manifest",
+]
+
+
+class ManifestInvalid(ManifestError):
+    """The manifest has problems; ``problems`` lists them all, ``file`` names the manifest."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        count = len(problems)
+        lines = "\n".join(f"  {p.render(file)}" for p in problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{file} has {count} {noun}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A checked manifest, ready to apply in order: labels, actors, capabilities, bindings."""
+
+    file: Path
+    labels: Mapping[str, str]
+    actors: tuple[ActorEntry, ...]
+    capabilities: tuple[CapabilityEntry, ...]
+    bindings: tuple[BindingEntry, ...]
+
+    def extras_bindings(self) -> tuple[BindingEntry, ...]:
+        """Bindings to ``wascc:extras``: the host sets those itself for actors that claim it."""
+        return tuple(b for b in self.bindings if b.contract_id == EXTRAS)
+
+
+def load_manifest(
+    file: Path,
+    *,
+    expand: bool = False,
+    environ: Mapping[str, str] | None = None,
+    reserved_ports: Mapping[int, str] | None = None,
+) -> Manifest:
+    """Read and check ``file``; ``ManifestInvalid`` lists every problem found.
+
+    ``expand`` replaces ``${VAR}``/``${VAR:default}`` from ``environ`` (default: the process
+    environment). ``reserved_ports`` are ports something else of the process listens on
+    (the admin endpoint), which no HTTP binding may take.
+    """
+    shown = str(file)
+    data, problems = read_document(file)
+    if problems:
+        raise ManifestInvalid(shown, problems)
+    expanded: set[str] = set()
+    if expand:
+        data, expanded, problems = expand_env(data, environ)
+    raw = parse_document(data, expanded)
+    problems = [*problems, *raw.problems]
+    checker = Checker(file.resolve().parent, dict(reserved_ports or {}))
+    actors: list[ActorEntry] = []
+    for raw_actor in raw.actors:
+        actor = checker.actor(raw_actor.index, raw_actor.path, raw_actor.settings)
+        if actor is None:
+            continue
+        twin = next((a for a in actors if a.claims.subject == actor.claims.subject), None)
+        if twin is not None:
+            checker.problems.append(
+                Problem(
+                    f"actors[{actor.index}]",
+                    f"actor {actor.label} is already listed as actors[{twin.index}]",
+                    "list each actor once (max_instances runs more instances of it)",
+                )
+            )
+            continue
+        actors.append(actor)
+    capabilities: list[CapabilityEntry] = []
+    for raw_cap in raw.capabilities:
+        cap = checker.capability(raw_cap.index, raw_cap.path, raw_cap.binding, raw_cap.config)
+        if cap is None:
+            continue
+        twin_cap = next(
+            (
+                c
+                for c in capabilities
+                if (c.contract_id, c.binding) == (cap.contract_id, cap.binding)
+            ),
+            None,
+        )
+        if twin_cap is not None:
+            checker.problems.append(
+                Problem(
+                    f"capabilities[{cap.index}]",
+                    f"{cap.contract_id} with binding_name {cap.binding!r} is already loaded by "
+                    f"capabilities[{twin_cap.index}]",
+                    "give one of them another binding_name",
+                )
+            )
+            continue
+        capabilities.append(cap)
+    loaded = {(c.contract_id, c.binding) for c in capabilities}
+    bindings: list[BindingEntry] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for rb in raw.bindings:
+        entry = checker.binding(rb, actors, loaded)
+        if entry is None:
+            continue
+        key = (entry.actor, entry.contract_id, entry.binding)
+        if key in seen:
+            checker.problems.append(
+                Problem(
+                    f"bindings[{entry.index}]",
+                    f"actor {entry.actor_label} is already bound to {entry.contract_id} "
+                    f"(binding {entry.binding!r}) by bindings[{seen[key]}]",
+                    "remove one of them, or give it another binding",
+                )
+            )
+            continue
+        seen[key] = entry.index
+        bindings.append(entry)
+    checker.ports(bindings)
+    problems.extend(checker.problems)
+    if problems:
+        raise ManifestInvalid(shown, _in_file_order(problems))
+    return Manifest(file, raw.labels, tuple(actors), tuple(capabilities), tuple(bindings))
+
+
+_SECTIONS = {"": 0, "labels": 1, "actors": 2, "capabilities": 3, "bindings": 4}
+_ENTRY = re.compile(r"([a-z]*)(?:\[(\d+)\])?")
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Sorted by section and entry, one problem per entry path: a value that is wrong
+    (an unset variable) is reported once, not again by every check that reads it."""
+    unique: dict[str, Problem] = {}
+    for problem in problems:
+        unique.setdefault(problem.path, problem)
+
+    def position(problem: Problem) -> tuple[int, int]:
+        match = _ENTRY.match(problem.path)
+        section, index = (match.group(1), match.group(2)) if match else ("", None)
+        return _SECTIONS.get(section, 0), int(index or 0)
+
+    return sorted(unique.values(), key=position)

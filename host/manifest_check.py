@@ -1,0 +1,251 @@
+"""Checking what a manifest's entries refer to, before anything starts.
+
+Actor files must exist and carry valid signed claims; capabilities must name a provider that
+can be imported and take the given ``config``; bindings must name a listed actor (by public
+key or by module path), a contract its claims list, and a provider the manifest loads; HTTP
+bindings need distinct, valid ports. Every problem is collected, none stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host.actor import ActorSettings
+from host.capabilities import ProviderLookupError, ProviderSpec, resolve_provider
+from host.engine import Limits
+from host.manifest_schema import Problem, RawBinding
+from keys.claims import Claims, validate_module
+from keys.errors import WasccError
+from keys.nkeys import is_public_key
+
+__all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
+
+EXTRAS = "wascc:extras"
+HTTP_SERVER = "wascc:http_server"
+_MIB = 2**20
+
+
+@dataclass(frozen=True)
+class ActorEntry:
+    """An actor to load: its signed module, its claims (already verified) and its settings."""
+
+    index: int
+    path: Path
+    claims: Claims
+    settings: ActorSettings
+
+    @property
+    def label(self) -> str:
+        """``name (key)``, as every message names an actor."""
+        return f"{self.claims.name or self.claims.subject} ({self.claims.subject})"
+
+
+@dataclass(frozen=True)
+class CapabilityEntry:
+    """A provider to load under ``binding``, built from ``spec`` with ``config``."""
+
+    index: int
+    name: str
+    binding: str
+    config: Mapping[str, Any]
+    spec: ProviderSpec
+
+    @property
+    def contract_id(self) -> str:
+        """The contract the provider serves."""
+        return self.spec.contract_id
+
+
+@dataclass(frozen=True)
+class BindingEntry:
+    """A binding to set: ``actor`` is the actor's public key, whatever the file used."""
+
+    index: int
+    actor: str
+    actor_label: str
+    contract_id: str
+    binding: str
+    values: Mapping[str, str]
+
+
+@dataclass
+class Checker:
+    """Resolves raw entries against the file system, the claims and the provider registry."""
+
+    base: Path
+    reserved_ports: Mapping[int, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def _bad(self, path: str, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(path, message, fix))
+
+    def resolve(self, text: str) -> Path:
+        """A path from the manifest, relative to the manifest's directory."""
+        return (self.base / Path(text).expanduser()).resolve()
+
+    def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
+        """Read and verify one actor's module."""
+        path = f"actors[{index}]"
+        file = self.resolve(text)
+        try:
+            module = file.read_bytes()
+        except OSError as exc:
+            self._bad(
+                path,
+                f"cannot read {file}: {exc.strerror}",
+                "check the path (relative paths start at the manifest's directory)",
+            )
+            return None
+        try:
+            claims = validate_module(module, path=str(file))
+        except WasccError as exc:
+            self._bad(path, str(exc), "re-sign it with `wascc claims sign`")
+            return None
+        changes: dict[str, Any] = {}
+        if "memory_mb" in settings:
+            changes["memory_bytes"] = int(settings["memory_mb"] * _MIB)
+        if "deadline" in settings:
+            changes["deadline"] = float(settings["deadline"])
+        if "fuel" in settings:
+            changes["fuel"] = int(settings["fuel"])
+        try:
+            # Unset limits keep the host's defaults (``Limits()``); None means "no override".
+            limits = dataclasses.replace(Limits(), **changes) if changes else None
+        except ValueError as exc:
+            self._bad(path, str(exc), "fix the actor's limits")
+            return None
+        defaults = ActorSettings()
+        actor_settings = ActorSettings(
+            max_instances=settings.get("max_instances", defaults.max_instances),
+            max_queue=settings.get("max_queue", defaults.max_queue),
+            limits=limits,
+        )
+        return ActorEntry(index, file, claims, actor_settings)
+
+    def capability(
+        self, index: int, name: str, binding: str, config: Mapping[str, Any]
+    ) -> CapabilityEntry | None:
+        """Resolve one capability's provider class and check its config."""
+        path = f"capabilities[{index}]"
+        try:
+            spec = resolve_provider(name)
+        except ProviderLookupError as exc:
+            self._bad(f"{path}.path", exc.message, exc.fix)
+            return None
+        if spec.contract_id == EXTRAS:
+            self._bad(f"{path}.path", "wascc:extras is built into the host", "remove this entry")
+            return None
+        for problem in spec.check_config(config):
+            key, _, message = problem.partition(": ")
+            self._bad(f"{path}.config.{key}", message, "fix the provider's config")
+        return CapabilityEntry(index, name, binding, dict(config), spec)
+
+    def binding(
+        self, raw: RawBinding, actors: list[ActorEntry], providers: set[tuple[str, str]]
+    ) -> BindingEntry | None:
+        """Check one binding against the manifest's actors and providers."""
+        index, contract, binding, values = raw.index, raw.capability, raw.binding, raw.values
+        path = f"bindings[{index}]"
+        actor = self._find_actor(raw.actor, actors, f"{path}.actor")
+        if actor is None:
+            return None
+        caps = actor.claims.caps
+        if contract not in caps:
+            self._bad(
+                f"{path}.capability",
+                f"actor {actor.label} does not claim {contract} (its claims list: "
+                f"{', '.join(caps) or 'nothing'})",
+                f"re-sign it with --cap {contract}, or remove this binding",
+            )
+            return None
+        if contract != EXTRAS and (contract, binding) not in providers:
+            self._bad(
+                f"{path}.capability",
+                f"no capability in this manifest serves {contract} with binding_name {binding!r}",
+                f"add a capability for {contract} (binding_name {binding!r}) to capabilities",
+            )
+            return None
+        if contract == HTTP_SERVER and not self._http_values(path, values, actor.label):
+            return None
+        return BindingEntry(index, actor.claims.subject, actor.label, contract, binding, values)
+
+    def _find_actor(self, ref: str, actors: list[ActorEntry], path: str) -> ActorEntry | None:
+        if is_public_key(ref) and ref.startswith("M"):
+            for actor in actors:
+                if actor.claims.subject == ref:
+                    return actor
+            self._bad(
+                path,
+                f"no actor of this manifest has the key {ref}",
+                "add its module to actors, or correct the key",
+            )
+            return None
+        file = self.resolve(ref)
+        for actor in actors:
+            if actor.path == file:
+                return actor
+        self._bad(
+            path,
+            f"{ref!r} is neither an actor's public key nor the path of one of the "
+            "manifest's actors",
+            "use the key from `wascc claims inspect` or the same path as in actors",
+        )
+        return None
+
+    def _http_values(self, path: str, values: Mapping[str, str], label: str) -> bool:
+        """PORT present and valid; the rest of the values as the HTTP provider reads them."""
+        # Imported here: the host package does not depend on the providers package at import.
+        from providers.http import HttpSettings  # noqa: PLC0415
+
+        port = values.get("PORT")
+        if port is None:
+            self._bad(
+                f"{path}.values", "an HTTP binding needs a PORT value", 'add values: {PORT: "8080"}'
+            )
+            return False
+        if not port.strip().isdigit() or int(port) > 65535:
+            self._bad(
+                f"{path}.values.PORT",
+                f"{port!r} is not a TCP port",
+                "use a number from 1 to 65535 (0: any free port)",
+            )
+            return False
+        try:
+            HttpSettings.from_values(values, actor=label)
+        except WasccError as exc:
+            self._bad(f"{path}.values", str(exc), "")
+            return False
+        return True
+
+    def ports(self, bindings: list[BindingEntry]) -> None:
+        """No two HTTP bindings (nor ``reserved_ports``, e.g. the admin endpoint) share a port."""
+        taken = [("127.0.0.1", port, owner) for port, owner in self.reserved_ports.items()]
+        for entry in bindings:
+            if entry.contract_id != HTTP_SERVER:
+                continue
+            port = int(entry.values["PORT"])
+            if port == 0:  # any free port: never a clash
+                continue
+            address = entry.values.get("ADDRESS", "").strip() or "127.0.0.1"
+            clash = next(
+                (
+                    owner
+                    for other, used, owner in taken
+                    if used == port and (other == address or "0.0.0.0" in (other, address))
+                ),
+                None,
+            )
+            if clash is not None:
+                self._bad(
+                    f"bindings[{entry.index}].values.PORT",
+                    f"port {port} is already used by {clash}",
+                    "give each HTTP binding its own PORT",
+                )
+            else:
+                taken.append(
+                    (address, port, f"bindings[{entry.index}] (actor {entry.actor_label})")
+                )

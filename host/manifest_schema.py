@@ -1,0 +1,330 @@
+"""Reading a manifest file: YAML or JSON, ``${VAR}`` expansion, and the shape of every entry.
+
+This stage checks only what the file says (keys, types, ranges) and collects every problem it
+finds instead of stopping at the first; ``host.manifest_check`` then checks what the entries
+refer to (files, signatures, providers, ports). Problems carry the entry path users see in
+messages, such as ``bindings[2].values.PORT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "Problem",
+    "RawActor",
+    "RawBinding",
+    "RawCapability",
+    "RawManifest",
+    "expand_env",
+    "parse_document",
+    "read_document",
+]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
+_TOP = {"labels", "actors", "capabilities", "bindings"}
+_REQUIRED_TOP = {"actors", "capabilities", "bindings"}
+_ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
+_CAPABILITY_KEYS = {"path", "binding_name", "config"}
+_BINDING_KEYS = {"actor", "capability", "binding", "values"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a manifest: where (entry path, ``""`` for the whole file), what,
+    and how to fix it."""
+
+    path: str
+    message: str
+    fix: str = ""
+
+    def render(self, file: str) -> str:
+        """``FILE: PATH: MESSAGE; FIX`` on one line."""
+        where = f"{file}: {self.path}" if self.path else file
+        return f"{where}: {self.message}" + (f"; {self.fix}" if self.fix else "")
+
+
+@dataclass(frozen=True)
+class RawActor:
+    """An ``actors`` entry as written: the module path and the per-actor settings given."""
+
+    index: int
+    path: str
+    settings: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RawCapability:
+    """A ``capabilities`` entry as written."""
+
+    index: int
+    path: str
+    binding: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RawBinding:
+    """A ``bindings`` entry as written (``actor`` is a public key or a module path)."""
+
+    index: int
+    actor: str
+    capability: str
+    binding: str
+    values: Mapping[str, str]
+
+
+@dataclass
+class RawManifest:
+    """Every well-formed entry of the file, plus the problems found so far."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    actors: list[RawActor] = field(default_factory=list)
+    capabilities: list[RawCapability] = field(default_factory=list)
+    bindings: list[RawBinding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_document(file: Path) -> tuple[Any, list[Problem]]:
+    """The file's data: ``.yaml``/``.yml`` or no extension is YAML, anything else JSON (§5)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        return None, [Problem("", f"cannot read the manifest: {exc.strerror}", "check the path")]
+    except UnicodeDecodeError:
+        return None, [Problem("", "the manifest is not UTF-8 text", "save it as UTF-8")]
+    if file.suffix.lower() in ("", ".yaml", ".yml"):
+        try:
+            return yaml.safe_load(text), []
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else "YAML"
+            reason = getattr(exc, "problem", None) or str(exc)
+            return None, [Problem(where, f"not valid YAML: {reason}", "fix the syntax")]
+    try:
+        return json.loads(text), []
+    except json.JSONDecodeError as exc:
+        return None, [Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}", "fix the syntax")]
+
+
+def expand_env(
+    data: Any, environ: Mapping[str, str] | None = None
+) -> tuple[Any, set[str], list[Problem]]:
+    """Replace ``${VAR}`` and ``${VAR:default}`` in every string value (keys are left alone).
+
+    Returns the new data, the entry paths whose values were expanded (so that ``"${N:4}"``
+    may stand where a number belongs) and a problem for each unset variable without default.
+    """
+    env = os.environ if environ is None else environ
+    expanded: set[str] = set()
+    problems: list[Problem] = []
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, _join(path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(
+                Problem(
+                    path,
+                    f"environment variable {name} is not set",
+                    f"set {name}, or give a default: ${{{name}:value}}",
+                )
+            )
+            return ""
+
+        expanded.add(path)
+        return _VAR.sub(substitute, value)
+
+    return walk(data, ""), expanded, problems
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Fields:
+    """Typed reads of one document that record a problem for each bad value."""
+
+    def __init__(self, expanded: set[str]) -> None:
+        self.expanded = expanded
+        self.problems: list[Problem] = []
+
+    def bad(self, path: str, message: str, fix: str, value: object = None) -> None:
+        if isinstance(value, str) and "${" in value and path not in self.expanded:
+            fix += " (or pass --expand-env to replace ${...})"
+        self.problems.append(Problem(path, message, fix))
+
+    def mapping(
+        self, value: object, path: str, allowed: AbstractSet[str], required: AbstractSet[str]
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.bad(path, f"expected a mapping, got {_kind(value)}", "write key: value pairs")
+            return None
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "remove it"
+                known = ", ".join(sorted(allowed))
+                self.bad(_join(path, str(key)), "unknown key", f"{hint} (known: {known})")
+        for key in sorted(required - set(value)):
+            self.bad(_join(path, key), "required key is missing", f"add {key}")
+        return {str(k): v for k, v in value.items() if k in allowed}
+
+    def string(self, value: object, path: str) -> str | None:
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, str):
+            self.bad(path, "must not be empty", "give a value")
+        else:
+            self.bad(path, f"expected a string, got {_kind(value)}", "quote the value", value)
+        return None
+
+    def number(self, value: object, path: str, *, integer: bool, minimum: float) -> float | None:
+        if isinstance(value, str) and path in self.expanded:
+            # "${N:4}" expanded to "4": a number in a string is what the user meant.
+            with contextlib.suppress(ValueError):
+                value = int(value) if integer else float(value)
+        kind = "an integer" if integer else "a number"
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or (integer and not isinstance(value, int)):
+            self.bad(path, f"expected {kind}, got {_kind(value)}", f"write {kind}", value)
+            return None
+        assert isinstance(value, int | float)  # narrowed above; mypy cannot see it
+        if value < minimum:
+            self.bad(path, f"must be at least {minimum:g}, got {value}", "raise it")
+            return None
+        return value
+
+    def string_map(self, value: object, path: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            self.bad(path, f"expected a mapping, got {_kind(value)}", "write NAME: value pairs")
+            return {}
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            if isinstance(item, str):
+                out[str(key)] = item
+            else:
+                self.bad(
+                    _join(path, str(key)),
+                    f"expected a string, got {_kind(item)} {item!r}",
+                    f'quote it: {key}: "{item}"',
+                )
+                # Checked further as if quoted, so one mistake gives one message.
+                out[str(key)] = str(item)
+        return out
+
+
+def _kind(value: object) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names |= {int: "an integer", float: "a number", type(None): "nothing (null)"}
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_document(data: Any, expanded: set[str]) -> RawManifest:
+    """Check the shape of every entry; keep the well-formed ones and every problem."""
+    fields = _Fields(expanded)
+    raw = RawManifest()
+    if data is None:
+        fields.bad("", "the manifest is empty", "list actors, capabilities and bindings")
+        top = None
+    else:
+        top = fields.mapping(data, "", _TOP, _REQUIRED_TOP)
+    if top is not None:
+        if "labels" in top:
+            raw.labels = fields.string_map(top["labels"], "labels")
+        for name, reader in (
+            ("actors", _actor),
+            ("capabilities", _capability),
+            ("bindings", _binding),
+        ):
+            items = top.get(name, [])
+            if not isinstance(items, list):
+                fields.bad(name, f"expected a list, got {_kind(items)}", "write a YAML list")
+                continue
+            for index, item in enumerate(items):
+                entry = reader(fields, item, index)
+                if entry is not None:
+                    getattr(raw, name).append(entry)
+    raw.problems.extend(fields.problems)
+    return raw
+
+
+def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:
+    path = f"actors[{index}]"
+    if isinstance(item, str):
+        return RawActor(index, item, {}) if fields.string(item, path) else None
+    entry = fields.mapping(item, path, _ACTOR_KEYS, {"path"})
+    if entry is None or "path" not in entry:
+        return None
+    module = fields.string(entry["path"], f"{path}.path")
+    settings: dict[str, Any] = {}
+    for key, integer, minimum in (
+        ("max_instances", True, 1),
+        ("max_queue", True, 0),
+        ("memory_mb", False, 0.0625),
+        ("deadline", False, 0.001),
+        ("fuel", True, 1),
+    ):
+        if key in entry:
+            value = fields.number(entry[key], f"{path}.{key}", integer=integer, minimum=minimum)
+            if value is not None:
+                settings[key] = value
+    return RawActor(index, module, settings) if module else None
+
+
+def _capability(fields: _Fields, item: object, index: int) -> RawCapability | None:
+    path = f"capabilities[{index}]"
+    entry = fields.mapping(item, path, _CAPABILITY_KEYS, {"path"})
+    if entry is None or "path" not in entry:
+        return None
+    name = fields.string(entry["path"], f"{path}.path")
+    binding = "default"
+    if "binding_name" in entry:
+        binding = fields.string(entry["binding_name"], f"{path}.binding_name") or "default"
+    config: dict[str, Any] = {}
+    if "config" in entry:
+        given = entry["config"]
+        if isinstance(given, dict):
+            config = {str(k): v for k, v in given.items()}
+        else:
+            fields.bad(
+                f"{path}.config", f"expected a mapping, got {_kind(given)}", "write key: value"
+            )
+    return RawCapability(index, name, binding.strip(), config) if name else None
+
+
+def _binding(fields: _Fields, item: object, index: int) -> RawBinding | None:
+    path = f"bindings[{index}]"
+    entry = fields.mapping(item, path, _BINDING_KEYS, {"actor", "capability"})
+    if entry is None or not {"actor", "capability"} <= set(entry):
+        return None
+    actor = fields.string(entry["actor"], f"{path}.actor")
+    capability = fields.string(entry["capability"], f"{path}.capability")
+    binding = "default"
+    if "binding" in entry:
+        binding = fields.string(entry["binding"], f"{path}.binding") or "default"
+    values = fields.string_map(entry["values"], f"{path}.values") if "values" in entry else {}
+    if actor is None or capability is None:
+        return None
+    return RawBinding(index, actor.strip(), capability.strip(), binding.strip(), values)

@@ -1,0 +1,257 @@
+"""The host process: start a host from a manifest, serve until told to stop, shut down in order.
+
+``HostServer.serve(stop)`` is startup, waiting for ``stop``, then shutdown. Startup applies the
+manifest in the order of spec §5 (labels, actors, capabilities, bindings) and undoes what it
+did if any step fails. Shutdown goes:
+
+1. stop accepting new work: the admin endpoint refuses calls, providers that take work from
+   outside (HTTP listeners, message subscriptions) stop taking it;
+2. let invocations in flight finish, up to ``shutdown_timeout``;
+3. ``RemoveActor`` to every provider for every binding, then stop the providers;
+4. close the actors and the engine, then the admin endpoint.
+
+Signals are not handled here: the CLI turns them into ``stop`` (and a second one into a forced
+exit), so ``HostServer`` stays usable as a library and in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from host.admin import AdminServer
+from host.errors import ProviderError, WasccError
+from host.host import Host
+from host.manifest import Manifest
+from host.manifest_check import EXTRAS, HTTP_SERVER
+from host.metrics import HostMetrics
+
+__all__ = ["AcceptsWork", "HostServer", "ServerConfig"]
+
+logger = logging.getLogger("wascc.server")
+
+# Providers that bring work in from outside. Without ``stop_accepting`` their bindings are
+# removed first: ``RemoveActor`` makes them stop accepting and finish what is in flight.
+INGRESS_CONTRACTS = frozenset({HTTP_SERVER, "wascc:messaging"})
+_POLL = 0.02
+
+
+@runtime_checkable
+class AcceptsWork(Protocol):
+    """A provider that can stop taking new work (close listeners, unsubscribe) while the
+    work it already took finishes; the first step of an ordered shutdown."""
+
+    async def stop_accepting(self) -> None:
+        """Stop taking new work; return once what is in flight has finished."""
+        ...
+
+
+def _stop_accepting(provider: object) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    """The provider's ``stop_accepting`` if it implements ``AcceptsWork``."""
+    return provider.stop_accepting if isinstance(provider, AcceptsWork) else None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What to run and how: the checked manifest and the process options."""
+
+    manifest: Manifest
+    data_dir: Path
+    admin: tuple[str, int] | None = None
+    shutdown_timeout: float = 30.0
+    call_timeout: float = 30.0
+
+
+class HostServer:
+    """One host process. ``announce`` receives the lines meant for the operator's terminal
+    (where each HTTP binding listens, readiness); by default they are logged."""
+
+    def __init__(
+        self, config: ServerConfig, *, announce: Callable[[str], None] | None = None
+    ) -> None:
+        self.config = config
+        self.metrics = HostMetrics() if config.admin is not None else None
+        self.host = Host(
+            cache_dir=config.data_dir / "cache",
+            labels=config.manifest.labels,
+            middleware=[self.metrics] if self.metrics is not None else (),
+            call_timeout=config.call_timeout,
+        )
+        self.admin: AdminServer | None = None
+        self.accepting = False
+        self._announce = announce or (lambda line: logger.info("%s", line))
+        self._started = False
+        self.clean = True  # False once a shutdown step failed: the CLI then exits 1
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Start, wait for ``stop``, shut down (also when cancelled or failing)."""
+        await self.startup()
+        try:
+            await stop.wait()
+        finally:
+            await self.shutdown()
+
+    # startup ------------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Start the host and apply the manifest; on failure, stop what was started."""
+        manifest, config = self.config.manifest, self.config
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WasccError(
+                f"data directory {config.data_dir}: cannot create it: {exc.strerror}; choose "
+                "another with --data-dir"
+            ) from exc
+        await self.host.start()
+        self._started = True
+        try:
+            for actor in manifest.actors:
+                await self.host.add_actor(actor.path, settings=actor.settings)
+            for cap in manifest.capabilities:
+                try:
+                    provider = cap.spec.build(cap.config, config.data_dir)
+                except Exception as exc:
+                    raise ProviderError(
+                        f"{manifest.file}: capabilities[{cap.index}]: cannot make provider "
+                        f"{cap.name}: {type(exc).__name__}: {exc}; fix its config"
+                    ) from exc
+                await self.host.add_provider(provider, binding=cap.binding)
+            for entry in manifest.bindings:
+                if entry.contract_id == EXTRAS:
+                    logger.info(
+                        "bindings[%d]: the host binds wascc:extras to actor %s itself",
+                        entry.index,
+                        entry.actor_label,
+                    )
+                    continue
+                await self.host.set_binding(
+                    entry.actor, entry.contract_id, entry.binding, entry.values
+                )
+            if config.admin is not None and self.metrics is not None:
+                self.metrics.watch(self.host)
+                address, port = config.admin
+                self.admin = AdminServer(
+                    self.host,
+                    self.metrics,
+                    address=address,
+                    port=port,
+                    accepting=lambda: self.accepting,
+                )
+                try:
+                    await self.admin.start()
+                except OSError as exc:
+                    raise WasccError(
+                        f"--admin {address}:{port}: cannot listen: {exc.strerror or exc}; "
+                        "choose another address or port"
+                    ) from exc
+        except BaseException:
+            await self._stop_host()
+            raise
+        self.accepting = True
+        self._print_endpoints()
+
+    def _print_endpoints(self) -> None:
+        inventory = self.host.inventory()
+        for binding in inventory["bindings"]:
+            if binding["contract_id"] != HTTP_SERVER:
+                continue
+            provider = self.host.find_provider(HTTP_SERVER, binding["binding"])
+            port_of = getattr(provider, "port_of", None)
+            actor = self.host.actor(binding["actor"])
+            port = port_of(actor.key) if callable(port_of) else binding["values"].get("PORT")
+            address = binding["values"].get("ADDRESS", "").strip() or "127.0.0.1"
+            reachable = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+            url = f"http://{reachable}:{port}"
+            self._announce(f"{actor.name} listens on {url}  (try: curl {url}/hello)")
+        if self.admin is not None:
+            where = f"{self.admin.address}:{self.admin.port}"
+            self._announce(f"admin endpoint on {self.admin.url} (/healthz /inventory /metrics)")
+            self._announce(f"  try: wascc call ACTOR OPERATION JSON --host-admin {where}")
+        counts = (len(inventory[k]) for k in ("actors", "providers", "bindings"))
+        self._announce("host ready: {} actors, {} providers, {} bindings".format(*counts))
+
+    # shutdown -----------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """The ordered shutdown of the module docstring. Idempotent."""
+        if not self._started:
+            return
+        self.accepting = False
+        deadline = time.monotonic() + self.config.shutdown_timeout
+        logger.info("shutting down: no new work is accepted")
+        await self._stop_accepting(deadline)
+        await self._drain(deadline)
+        await self._stop_host()
+        logger.info("shutdown complete")
+
+    async def _stop_accepting(self, deadline: float) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        inventory = self.host.inventory()
+        for entry in inventory["providers"]:
+            stop = _stop_accepting(self.host.find_provider(entry["contract_id"], entry["binding"]))
+            if stop is not None:
+                tasks.append(asyncio.create_task(stop()))
+        for binding in inventory["bindings"]:
+            contract, name = binding["contract_id"], binding["binding"]
+            provider = self.host.find_provider(contract, name)
+            if contract in INGRESS_CONTRACTS and _stop_accepting(provider) is None:
+                tasks.append(
+                    asyncio.create_task(self.host.remove_binding(binding["actor"], contract, name))
+                )
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning("while stopping intake: %s", task.exception())
+        if pending:
+            logger.warning(
+                "%d listeners still had requests in flight after %.1fs; closing them",
+                len(pending),
+                self.config.shutdown_timeout,
+            )
+            self.clean = False
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _in_flight(self) -> int:
+        total = 0
+        for actor in self.host.inventory()["actors"]:
+            total += actor["busy"] + self.host.actor(actor["key"]).pool.waiting
+        return total
+
+    async def _drain(self, deadline: float) -> None:
+        """Wait until no actor runs or queues a call, or until ``deadline``."""
+        in_flight = self._in_flight()
+        if in_flight:
+            logger.info("waiting for %d invocations in flight", in_flight)
+        while in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(_POLL)
+            in_flight = self._in_flight()
+        if in_flight:
+            self.clean = False
+            logger.warning(
+                "%d invocations still running after %.1fs; stopping anyway (each ends at its "
+                "actor's deadline)",
+                in_flight,
+                self.config.shutdown_timeout,
+            )
+
+    async def _stop_host(self) -> None:
+        """Bindings (``RemoveActor``), providers, actors, engine; then the admin endpoint.
+        Errors are logged, not raised: the process is going away either way."""
+        self._started = False
+        try:
+            await self.host.stop()
+        except Exception as exc:
+            self.clean = False
+            logger.error("error while stopping the host: %s", exc)
+        if self.admin is not None:
+            await self.admin.close()

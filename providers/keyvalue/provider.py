@@ -1,0 +1,231 @@
+"""The key-value provider, contract ``wascc:keyvalue``: one store per binding, chosen by its
+``BACKEND`` value (memory, SQLite or Redis; see ``settings``).
+
+``BindActor`` opens the actor's store, or shares one already open at the same location (the
+same SQLite file or Redis URL); ``RemoveActor`` lets go of it, and the last binding to leave
+closes it. Calls are bounded by the binding's ``TIMEOUT``: a store that does not answer in
+time gives the actor an error reply, never a hang. Every error the actor sees names the
+contract, the binding, the back end, the operation and the actor.
+
+``KeyValueProvider`` is asynchronous, so the host schedules its calls on the event loop.
+``MemoryKeyValueProvider`` serves the memory back end only and is also a ``SyncProvider``:
+the host calls it on the actor's own thread, without the two thread hops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host.errors import ProviderError
+from host.typing import ProviderContext
+from providers.codec import KEYVALUE, CodecError
+from providers.keyvalue.dispatch import dispatch, run_sync
+from providers.keyvalue.errors import (
+    InvalidRequestError,
+    KeyValueError,
+    StoreUnavailableError,
+)
+from providers.keyvalue.memory import MemoryStore
+from providers.keyvalue.redis_store import RedisStore, redact_url
+from providers.keyvalue.settings import Backend, KeyValueSettings
+from providers.keyvalue.sqlite import SqliteStore
+from providers.keyvalue.store import KeyValueStore
+
+__all__ = ["DEFAULT_DATA_DIR", "KeyValueProvider", "MemoryKeyValueProvider"]
+
+logger = logging.getLogger("wascc.provider.keyvalue")
+
+DEFAULT_DATA_DIR = Path("~/.wascc/data")
+"""Where SQLite files go unless the provider is given another data directory."""
+
+
+@dataclass(slots=True)
+class _Shared:
+    store: KeyValueStore
+    users: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    store: KeyValueStore
+    settings: KeyValueSettings
+    label: str
+    binding: str
+
+    def context(self, operation: str) -> str:
+        return (
+            f"{KEYVALUE} {operation} for actor {self.label} (binding {self.binding!r}, "
+            f"{self.settings.backend} back end)"
+        )
+
+
+class KeyValueProvider:
+    """Serves ``wascc:keyvalue`` from memory, SQLite files under ``data_dir``, or Redis."""
+
+    contract_id = KEYVALUE
+    default_backend: Backend = "sqlite"
+    """The back end of bindings whose values name none (and give no Redis ``URL``)."""
+
+    def __init__(self, *, data_dir: Path | None = None) -> None:
+        self.data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser()
+        self._stores: dict[str, _Shared] = {}
+        self._bound: dict[tuple[str, str], _Bound] = {}
+        self._lock = asyncio.Lock()
+
+    async def start(self, host: ProviderContext) -> None:
+        """Nothing to acquire yet: stores open when actors are bound."""
+
+    async def stop(self) -> None:
+        """Close every store still open (the host removes the bindings first)."""
+        async with self._lock:
+            shared = list(self._stores.values())
+            self._stores.clear()
+            self._bound.clear()
+        results = await asyncio.gather(*(s.store.close() for s in shared), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    def _check_settings(self, settings: KeyValueSettings, label: str, binding: str) -> None:
+        """Hook for subclasses that serve only some back ends."""
+
+    async def bind_actor(self, actor: str, binding: str, values: Mapping[str, str]) -> None:
+        """Open (or share) the store the binding's values describe."""
+        label = f"{values.get('__wascc_name') or actor} ({actor})"
+        settings = KeyValueSettings.from_values(
+            values,
+            actor=actor,
+            label=label,
+            binding=binding,
+            data_dir=self.data_dir,
+            default_backend=self.default_backend,
+        )
+        self._check_settings(settings, label, binding)
+        async with self._lock:
+            if (actor, binding) in self._bound:
+                raise ProviderError(
+                    f"{KEYVALUE} (binding {binding!r}) already serves actor {label}; remove "
+                    "the binding first"
+                )
+            shared = self._stores.get(settings.location)
+            if shared is None:
+                try:
+                    store = await _open(settings)
+                except KeyValueError as exc:
+                    raise exc.in_context(
+                        f"{KEYVALUE} (binding {binding!r}) cannot bind actor {label}"
+                    ) from exc
+                shared = self._stores[settings.location] = _Shared(store)
+            shared.users.add((actor, binding))
+            self._bound[(actor, binding)] = _Bound(shared.store, settings, label, binding)
+        logger.info(
+            "actor %s uses the %s key-value store %s",
+            label,
+            settings.backend,
+            _where(settings),
+            extra={"actor_key": actor},
+        )
+
+    async def remove_actor(self, actor: str, binding: str) -> None:
+        """Let go of the actor's store; close it if no other binding uses it."""
+        async with self._lock:
+            bound = self._bound.pop((actor, binding), None)
+            if bound is None:
+                return
+            shared = self._stores.get(bound.settings.location)
+            if shared is None:
+                return
+            shared.users.discard((actor, binding))
+            if shared.users:
+                return
+            del self._stores[bound.settings.location]
+        await shared.store.close()
+
+    def store_of(self, actor: str, binding: str = "default") -> KeyValueStore:
+        """The store serving ``actor`` under ``binding`` (for tests and tools)."""
+        return self._get(actor, binding, "store_of").store
+
+    def _get(self, actor: str, binding: str, operation: str) -> _Bound:
+        bound = self._bound.get((actor, binding))
+        if bound is None:
+            raise ProviderError(
+                f"{KEYVALUE} {operation}: actor {actor} is not bound (binding {binding!r}); "
+                "add a binding for it to the manifest"
+            )
+        return bound
+
+    async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        """Serve one call within the binding's ``TIMEOUT``; failures are error replies."""
+        bound = self._get(actor, binding, operation)
+        try:
+            async with asyncio.timeout(bound.settings.timeout):
+                return await dispatch(bound.store, operation, payload)
+        except KeyValueError as exc:
+            raise exc.in_context(bound.context(operation)) from exc
+        except CodecError as exc:
+            raise InvalidRequestError(str(exc), context=bound.context(operation)) from exc
+        except TimeoutError:
+            raise StoreUnavailableError(
+                f"the {bound.settings.backend} store {_where(bound.settings)} did not answer "
+                f"within {bound.settings.timeout:g}s (the binding's TIMEOUT)",
+                context=bound.context(operation),
+            ) from None
+
+
+class MemoryKeyValueProvider(KeyValueProvider):
+    """The memory back end only, answered on the calling thread (a ``SyncProvider``): for
+    tests and demos where speed matters and nothing needs to survive."""
+
+    default_backend: Backend = "memory"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def _check_settings(self, settings: KeyValueSettings, label: str, binding: str) -> None:
+        if settings.backend != "memory":
+            raise ProviderError(
+                f"{KEYVALUE} (binding {binding!r}) cannot bind actor {label} to a "
+                f"{settings.backend} store: this provider keeps data in memory only; use "
+                "KeyValueProvider, or BACKEND=memory"
+            )
+
+    def handle_sync(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        """Same as ``handle``, on the calling thread: the memory store never waits."""
+        bound = self._get(actor, binding, operation)
+        try:
+            return run_sync(dispatch(bound.store, operation, payload))
+        except KeyValueError as exc:
+            raise exc.in_context(bound.context(operation)) from exc
+        except CodecError as exc:
+            raise InvalidRequestError(str(exc), context=bound.context(operation)) from exc
+
+
+async def _open(settings: KeyValueSettings) -> KeyValueStore:
+    if settings.backend == "memory":
+        return MemoryStore()
+    if settings.backend == "sqlite":
+        assert settings.path is not None
+        sqlite = SqliteStore(settings.path, synchronous=settings.synchronous)
+        await sqlite.open()
+        return sqlite
+    assert settings.url is not None
+    redis = RedisStore(settings.url, timeout=settings.timeout)
+    try:
+        async with asyncio.timeout(settings.timeout):
+            await redis.ping()
+    except (StoreUnavailableError, TimeoutError) as exc:
+        # Not fatal: the binding stands and calls fail with a clear error until Redis is up.
+        logger.warning("Redis at %s does not answer yet: %s", redact_url(settings.url), exc)
+    return redis
+
+
+def _where(settings: KeyValueSettings) -> str:
+    if settings.path is not None:
+        return str(settings.path)
+    if settings.url is not None:
+        return redact_url(settings.url)
+    return "in memory"

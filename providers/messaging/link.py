@@ -1,0 +1,238 @@
+"""One actor's link to NATS: its connection, its subscriptions, and its deliveries in flight.
+
+Every message on a subscribed subject becomes a ``DeliverMessage`` call to the actor, run as
+its own task so a slow actor call does not hold up the next message; at most
+``MAX_CONCURRENT`` run at once (beyond that the subscription waits, and NATS buffers).
+nats-py reconnects by itself and sends the subscriptions again, so a NATS restart costs the
+messages published while it was down and nothing else. The link translates nats-py's errors
+into ``ProviderError`` in one place (``_translated``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import nats
+import nats.errors
+
+from host.errors import ProviderError
+from host.typing import ProviderContext
+from providers.codec import MESSAGING, DeliverMessage
+from providers.messaging.settings import MessagingSettings
+
+__all__ = ["Link", "redact"]
+
+logger = logging.getLogger("wascc.provider.messaging")
+
+INITIAL_ATTEMPTS = 2
+"""Retries of the first connection before the binding fails (later, it never gives up)."""
+GRACE = 5.0
+"""Seconds that deliveries in flight get to finish when a binding is removed."""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password or token, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Link:
+    """The NATS connection of one (actor, binding); ``label`` names the actor in messages."""
+
+    def __init__(
+        self,
+        host: ProviderContext,
+        actor: str,
+        label: str,
+        binding: str,
+        settings: MessagingSettings,
+    ) -> None:
+        self.actor = actor
+        self.label = label
+        self.binding = binding
+        self.settings = settings
+        self._host = host
+        self._nc: Any = None
+        self._subs: list[Any] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self.delivered = 0
+        self._last_error: BaseException | None = None
+
+    @property
+    def where(self) -> str:
+        """The servers, without secrets."""
+        return ", ".join(redact(url) for url in self.settings.servers)
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the connection is up right now (not reconnecting, not closed)."""
+        return bool(self._nc is not None and self._nc.is_connected)
+
+    async def open(self, *, connect_timeout: float, reconnect_wait: float) -> None:
+        """Connect and subscribe; ``ProviderError`` if NATS cannot be reached."""
+        creds = self.settings.credentials
+        try:
+            self._nc = await nats.connect(
+                servers=list(self.settings.servers),
+                name=f"wascc-py {self.label}",
+                connect_timeout=connect_timeout,
+                reconnect_time_wait=reconnect_wait,
+                max_reconnect_attempts=INITIAL_ATTEMPTS,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+                user_jwt_cb=creds.user_jwt if creds else None,
+                signature_cb=creds.sign_nonce if creds else None,
+            )
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            where = f"{MESSAGING} (binding {self.binding!r}) cannot bind actor {self.label}"
+            # After its retries nats-py raises "no servers"; the reason went to error_cb.
+            reason: BaseException = exc
+            if self._last_error is not None and isinstance(exc, nats.errors.NoServersError):
+                reason = self._last_error
+            if "authorization" in str(reason).lower():
+                raise ProviderError(
+                    f"{where}: NATS at {self.where} refused the credentials "
+                    f"({_describe(reason)}); check CLIENT_JWT and CLIENT_SEED, or CREDSFILE"
+                ) from None
+            raise ProviderError(
+                f"{where}: NATS at {self.where} cannot be reached ({_describe(reason)}); start "
+                "nats-server or fix the URL value"
+            ) from None
+        # Connected once: from now on, reconnect for as long as the binding lives.
+        self._nc.options["max_reconnect_attempts"] = -1
+        try:
+            for subject in self.settings.subscriptions:
+                sub = await self._nc.subscribe(
+                    subject, queue=self.settings.queue_group, cb=self._on_message
+                )
+                self._subs.append(sub)
+            await self._nc.flush(timeout=connect_timeout)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            await self._nc.close()
+            raise ProviderError(
+                f"{MESSAGING} (binding {self.binding!r}) cannot subscribe actor {self.label} to "
+                f"{', '.join(self.settings.subscriptions)}: {_describe(exc)}"
+            ) from None
+
+    async def close(self) -> None:
+        """Unsubscribe, give deliveries in flight ``GRACE`` seconds, then disconnect."""
+        nc, self._nc = self._nc, None
+        if nc is None:
+            return
+        for sub in self._subs:
+            # Closed or reconnecting: the connection goes away below anyway.
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+        if self._subs and nc.is_connected:
+            # A round trip, so that once removal returns the server routes nothing to us.
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await nc.flush(timeout=1)
+        self._subs.clear()
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=GRACE)
+            for task in late:
+                logger.warning("cancelling a message delivery to actor %s", self.label)
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        try:
+            async with asyncio.timeout(GRACE):
+                await nc.close()
+        except TimeoutError:
+            logger.warning("closing the NATS connection of actor %s timed out", self.label)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is None or current.cancelling():
+                raise
+            # nats-py lets the CancelledError of a reconnection attempt it cancels escape from
+            # close() when NATS is down at that moment; the connection is closed all the same.
+            logger.debug("NATS close for actor %s ended a reconnection attempt", self.label)
+
+    # actor → NATS ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _translated(self, what: str) -> AsyncIterator[None]:
+        if self._nc is None:
+            raise ProviderError(f"{what}: the binding was removed")
+        try:
+            yield
+        except nats.errors.NoRespondersError:
+            raise ProviderError(f"{what}: nobody subscribes to that subject") from None
+        except nats.errors.TimeoutError:
+            raise ProviderError(f"{what}: no reply within the timeout") from None
+        except nats.errors.BadSubjectError:
+            raise ProviderError(f"{what}: the subject is empty or not valid") from None
+        except nats.errors.MaxPayloadError:
+            raise ProviderError(f"{what}: the body is larger than the server allows") from None
+        except (nats.errors.Error, OSError) as exc:
+            raise ProviderError(f"{what}: NATS at {self.where}: {_describe(exc)}") from None
+
+    async def publish(self, subject: str, body: bytes, reply_to: str, what: str) -> None:
+        """Publish ``body`` on ``subject`` (with ``reply_to`` if not empty)."""
+        async with self._translated(what):
+            await self._nc.publish(subject, body, reply=reply_to)
+
+    async def request(self, subject: str, body: bytes, timeout: float, what: str) -> bytes:
+        """Publish a request and return the first reply's bytes, waiting ``timeout`` seconds."""
+        async with self._translated(what):
+            message = await self._nc.request(subject, body, timeout=timeout)
+            return bytes(message.data)
+
+    # NATS → actor ----------------------------------------------------------------------------
+
+    async def _on_message(self, message: Any) -> None:
+        await self._slots.acquire()  # back-pressure: nats-py waits here, NATS buffers
+        task = asyncio.create_task(
+            self._deliver(message.subject, message.reply or "", bytes(message.data)),
+            name=f"deliver {message.subject} to {self.label}",
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+
+    async def _deliver(self, subject: str, reply_to: str, body: bytes) -> None:
+        payload = DeliverMessage(subject=subject, reply_to=reply_to, body=body).encode()
+        try:
+            await self._host.call_actor(self.actor, "DeliverMessage", payload, origin=MESSAGING)
+        except Exception as exc:  # the actor's failure is logged; the subscription goes on
+            logger.warning(
+                "actor %s failed DeliverMessage on %s: %s",
+                self.label,
+                subject,
+                exc,
+                extra={"actor_key": self.actor},
+            )
+            return
+        self.delivered += 1
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._last_error = exc
+        logger.warning("NATS (%s) for actor %s: %s", self.where, self.label, _describe(exc))
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None:  # not a close we asked for
+            logger.warning("actor %s lost NATS (%s); reconnecting", self.label, self.where)
+
+    async def _on_reconnected(self) -> None:
+        logger.info("actor %s reconnected to NATS (%s)", self.label, self.where)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name

@@ -1,0 +1,138 @@
+"""A messaging binding's settings, read from the binding's values (the names waSCC's NATS
+provider used, so existing manifests work unchanged).
+
+===================  =============================================  =========================
+value                meaning                                        default
+===================  =============================================  =========================
+``URL``              NATS server(s), comma-separated ``nats://``     ``nats://127.0.0.1:4222``
+                     URLs (``nats://user:pass@host:port`` works)
+``SUBSCRIPTION``     subjects to deliver to the actor, comma-         none
+                     separated; wildcards allowed
+``QUEUEGROUP_NAME``  queue group for every subscription: actors     none (every subscriber
+                     in one group share the messages                gets every message)
+``CLIENT_JWT``       signed user JWT (NATS 2 decentralised auth)    anonymous
+``CLIENT_SEED``      the user's nkey seed (``SU…``); with the JWT
+``CREDSFILE``        a ``.creds`` file holding both instead
+``MAX_CONCURRENT``   messages delivered to the actor at once        256
+===================  =============================================  =========================
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from host.errors import ProviderError
+from keys.errors import WasccError
+from keys.nkeys import KeyPair, with_article
+from providers.codec import MESSAGING
+
+__all__ = ["DEFAULT_MAX_CONCURRENT", "DEFAULT_URL", "MessagingSettings", "UserCredentials"]
+
+DEFAULT_URL = "nats://127.0.0.1:4222"
+DEFAULT_MAX_CONCURRENT = 256
+
+_CREDS_BLOCK = re.compile(r"-{3,}\s*BEGIN ([A-Z ]+?)\s*-{3,}\s*\n\s*(\S+)\s*\n\s*-{3,}\s*END")
+
+
+@dataclass(frozen=True, slots=True)
+class UserCredentials:
+    """A NATS user's JWT and seed. ``repr`` hides both: they are secrets."""
+
+    jwt: str = field(repr=False)
+    seed: str = field(repr=False)
+
+    def user_jwt(self) -> bytearray:
+        """nats-py's ``user_jwt_cb``: the JWT to present."""
+        return bytearray(self.jwt.encode())
+
+    def sign_nonce(self, nonce: str) -> bytes:
+        """nats-py's ``signature_cb``: the server's nonce signed with the user's seed."""
+        signature = KeyPair.from_seed(self.seed).sign(nonce.encode())
+        return base64.urlsafe_b64encode(signature).rstrip(b"=")
+
+
+@dataclass(frozen=True, slots=True)
+class MessagingSettings:
+    """Where one actor's NATS connection goes and what it subscribes to."""
+
+    servers: tuple[str, ...] = (DEFAULT_URL,)
+    subscriptions: tuple[str, ...] = ()
+    queue_group: str = ""
+    credentials: UserCredentials | None = None
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+
+    @classmethod
+    def from_values(
+        cls, values: Mapping[str, str], *, label: str, binding: str
+    ) -> MessagingSettings:
+        """Parse a binding's values; a bad value raises ``ProviderError`` naming the actor
+        (``label``), the value and the fix (never the value itself when it is a secret)."""
+
+        def bad(problem: str) -> ProviderError:
+            return ProviderError(
+                f"{MESSAGING} (binding {binding!r}) cannot bind actor {label}: {problem}; fix "
+                "the binding's values"
+            )
+
+        servers = tuple(u.strip() for u in values.get("URL", "").split(",") if u.strip())
+        for url in servers:
+            if not re.match(r"^(nats|tls|ws|wss)://", url) and "://" in url:
+                raise bad(f"URL {url!r} is not a nats:// URL")
+        subjects = tuple(s.strip() for s in values.get("SUBSCRIPTION", "").split(",") if s.strip())
+        for subject in subjects:
+            if re.search(r"\s", subject) or ".." in subject or subject.startswith("."):
+                raise bad(f"SUBSCRIPTION {subject!r} is not a valid subject")
+
+        max_concurrent = DEFAULT_MAX_CONCURRENT
+        text = values.get("MAX_CONCURRENT", "").strip()
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise bad(f"MAX_CONCURRENT={text!r} is not an integer >= 1")
+            max_concurrent = int(text)
+
+        return cls(
+            servers=servers or (DEFAULT_URL,),
+            subscriptions=subjects,
+            queue_group=values.get("QUEUEGROUP_NAME", "").strip(),
+            credentials=_credentials(values, bad),
+            max_concurrent=max_concurrent,
+        )
+
+
+def _credentials(
+    values: Mapping[str, str], bad: Callable[[str], ProviderError]
+) -> UserCredentials | None:
+    jwt = values.get("CLIENT_JWT", "").strip()
+    seed = values.get("CLIENT_SEED", "").strip()
+    creds_file = values.get("CREDSFILE", "").strip()
+    if creds_file:
+        if jwt or seed:
+            raise bad("give either CREDSFILE or CLIENT_JWT and CLIENT_SEED, not both")
+        try:
+            text = Path(creds_file).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise bad(f"CREDSFILE {creds_file!r} cannot be read ({exc.strerror})") from None
+        blocks = {name: body for name, body in _CREDS_BLOCK.findall(text)}
+        jwt = blocks.get("NATS USER JWT", "")
+        seed = blocks.get("USER NKEY SEED", "")
+        if not jwt or not seed:
+            raise bad(f"CREDSFILE {creds_file!r} lacks a USER JWT or a USER NKEY SEED block")
+    elif not jwt and not seed:
+        return None
+    elif not (jwt and seed):
+        raise bad("CLIENT_JWT and CLIENT_SEED go together: give both, or neither")
+    try:
+        kind = KeyPair.from_seed(seed).kind
+    except WasccError:
+        raise bad("CLIENT_SEED is not a valid nkey seed") from None
+    if kind != "user":
+        raise bad(
+            f"CLIENT_SEED is the seed of {with_article(kind)} key; NATS needs a user seed (SU…)"
+        )
+    if jwt.count(".") != 2:
+        raise bad("CLIENT_JWT is not a JWT (three dot-separated parts)")
+    return UserCredentials(jwt=jwt, seed=seed)

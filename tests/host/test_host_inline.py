@@ -1,0 +1,121 @@
+"""The inline policy: quick, loop-free calls run on the event loop thread; anything that could
+need the loop, or that turns out slow, runs on worker threads."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+import wasmtime
+
+from host import Host
+from host.errors import ActorTrapped
+from host.inline import InlinePolicy
+from host.testing import FunctionProvider
+from keys.claims import sign_module
+from tests.conftest import Signer
+
+# Spins payload_len million iterations: no payload is quick, 30 bytes take tens of ms.
+SPIN_WAT = """
+(module
+  (memory (export "memory") 1)
+  (func (export "__guest_call") (param $op i32) (param $msg i32) (result i32)
+    (local $i i32)
+    (local.set $i (i32.mul (local.get $msg) (i32.const 1000000)))
+    (block $done
+      (loop $again
+        (br_if $done (i32.eqz (local.get $i)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (br $again)))
+    (i32.const 1)))
+"""
+
+ENOUGH = InlinePolicy.PROMOTE_AFTER + 8
+
+
+def _spin(signer: Signer) -> bytes:
+    return sign_module(
+        bytes(wasmtime.wat2wasm(SPIN_WAT)),
+        issuer=signer.account,
+        subject=signer.module_key("spin"),
+        name="spin",
+    )
+
+
+async def test_quick_loop_free_actor_is_promoted(signer: Signer, host: Host) -> None:
+    """After a run of quick worker calls, an actor with no async needs runs inline."""
+    claims = await host.add_actor(signer.sign("echo"))
+    for i in range(ENOUGH):
+        assert await host.call_actor(claims.subject, "Echo", b"%d" % i) == b"%d" % i
+    policy = host.actor(claims.subject).inline
+    assert policy.inline_calls > 0
+    assert policy.demotions == 0
+
+
+async def test_actor_bound_to_an_async_provider_stays_on_workers(
+    signer: Signer, host: Host
+) -> None:
+    """An actor whose binding leads to a provider without handle_sync never runs inline."""
+
+    async def add(actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        return msgpack.packb({"value": 1})
+
+    await host.add_provider(FunctionProvider("wascc:keyvalue", add))
+    claims = await host.add_actor(signer.sign("kvcounter", caps=["wascc:keyvalue"]))
+    await host.set_binding(claims.subject, "wascc:keyvalue")
+    request = msgpack.packb(
+        {"method": "GET", "path": "/", "queryString": "", "header": {}, "body": b""},
+        use_bin_type=True,
+    )
+    for _ in range(ENOUGH):
+        await host.call_actor(claims.subject, "HandleRequest", request)
+    assert host.actor(claims.subject).inline.inline_calls == 0
+
+
+async def test_actor_that_may_call_actors_stays_on_workers(signer: Signer, host: Host) -> None:
+    """An actor whose claims list another actor's key never runs inline."""
+    ponger = await host.add_actor(signer.sign("ponger"))
+    pinger = await host.add_actor(signer.sign("pinger", caps=[ponger.subject]))
+    for _ in range(ENOUGH):
+        assert await host.call_actor(pinger.subject, "Ping", ponger.subject.encode()) == (
+            b"pong: ping"
+        )
+    assert host.actor(pinger.subject).inline.inline_calls == 0
+    assert host.actor(ponger.subject).inline.inline_calls > 0
+
+
+async def test_slow_inline_call_sends_the_actor_back_to_workers(signer: Signer, host: Host) -> None:
+    """One slow inline call demotes the actor, which must then earn inline twice as long."""
+    claims = await host.add_actor(_spin(signer))
+    policy = host.actor(claims.subject).inline
+    for _ in range(ENOUGH):
+        await host.call_actor(claims.subject, "Spin", b"")
+    assert policy.inline_calls > 0
+    await host.call_actor(claims.subject, "Spin", b"x" * 30)
+    assert policy.demotions == 1
+    assert policy.required == 2 * InlinePolicy.PROMOTE_AFTER
+    before = policy.inline_calls
+    for _ in range(InlinePolicy.PROMOTE_AFTER):
+        await host.call_actor(claims.subject, "Spin", b"")
+    assert policy.inline_calls == before  # still earning its way back
+
+
+async def test_trap_inline_replaces_the_instance_and_demotes(signer: Signer, host: Host) -> None:
+    """A trap during an inline call replaces the instance and sends the actor to workers."""
+    claims = await host.add_actor(signer.sign("fixtures/counter"))
+    for _ in range(ENOUGH):
+        await host.call_actor(claims.subject, "Count", b"")
+    policy = host.actor(claims.subject).inline
+    assert policy.inline_calls > 0
+    with pytest.raises(ActorTrapped):
+        await host.call_actor(claims.subject, "Trap", b"")
+    assert policy.demotions == 1
+    assert await host.call_actor(claims.subject, "Count", b"") == b"1"
+
+
+async def test_inline_can_be_turned_off(signer: Signer, tmp_path: object) -> None:
+    """Host(inline=False) runs every call on worker threads."""
+    async with Host(inline=False) as host:
+        claims = await host.add_actor(signer.sign("echo"))
+        for _ in range(ENOUGH):
+            await host.call_actor(claims.subject, "Echo", b"x")
+        assert host.actor(claims.subject).inline.inline_calls == 0

@@ -1,0 +1,71 @@
+"""Log output of the host process: JSON lines carry the invocation context, text stays short."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from host.invocation import Invocation, current_invocation
+from host.logconfig import configure_logging
+
+
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    """Put the root logger's handlers and level back after the test reconfigured them."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def test_json_lines_carry_invocation_fields(restore_root: None) -> None:
+    """A JSON line names the invocation, actor, operation and actor key (empty outside)."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    log = logging.getLogger("wascc.test")
+    log.info("outside %s", "a call")
+    invocation = Invocation("system", "MACTOR", "HandleRequest", b"")
+    token = current_invocation.set(invocation)
+    try:
+        log.warning("inside", extra={"actor_key": "MACTOR"})
+    finally:
+        current_invocation.reset(token)
+    outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert outside["message"] == "outside a call"
+    assert (outside["invocation_id"], outside["actor"], outside["actor_key"]) == ("", "", "")
+    assert inside["level"] == "warning"
+    assert inside["logger"] == "wascc.test"
+    assert inside["invocation_id"] == invocation.id
+    assert (inside["actor"], inside["operation"], inside["actor_key"]) == (
+        "MACTOR",
+        "HandleRequest",
+        "MACTOR",
+    )
+    assert inside["time"].endswith("Z")
+
+
+def test_text_format_level_and_single_handler(restore_root: None) -> None:
+    """Text lines show level and logger; configuring twice does not double lines."""
+    stream = io.StringIO()
+    configure_logging("warning", "text", stream)
+    configure_logging("warning", "text", stream)
+    log = logging.getLogger("wascc.test")
+    log.info("hidden")
+    log.error("shown")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "ERROR   wascc.test: shown" in lines[0]
+
+
+def test_unknown_level_is_refused(restore_root: None) -> None:
+    """A level name that logging does not know is a clear error."""
+    with pytest.raises(ValueError, match="unknown log level 'loud'"):
+        configure_logging("loud")

@@ -1,0 +1,186 @@
+"""The SQLite back end: durability across restarts and SIGKILL, files, and housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from providers.keyvalue import KeyValueProvider, SqliteStore, StoreUnavailableError
+from providers.keyvalue.dbthread import Worker
+from tests.conftest import Signer
+from tests.providers_kv.kv_support import KEYVALUE
+
+CHILD = Path(__file__).with_name("kv_durability_child.py")
+ACTOR = "M" + "A" * 55
+
+
+async def _read_acks(
+    stream: asyncio.StreamReader, wanted: int, acked: dict[int, int], timeout: float
+) -> None:
+    """Read ``<worker> <counter>`` lines until ``wanted`` acknowledgements arrived."""
+    count = 0
+    async with asyncio.timeout(timeout):
+        while count < wanted:
+            line = (await stream.readline()).decode().strip()
+            if not line:
+                raise AssertionError("the child exited before it acknowledged enough writes")
+            if line == "ready":
+                continue
+            index, counter = map(int, line.split())
+            acked[index] = max(acked.get(index, 0), counter)
+            count += 1
+
+
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+async def test_no_acknowledged_write_is_lost_when_the_host_is_killed(
+    tmp_path: Path, signer: Signer, synchronous: str
+) -> None:
+    """SIGKILL in the middle of acknowledged kvcounter writes loses none of them."""
+    module = tmp_path / "kvcounter_s.wasm"
+    module.write_bytes(signer.sign("kvcounter", caps=["wascc:http_server", KEYVALUE]))
+    data = tmp_path / "data"
+    workers = 4
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(CHILD),
+        str(data),
+        str(module),
+        synchronous,
+        str(workers),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    acked: dict[int, int] = {}
+    try:
+        assert proc.stdout is not None
+        await _read_acks(proc.stdout, 400, acked, timeout=45)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # mid-stream: writes are still in flight
+        await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    provider = KeyValueProvider(data_dir=data)
+    await provider.bind_actor(
+        signer.key("kvcounter"), "default", {"BACKEND": "sqlite", "SYNCHRONOUS": synchronous}
+    )
+    try:
+        store = provider.store_of(signer.key("kvcounter"))
+        for index, counter in acked.items():
+            stored = int(await store.get(f":w{index}") or 0)
+            # At most one write per worker was in flight (committed, not yet acknowledged).
+            assert counter <= stored <= counter + 1, (index, counter, stored)
+    finally:
+        await provider.stop()
+
+
+async def test_data_survives_a_provider_restart(tmp_path: Path) -> None:
+    """Values, lists, sets and expiries written before a stop are there after a new start."""
+    for round_ in range(2):
+        provider = KeyValueProvider(data_dir=tmp_path)
+        await provider.bind_actor(ACTOR, "default", {"BACKEND": "sqlite"})
+        store = provider.store_of(ACTOR)
+        if round_ == 0:
+            await store.set("s", "value", 0)
+            await store.set("ttl", "soon gone", 1)
+            await store.list_push("l", "a")
+            await store.list_push("l", "b")
+            await store.set_add("t", "m")
+        else:
+            assert await store.get("s") == "value"
+            assert await store.list_range("l", 0, -1) == ["a", "b"]
+            assert await store.set_members("t") == ["m"]
+            assert await store.get("ttl") is None  # expired while the host was down
+        await provider.remove_actor(ACTOR, "default")
+        await provider.stop()
+        if round_ == 0:
+            await asyncio.sleep(1.2)
+
+
+async def test_the_default_file_is_under_the_data_dir_in_wal_mode(tmp_path: Path) -> None:
+    """Without PATH the file is data_dir/keyvalue/<binding>/<actor>.sqlite3, in WAL mode."""
+    provider = KeyValueProvider(data_dir=tmp_path)
+    await provider.bind_actor(ACTOR, "cache", {})  # BACKEND defaults to sqlite
+    await provider.store_of(ACTOR, "cache").set("k", "v", 0)
+    path = tmp_path / "keyvalue" / "cache" / f"{ACTOR}.sqlite3"
+    assert path.exists()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT value FROM kv_keys WHERE key = 'k'").fetchone() == ("v",)
+    conn.close()
+    await provider.stop()
+
+
+async def test_bindings_with_the_same_path_share_one_store(tmp_path: Path) -> None:
+    """Two actors bound with the same PATH see the same keys; the store closes with the last."""
+    provider = KeyValueProvider(data_dir=tmp_path)
+    other = "M" + "B" * 55
+    await provider.bind_actor(ACTOR, "default", {"PATH": "shared.db"})
+    await provider.bind_actor(other, "default", {"PATH": str(tmp_path / "shared.db")})
+    assert provider.store_of(ACTOR) is provider.store_of(other)
+    await provider.store_of(ACTOR).add("n", 3)
+    assert await provider.store_of(other).add("n", 1) == 4
+    await provider.remove_actor(ACTOR, "default")
+    assert await provider.store_of(other).get("n") == "4"
+    await provider.remove_actor(other, "default")
+    await provider.stop()
+
+
+async def test_an_unopenable_file_fails_the_bind_with_the_path(tmp_path: Path) -> None:
+    """A PATH that cannot be a database refuses the binding with a message naming it."""
+    (tmp_path / "dir.db").mkdir()
+    provider = KeyValueProvider(data_dir=tmp_path)
+    with pytest.raises(StoreUnavailableError, match=r"dir\.db"):
+        await provider.bind_actor(ACTOR, "default", {"PATH": "dir.db"})
+    await provider.stop()
+
+
+async def test_a_closed_store_refuses_calls(tmp_path: Path) -> None:
+    """After close, calls fail with StoreUnavailableError instead of hanging."""
+    store = SqliteStore(tmp_path / "kv.db")
+    await store.open()
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        await store.get("k")
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A file written by a newer schema version is not touched."""
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version=99")
+    conn.close()
+    store = SqliteStore(path)
+    with pytest.raises(StoreUnavailableError, match="schema version 99"):
+        await store.open()
+
+
+async def test_a_failing_job_is_rolled_back_alone(tmp_path: Path) -> None:
+    """A job that fails is rolled back and reported to its caller; its batch-mates commit."""
+    worker = Worker(tmp_path / "w.db", setup=lambda c: c.execute("CREATE TABLE t (v)"))
+    await worker.start()
+
+    def insert(value: int) -> Callable[[sqlite3.Connection], None]:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (?)", (value,))
+            if value == 2:
+                raise RuntimeError("job 2 breaks")
+            if value == 3:
+                conn.execute("INSERT INTO missing_table VALUES (1)")
+
+        return job
+
+    results = await asyncio.gather(
+        *(worker.run(insert(v)) for v in range(5)), return_exceptions=True
+    )
+    assert isinstance(results[2], RuntimeError)
+    assert isinstance(results[3], StoreUnavailableError)
+    assert "no such table" in str(results[3])
+    rows = await worker.run(lambda c: c.execute("SELECT v FROM t ORDER BY v").fetchall())
+    assert rows == [(0,), (1,), (4,)]
+    await worker.close()
