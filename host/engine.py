@@ -138,10 +138,12 @@ def _identity(info: os.stat_result) -> bytes:
     """What tells one version of a file from any other: which file it is, and its change time.
 
     Every change to a file's content (write, truncate, a write through a mapping) or metadata
-    (chmod, chown, link, rename) sets its ctime to the current time, and no system call lets an
-    unprivileged process set ctime to another value. Linux 6.13+ also makes a change that
-    follows a stat (as the one this cache does right after writing) get a later ctime than
-    the one seen, even within one clock tick.
+    (chmod, chown, link, unlink, rename) sets its ctime to the current time, and no system call
+    lets an unprivileged process set ctime to any other value. With multigrain timestamps
+    (Linux 6.13+ on ext4, XFS, btrfs, tmpfs) a change that follows a stat, like the one this
+    cache takes right after writing, gets a later ctime than the one seen even within one clock
+    tick; on older kernels a change in that same tick (1-4 ms) could keep it, but only this user
+    or root can write a cache file at all (``_check_ours``), and they can read the secret too.
     """
     fields = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
     return ":".join(map(str, fields)).encode()
@@ -345,21 +347,23 @@ class _DiskCache:
         if not hmac.compare_digest(content_mac, self._content_mac(secret, key, payload)):
             raise _Rejected("its content does not match its signature")
         module = wasmtime.Module.deserialize(engine, payload)
-        try:
-            self._write_record(key, secret, content_mac, _identity(before))
-        except OSError as exc:
-            logger.warning("cannot update the signature of cached module %s: %s", key, exc)
+        if before.st_nlink:  # still in the directory: record it, so next time it is mapped
+            try:
+                self._write_record(key, secret, content_mac, _identity(before))
+            except OSError as exc:
+                logger.warning("cannot update the signature of cached module %s: %s", key, exc)
         return module
 
     @staticmethod
     def _map(fd: int, engine: wasmtime.Engine) -> wasmtime.Module:
         """Deserialize the checked file open as ``fd``.
 
-        wasmtime maps the file rather than copy it (``deserialize`` would copy 6 MB twice);
-        opening it through ``/proc/self/fd`` maps this very file, not whatever the path names
-        by now. The mapping is private and read-only, and nothing but this user (and root)
-        can write a file ``_check_ours`` accepts, and this cache only ever replaces its files
-        (rename), never rewrites them, so what is mapped stays what was checked.
+        wasmtime maps the file rather than copy it (``deserialize`` copies the 6 MB artifact of
+        a 2 MB module twice, ~5 ms, and then the pages are private to this process); opening it
+        through ``/proc/self/fd`` maps this very file, not whatever the path names by now. The
+        mapping reads the file's pages as they are, so the file must not change while mapped:
+        only this user or root can write a file ``_check_ours`` accepts, and this cache never
+        rewrites one in place, it replaces it (rename), which leaves mapped files untouched.
         """
         if os.path.isdir(_PROC_FD):
             return wasmtime.Module.deserialize_file(engine, f"{_PROC_FD}/{fd}")

@@ -173,7 +173,11 @@ class Host:
         limits = settings.limits or self.default_limits
         try:
             compiled = await asyncio.to_thread(
-                self.engine.compile, module, claims.hash, fuel=limits.fuel is not None
+                self.engine.compile,
+                module,
+                claims.hash,
+                fuel=limits.fuel is not None,
+                hash_verified=True,  # validate_module just checked it against the bytes
             )
         except WasccError:
             raise

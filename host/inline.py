@@ -63,7 +63,7 @@ class InlinePolicy:
             )
 
     def record_worker(self, elapsed: float, *, failed: bool) -> None:
-        """Account for a call on a worker thread (``elapsed`` includes the thread hops)."""
+        """Account for a call that ran ``elapsed`` seconds on a worker thread."""
         if failed or elapsed > self.QUICK:
             self.streak = 0
         else:

@@ -120,6 +120,11 @@ class HttpServerProvider:
 
     async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
         """Actors do not call the HTTP server; every call is an error reply."""
+        return self.handle_sync(actor, binding, operation, payload)
+
+    def handle_sync(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        """The same refusal, on the calling thread: this makes the provider a
+        ``SyncProvider``, so an actor bound only to it can run its calls inline."""
         raise ProviderError(
             f"{HTTP_SERVER} has no operation {operation!r} an actor can call; it only calls "
             "actors (HandleRequest)"

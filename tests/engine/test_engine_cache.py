@@ -139,6 +139,24 @@ def test_cache_files_are_private(tmp_path: Path) -> None:
     assert not [path for path in directory.iterdir() if path.name.startswith(".tmp-")]
 
 
+def _spy_on_deserializing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A list that gets an entry each time wasmtime is asked to deserialize something."""
+    calls: list[str] = []
+    from_bytes, from_file = wasmtime.Module.deserialize, wasmtime.Module.deserialize_file
+
+    def deserialize(engine: wasmtime.Engine, encoded: bytes) -> wasmtime.Module:
+        calls.append("bytes")
+        return from_bytes(engine, encoded)
+
+    def deserialize_file(engine: wasmtime.Engine, path: str) -> wasmtime.Module:
+        calls.append(path)
+        return from_file(engine, path)
+
+    monkeypatch.setattr(wasmtime.Module, "deserialize", deserialize)
+    monkeypatch.setattr(wasmtime.Module, "deserialize_file", deserialize_file)
+    return calls
+
+
 def _flip_a_byte(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[:-100] + bytes([data[-100] ^ 0x01]) + data[-99:])
@@ -212,13 +230,18 @@ def _damage(engine: Engine, damage: str) -> None:
         "fifo",
     ],
 )
-def test_artifact_not_written_by_this_host_is_recompiled(tmp_path: Path, damage: str) -> None:
+def test_artifact_not_written_by_this_host_is_recompiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
     """A cache file this host did not write is never deserialized; the module is recompiled."""
     first = Engine(cache_dir=tmp_path)
     first.compile(ECHO, digest(ECHO))
     _damage(first, damage)
+    deserialized = _spy_on_deserializing(monkeypatch)
     second = Engine(cache_dir=tmp_path)
     module = second.compile(ECHO, digest(ECHO))
+    assert deserialized == []
+    monkeypatch.undo()
     assert (second.stats.compiled, second.stats.disk_hits, second.stats.disk_rejected) == (1, 0, 1)
     assert _echo_works(second, module)
     # The recompiled module replaced the bad file with a good one.
@@ -245,26 +268,66 @@ def test_unchanged_artifact_is_mapped_without_reading_it(
     assert _echo_works(second, module)
 
 
-def test_file_swapped_after_the_check_is_not_what_is_loaded(
+def test_file_replaced_while_loading_is_not_what_is_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The file mapped is the file checked, even if the path names another file by then."""
+    """What is checked and loaded is the file opened, even if the path names another by then.
+
+    Replacing the file changes the opened one's ctime (its link count drops), so it is read
+    and checked in full: from the descriptor, not the path.
+    """
     first = Engine(cache_dir=tmp_path)
     first.compile(ECHO, digest(ECHO))
     first.compile(OTHER, digest(OTHER))
     path, other = _artifact(first, ECHO), _artifact(first, OTHER)
     read_record = host.engine._DiskCache._read_record
 
-    def swap_then_read(disk: host.engine._DiskCache, key: str, secret: bytes) -> object:
+    def replace_then_read(disk: host.engine._DiskCache, key: str, secret: bytes) -> object:
         # Runs once the artifact is open: put another module's artifact at its path.
         shutil.copy(other, path.with_name("swap"))
         path.with_name("swap").replace(path)
         return read_record(disk, key, secret)
 
-    monkeypatch.setattr(host.engine._DiskCache, "_read_record", swap_then_read)
+    monkeypatch.setattr(host.engine._DiskCache, "_read_record", replace_then_read)
     second = Engine(cache_dir=tmp_path)
     module = second.compile(ECHO, digest(ECHO))
-    assert (second.stats.compiled, second.stats.disk_hits) == (0, 1)
+    assert (second.stats.compiled, second.stats.disk_hits, _content_checks(second)) == (0, 1, 1)
+    assert _echo_works(second, module)
+
+
+def test_file_replaced_after_the_check_is_never_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wasmtime maps the file whose identity was checked, not whatever the path names by then."""
+    first = Engine(cache_dir=tmp_path)
+    first.compile(ECHO, digest(ECHO))
+    first.compile(OTHER, digest(OTHER))
+    path, other = _artifact(first, ECHO), _artifact(first, OTHER)
+    check_ours = host.engine._check_ours
+    swapped: list[int] = []
+
+    def check_then_replace(info: os.stat_result) -> None:
+        check_ours(info)
+        shutil.copy(other, path.with_name("swap"))
+        swapped.append(path.with_name("swap").stat().st_ino)
+        path.with_name("swap").replace(path)
+
+    mapped: list[int] = []
+    from_file = wasmtime.Module.deserialize_file
+
+    def deserialize_file(engine: wasmtime.Engine, name: str) -> wasmtime.Module:
+        mapped.append(os.stat(name).st_ino)
+        return from_file(engine, name)
+
+    monkeypatch.setattr(host.engine, "_check_ours", check_then_replace)
+    monkeypatch.setattr(wasmtime.Module, "deserialize_file", deserialize_file)
+    second = Engine(cache_dir=tmp_path)
+    module = second.compile(ECHO, digest(ECHO))
+    assert len(mapped) == len(swapped) == 1
+    assert swapped[0] not in mapped
+    # The file opened changed meanwhile (replacing it lowered its link count), so it was not
+    # used after all: the module was compiled again.
+    assert (second.stats.compiled, second.stats.disk_rejected) == (1, 1)
     assert _echo_works(second, module)
 
 
@@ -296,8 +359,8 @@ def test_stored_artifact_is_synced_before_it_is_signed(
         events.append(Path(dst).suffix)
         replace(src, dst)
 
-    monkeypatch.setattr(host.engine.os, "fsync", logged_fsync)
-    monkeypatch.setattr(host.engine.os, "replace", logged_replace)
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
     Engine(cache_dir=tmp_path).compile(ECHO, digest(ECHO))
     assert events[-3:] == ["fsync", ".cwasm", ".sig"]
 

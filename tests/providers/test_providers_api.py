@@ -30,12 +30,15 @@ def test_public_names() -> None:
             assert hasattr(module, name), name
 
 
-def test_http_provider_is_async_only() -> None:
-    """The HTTP provider implements the provider interface but not the synchronous fast path."""
+def test_http_provider_refuses_actor_calls_synchronously() -> None:
+    """The HTTP provider offers the synchronous path, which refuses every call from an actor:
+    an actor bound only to it can then run inline."""
     provider = HttpServerProvider()
     assert isinstance(provider, Provider)
-    assert not isinstance(provider, SyncProvider)
+    assert isinstance(provider, SyncProvider)
     assert provider.contract_id == HTTP
+    with pytest.raises(ProviderError, match="no operation 'Get' an actor can call"):
+        provider.handle_sync("M" + "A" * 55, "default", "Get", b"")
 
 
 def test_settings_defaults() -> None:
