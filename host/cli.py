@@ -32,6 +32,8 @@ from host.call import (
     update_remote,
 )
 from host.errors import WasccError
+from host.lattice import LatticeConfig
+from host.lattice.ctl import ctl_group, parse_labels
 from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
@@ -96,6 +98,7 @@ def main() -> None:
 
 main.add_command(keys_group, "keys")
 main.add_command(claims_group, "claims")
+main.add_command(ctl_group, "ctl")
 
 _manifest_arg = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 _expand_opt = click.option(
@@ -138,6 +141,16 @@ def validate_command(manifest: Path, expand_env: bool) -> None:
     show_default=True,
     help="Seconds in-flight work may take to finish on shutdown.",
 )
+@click.option("--lattice", envvar="WASCC_LATTICE", help="Join the lattice at this NATS URL.")
+@click.option("--namespace", envvar="WASCC_NAMESPACE", help="Lattice namespace.")
+@click.option("--label", multiple=True, help="A host label key=value (repeatable).")
+@click.option(
+    "--rpc-timeout",
+    type=click.FloatRange(min=0.01),
+    default=2.0,
+    show_default=True,
+    help="Seconds a call to another host of the lattice may take.",
+)
 def up_command(  # click passes options by keyword
     *,
     manifest: Path,
@@ -147,9 +160,18 @@ def up_command(  # click passes options by keyword
     data_dir: Path | None,
     admin: tuple[str, int] | None,
     shutdown_timeout: float,
+    lattice: str | None,
+    namespace: str | None,
+    label: tuple[str, ...],
+    rpc_timeout: float,
 ) -> None:
-    """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM."""
+    """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
+
+    With --lattice the host joins a lattice of hosts over NATS: it serves its actors and
+    providers to the other hosts and calls theirs when a target is not local.
+    """
     configure_logging(log_level, log_format)
+    labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
     checked = _load(manifest, expand_env, reserved)
     config = ServerConfig(
@@ -157,6 +179,12 @@ def up_command(  # click passes options by keyword
         data_dir=data_dir or _default_data_dir(),
         admin=admin,
         shutdown_timeout=shutdown_timeout,
+        labels=labels,
+        lattice=(
+            LatticeConfig(url=lattice, namespace=namespace, rpc_timeout=rpc_timeout)
+            if lattice
+            else None
+        ),
     )
     sys.exit(asyncio.run(_serve(config)))
 

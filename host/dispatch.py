@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_BINDING",
     "ActorHostCalls",
     "Binding",
+    "RemoteRouter",
     "Router",
     "SyncHandler",
     "is_actor_namespace",
@@ -64,6 +65,36 @@ class Binding:
     values: Mapping[str, str]
 
 
+class RemoteRouter(Protocol):
+    """Where the host sends what is not local: the lattice (``host.lattice.Lattice``).
+
+    The host consults it only when the target actor or provider is not on this host, and
+    tells it what changed (``changed``) so it can serve the new actors and providers.
+    """
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str,
+        timeout: float | None = None,
+    ) -> bytes: ...
+
+    async def call_provider(
+        self, actor: str, contract_id: str, binding: str, operation: str, payload: bytes
+    ) -> bytes: ...
+
+    async def bind_actor(
+        self, actor: str, contract_id: str, binding: str, values: Mapping[str, str]
+    ) -> None: ...
+
+    async def remove_actor(self, actor: str, contract_id: str, binding: str) -> None: ...
+
+    async def changed(self, event: str, data: Mapping[str, Any]) -> None: ...
+
+
 class Router(Protocol):
     """What the dispatcher needs from the host; implemented by ``Host``."""
 
@@ -73,6 +104,7 @@ class Router(Protocol):
     host_call_timeout: float
     authorizer: Authorizer | None
     middleware: tuple[Middleware, ...]
+    remote: RemoteRouter | None
 
     def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None: ...
 
@@ -131,7 +163,8 @@ class ActorHostCalls:
                 "in the manifest"
             )
         provider = self._router.find_provider(contract, binding)
-        if provider is None:
+        remote = self._router.remote  # the lattice: a provider on another host
+        if provider is None and remote is None:
             raise BindingNotFound(
                 f"actor {actor.label} is bound to {contract} (binding {binding!r}) but no such "
                 f"provider is loaded; add the capability to the manifest"
@@ -155,7 +188,13 @@ class ActorHostCalls:
             sync = router.sync_handler(contract, binding)
             if sync is not None:
                 result = sync(actor.key, binding, operation, payload)
+            elif provider is None and remote is not None:
+                result = self._wait(
+                    remote.call_provider(actor.key, contract, binding, operation, payload),
+                    f"{operation} on {contract} (binding {binding!r}) over the lattice",
+                )
             else:
+                assert provider is not None
                 result = self._wait(
                     provider.handle(actor.key, binding, operation, payload),
                     f"{operation} on {contract} (binding {binding!r})",

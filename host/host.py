@@ -19,6 +19,7 @@ from host.dispatch import (
     DEFAULT_BINDING,
     ActorHostCalls,
     Binding,
+    RemoteRouter,
     SyncHandler,
     is_actor_namespace,
     normalize_binding,
@@ -93,6 +94,8 @@ class Host:
         self.inline = inline
         # Bumped whenever a binding or provider changes: actors cache their "loop-free" answer.
         self._topology = 0
+        # The lattice, when the host joined one: consulted only for targets not on this host.
+        self.remote: RemoteRouter | None = None
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -208,7 +211,7 @@ class Host:
                 cached[1] = all(
                     (contract, name) in self._sync_handlers
                     for (key, contract, name) in self._bindings
-                    if key == actor.key and (contract, name) in self._providers
+                    if key == actor.key  # a provider on another host is never loop-free
                 )
             return bool(cached[1])
 
@@ -241,6 +244,7 @@ class Host:
         self._actors[actor.key] = actor
         logger.info("actor %s started (%s)", actor.label, path or "bytes")
         await self._bind_extras(actor.claims)
+        await self._changed("actor_started", public_key=actor.key, name=actor.name, rev=claims.rev)
         return actor.claims
 
     async def replace_actor(
@@ -274,6 +278,7 @@ class Host:
         task.add_done_callback(self._retiring.discard)
         logger.info("actor %s updated: rev %s -> %s", new.label, old_rev, new_rev)
         await self._bind_extras(new.claims)
+        await self._changed("actor_update_complete", public_key=new.key, rev=new_rev)
         return new.claims
 
     async def _bind_extras(self, claims: Claims) -> None:
@@ -296,6 +301,7 @@ class Host:
         for key in [k for k in self._bindings if k[0] == actor]:
             await self.remove_binding(*key)
         del self._actors[actor]
+        await self._changed("actor_stopped", public_key=actor)
         await running.close()
         logger.info("actor %s stopped", running.label)
 
@@ -321,8 +327,15 @@ class Host:
         origin: str = SYSTEM_ORIGIN,
         timeout: float | None = None,
     ) -> bytes:
-        """Invoke ``operation`` on ``actor`` and return the response bytes."""
-        target = self._actors.get(actor) or self._get_actor(actor)
+        """Invoke ``operation`` on ``actor`` and return the response bytes; an actor that
+        does not run here is invoked over the lattice when the host joined one."""
+        target = self._actors.get(actor)
+        if target is None:
+            if self.remote is not None:
+                return await self.remote.call_actor(
+                    actor, operation, payload, origin=origin, timeout=timeout
+                )
+            target = self._get_actor(actor)
         invocation = Invocation(origin, actor, operation, payload)
         if self.authorizer is not None and not self.authorizer.can_invoke(invocation):
             raise NotAuthorized(
@@ -376,6 +389,9 @@ class Host:
             self._sync_handlers[key] = provider.handle_sync
         self._topology += 1
         logger.info("provider %s loaded (binding %s)", provider.contract_id, binding)
+        await self._changed(
+            "provider_loaded", capability_id=provider.contract_id, binding_name=binding
+        )
 
     async def remove_provider(self, contract_id: str, binding: str = DEFAULT_BINDING) -> None:
         """Remove every binding to the provider, then stop it."""
@@ -385,6 +401,7 @@ class Host:
             raise ProviderNotFound(f"no provider for {contract_id} with binding {binding!r}")
         for key in [k for k in self._bindings if k[1:] == (contract_id, binding)]:
             await self.remove_binding(*key)
+        await self._changed("provider_removed", capability_id=contract_id, binding_name=binding)
         del self._providers[(contract_id, binding)]
         self._sync_handlers.pop((contract_id, binding), None)
         self._topology += 1
@@ -422,7 +439,7 @@ class Host:
                 f"its claims do not list it; re-sign with --cap {contract_id}"
             )
         provider = self.find_provider(contract_id, binding)
-        if provider is None:
+        if provider is None and self.remote is None:
             raise ProviderNotFound(
                 f"cannot bind actor {running.label} to {contract_id} (binding {binding!r}): no "
                 "such provider is loaded; add it to the manifest's capabilities first"
@@ -435,7 +452,11 @@ class Host:
             )
         record = Binding(actor, contract_id, binding, dict(values or {}))
         try:
-            await provider.bind_actor(actor, binding, _bind_values(running.claims, record.values))
+            values = _bind_values(running.claims, record.values)
+            if provider is not None:
+                await provider.bind_actor(actor, binding, values)
+            elif self.remote is not None:  # a provider elsewhere in the lattice
+                await self.remote.bind_actor(actor, contract_id, binding, values)
         except WasccError:
             raise
         except Exception as exc:
@@ -446,6 +467,9 @@ class Host:
         self._bindings[key] = record
         self._topology += 1
         logger.info("bound actor %s to %s (binding %s)", running.label, contract_id, binding)
+        await self._changed(
+            "actor_binding_created", actor=actor, capability_id=contract_id, binding_name=binding
+        )
         return record
 
     async def remove_binding(
@@ -460,7 +484,17 @@ class Host:
         provider = self.find_provider(contract_id, binding)
         if provider is not None:
             await provider.remove_actor(actor, binding)
+        elif self.remote is not None:
+            await self.remote.remove_actor(actor, contract_id, binding)
         logger.info("unbound actor %s from %s (binding %s)", actor, contract_id, binding)
+        await self._changed(
+            "actor_binding_removed", actor=actor, capability_id=contract_id, binding_name=binding
+        )
+
+    async def _changed(self, event: str, **data: Any) -> None:
+        """Tell the lattice (if joined) what changed on this host."""
+        if self.remote is not None:
+            await self.remote.changed(event, data)
 
     # inventory -----------------------------------------------------------------------------
 

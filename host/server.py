@@ -8,7 +8,10 @@ did if any step fails. Shutdown goes:
    outside (HTTP listeners, message subscriptions) stop taking it;
 2. let invocations in flight finish, up to ``shutdown_timeout``;
 3. ``RemoveActor`` to every provider for every binding, then stop the providers;
-4. close the actors and the engine, then the admin endpoint.
+4. close the actors and the engine, then leave the lattice, then close the admin endpoint.
+
+With a lattice, step 1 also unsubscribes the host's lattice subjects (other hosts take over
+the work), and step 3 sends ``RemoveActor`` to providers on other hosts.
 
 Signals are not handled here: the CLI turns them into ``stop`` (and a second one into a forced
 exit), so ``HostServer`` stays usable as a library and in tests.
@@ -19,14 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from host.admin import AdminServer
 from host.errors import ProviderError, WasccError
 from host.host import Host
+from host.lattice import Lattice, LatticeConfig
 from host.manifest import Manifest
 from host.manifest_check import EXTRAS, HTTP_SERVER
 from host.metrics import HostMetrics
@@ -65,6 +69,9 @@ class ServerConfig:
     admin: tuple[str, int] | None = None
     shutdown_timeout: float = 30.0
     call_timeout: float = 30.0
+    labels: Mapping[str, str] = field(default_factory=dict)  # added to the manifest's
+    lattice: LatticeConfig | None = None
+    lattice_wait: float = 3.0  # seconds startup waits for NATS before going on without it
 
 
 class HostServer:
@@ -78,11 +85,12 @@ class HostServer:
         self.metrics = HostMetrics() if config.admin is not None else None
         self.host = Host(
             cache_dir=config.data_dir / "cache",
-            labels=config.manifest.labels,
+            labels={**config.manifest.labels, **config.labels},
             middleware=[self.metrics] if self.metrics is not None else (),
             call_timeout=config.call_timeout,
         )
         self.admin: AdminServer | None = None
+        self.lattice = Lattice(self.host, config.lattice) if config.lattice else None
         self.accepting = False
         self._announce = announce or (lambda line: logger.info("%s", line))
         self._started = False
@@ -111,6 +119,8 @@ class HostServer:
         await self.host.start()
         self._started = True
         try:
+            if self.lattice is not None:  # before the manifest: it may bind remote providers
+                await self._join_lattice()
             for actor in manifest.actors:
                 await self.host.add_actor(actor.path, settings=actor.settings)
             for cap in manifest.capabilities:
@@ -156,6 +166,19 @@ class HostServer:
         self.accepting = True
         self._print_endpoints()
 
+    async def _join_lattice(self) -> None:
+        assert self.lattice is not None
+        assert self.config.lattice is not None
+        await self.lattice.join()
+        url = self.config.lattice.url
+        if await self.lattice.client.wait_connected(self.config.lattice_wait):
+            self._announce(f"lattice: joined {url} as host {self.lattice.host_id}")
+        else:
+            self._announce(
+                f"lattice: NATS at {url} cannot be reached; host {self.lattice.host_id} keeps "
+                "retrying in the background and serves local work meanwhile"
+            )
+
     def _print_endpoints(self) -> None:
         inventory = self.host.inventory()
         for binding in inventory["bindings"]:
@@ -185,6 +208,8 @@ class HostServer:
         self.accepting = False
         deadline = time.monotonic() + self.config.shutdown_timeout
         logger.info("shutting down: no new work is accepted")
+        if self.lattice is not None:
+            await self.lattice.stop_serving()
         await self._stop_accepting(deadline)
         await self._drain(deadline)
         await self._stop_host()
@@ -253,5 +278,7 @@ class HostServer:
         except Exception as exc:
             self.clean = False
             logger.error("error while stopping the host: %s", exc)
+        if self.lattice is not None:  # after the host: RemoveActor still reached providers
+            await self.lattice.leave()
         if self.admin is not None:
             await self.admin.close()

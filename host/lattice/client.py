@@ -1,0 +1,243 @@
+"""The lattice's NATS connection: connect with retries, subscriptions that survive outages,
+requests with a timeout, scatter-gather.
+
+The first connection is retried with exponential backoff for as long as the host lives, each
+failure logged with its reason, so a host started before NATS joins when NATS comes. After
+that nats-py reconnects by itself and sends the subscriptions again; a request in flight while
+NATS is down ends with ``LatticeTimeout``, never a hang. nats-py's exceptions are translated
+into the lattice's in one place (``_translated``) so callers never see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import nats
+import nats.errors
+
+from host.lattice.errors import LatticeTimeout, LatticeUnavailable
+
+__all__ = ["BACKOFF", "LatticeClient", "Message", "describe"]
+
+logger = logging.getLogger("wascc.lattice")
+
+BACKOFF: Final = (0.25, 5.0)
+"""First and largest wait (seconds) between attempts to make the first connection."""
+RECONNECT_WAIT: Final = 0.25
+"""Seconds between nats-py's reconnection attempts once connected (a NATS restart)."""
+
+Message = Any
+"""A nats-py ``Msg`` (nats-py ships no type information)."""
+Handler = Callable[[Message], Awaitable[None]]
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: text`` of an exception, for log lines and messages."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+class LatticeClient:
+    """One NATS connection. ``subscribe`` may be called before the connection exists: every
+    subscription is (re)made as soon as it is connected."""
+
+    def __init__(self, url: str, *, name: str, connect_timeout: float = 2.0) -> None:
+        self.url = url
+        self.name = name
+        self.connect_timeout = connect_timeout
+        self._nc: Any = None
+        self._subs: dict[str, Any] = {}  # subject → nats-py subscription
+        self._wanted: dict[str, tuple[str, Handler]] = {}  # subject → (queue, handler)
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._last_error: BaseException | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the connection is up right now."""
+        return bool(self._nc is not None and self._nc.is_connected)
+
+    async def connect_once(self) -> None:
+        """One attempt; ``LatticeUnavailable`` with the reason if NATS cannot be reached."""
+        self._last_error = None
+        try:
+            nc = await nats.connect(
+                servers=[self.url],
+                name=self.name,
+                connect_timeout=self.connect_timeout,
+                reconnect_time_wait=RECONNECT_WAIT,
+                # Two attempts (0 would mean forever): connect() does the backoff itself.
+                max_reconnect_attempts=1,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+            )
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            # After its attempts nats-py raises "no servers"; the reason went to error_cb.
+            reason = self._last_error or exc
+            raise LatticeUnavailable(
+                f"the lattice's NATS at {self.url} cannot be reached ({describe(reason)}); "
+                "start nats-server or fix --lattice"
+            ) from None
+        # Connected once: from now on reconnect for as long as the host lives (nats-py reads
+        # the option at each disconnection, so setting it now is enough).
+        nc.options["max_reconnect_attempts"] = -1
+        self._nc = nc
+        for subject, (queue, handler) in list(self._wanted.items()):
+            await self._subscribe_now(subject, queue, handler)
+        await self._settle()
+        self._connected.set()
+        logger.info("joined the lattice at %s", self.url)
+
+    async def connect(self, *, retry: bool) -> None:
+        """Connect; with ``retry`` keep trying with backoff (logging each failure) until it
+        works or the task is cancelled."""
+        wait = BACKOFF[0]
+        while True:
+            try:
+                await self.connect_once()
+                return
+            except LatticeUnavailable as exc:
+                if not retry:
+                    raise
+                logger.error("%s; retrying in %.2gs", exc, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, BACKOFF[1])
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """Whether the connection came up within ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._connected.wait()
+        return self._connected.is_set()
+
+    async def close(self) -> None:
+        """Flush what was published, then disconnect. Idempotent."""
+        self._closing = True
+        nc, self._nc = self._nc, None
+        self._subs.clear()
+        self._wanted.clear()
+        if nc is None:
+            return
+        try:
+            async with asyncio.timeout(2.0):
+                if nc.is_connected:
+                    await nc.flush(timeout=1)
+                await nc.close()
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            logger.debug("closing the lattice connection: %s", describe(exc))
+
+    # subscriptions ---------------------------------------------------------------------------
+
+    async def subscribe(self, subject: str, handler: Handler, *, queue: str = "") -> None:
+        """Serve ``subject`` (in queue group ``queue`` if given); kept across reconnections."""
+        if subject in self._wanted:
+            return
+        self._wanted[subject] = (queue, handler)
+        if self._nc is not None:
+            await self._subscribe_now(subject, queue, handler)
+            await self._settle()
+
+    async def _settle(self) -> None:
+        """One round trip, so that the server routes to new subscriptions once we return
+        (a caller that adds an actor and calls it from another host at once must find it)."""
+        if self._nc is not None and self._nc.is_connected:
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await self._nc.flush(timeout=self.connect_timeout)
+
+    async def _subscribe_now(self, subject: str, queue: str, handler: Handler) -> None:
+        try:
+            self._subs[subject] = await self._nc.subscribe(subject, queue=queue, cb=handler)
+        except (nats.errors.Error, OSError) as exc:
+            logger.error("cannot subscribe to %s: %s", subject, describe(exc))
+
+    async def unsubscribe(self, subject: str) -> None:
+        """Stop serving ``subject`` (no-op if not subscribed)."""
+        self._wanted.pop(subject, None)
+        sub = self._subs.pop(subject, None)
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error, OSError):
+                await sub.unsubscribe()
+
+    async def unsubscribe_all(self, subjects: list[str]) -> None:
+        """Unsubscribe each of ``subjects``, then one round trip so the server routes no more
+        work to us once this returns."""
+        for subject in subjects:
+            await self.unsubscribe(subject)
+        if self._nc is not None and self._nc.is_connected:
+            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
+                await self._nc.flush(timeout=1)
+
+    # requests ---------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _translated(self, what: str, timeout: float) -> AsyncIterator[Any]:
+        nc = self._nc
+        if nc is None or self._closing:
+            raise LatticeUnavailable(f"{what}: not connected to the lattice ({self.url}) yet")
+        try:
+            yield nc
+        except nats.errors.NoRespondersError:
+            raise LatticeUnavailable(f"{what}: no host in the lattice serves it") from None
+        except (nats.errors.TimeoutError, TimeoutError):
+            raise LatticeTimeout(f"{what}: no answer within {timeout:g}s") from None
+        except (nats.errors.Error, OSError) as exc:
+            raise LatticeUnavailable(f"{what}: NATS at {self.url}: {describe(exc)}") from None
+
+    async def request(self, subject: str, data: bytes, *, timeout: float, what: str) -> bytes:
+        """One request/reply; ``LatticeTimeout`` after ``timeout`` seconds."""
+        async with self._translated(what, timeout) as nc:
+            reply = await nc.request(subject, data, timeout=timeout)
+            return bytes(reply.data)
+
+    async def publish(self, subject: str, data: bytes, *, what: str, reply: str = "") -> None:
+        """Fire and forget (buffered by nats-py while reconnecting)."""
+        async with self._translated(what, 0) as nc:
+            await nc.publish(subject, data, reply=reply)
+
+    async def gather(self, subject: str, data: bytes, *, timeout: float, what: str) -> list[bytes]:
+        """Scatter-gather: publish once, collect every reply that arrives within ``timeout``."""
+        async with self._translated(what, timeout) as nc:
+            inbox = nc.new_inbox()
+            replies: list[bytes] = []
+            sub = await nc.subscribe(inbox)
+            try:
+                await nc.publish(subject, data, reply=inbox)
+                deadline = time.monotonic() + timeout
+                while (left := deadline - time.monotonic()) > 0:
+                    try:
+                        msg = await sub.next_msg(timeout=left)
+                    except nats.errors.TimeoutError:
+                        break
+                    replies.append(bytes(msg.data))
+            finally:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
+            return replies
+
+    async def flush(self, timeout: float = 1.0) -> None:
+        """One round trip: the server has seen everything sent so far."""
+        async with self._translated("flush", timeout) as nc:
+            await nc.flush(timeout=timeout)
+
+    # callbacks --------------------------------------------------------------------------------
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._last_error = exc
+        if self._nc is None:  # a failed first attempt: connect() reports it
+            return
+        logger.warning("lattice NATS (%s): %s", self.url, describe(exc))
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None and not self._closing:
+            logger.warning("lost the lattice's NATS (%s); reconnecting", self.url)
+
+    async def _on_reconnected(self) -> None:
+        logger.info("reconnected to the lattice's NATS (%s); subscriptions restored", self.url)

@@ -1,0 +1,232 @@
+"""Lattice control: launch, terminate and update actors on a host, and auctions by label.
+
+Each host serves ``wasmbus.control.{host_id}.actor.{launch,terminate,update}`` and answers
+``wasmbus.control.auction.request`` when its labels match the constraints. The functions at
+the bottom are the client side, used by ``wascc ctl``. Control messages carry modules that the
+receiving host validates like any other (signature, trusted issuers), so a control message
+cannot run an actor the host would not load from its manifest.
+
+Launch and update carry msgpack ``{module: bin, force?: bool}``; terminate and auction JSON
+``{actor}`` / ``{constraints: {label: value}, actor?}``; every answer is JSON ``{ok, ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+
+from host.errors import LatticeError, WasccError
+from host.lattice.client import LatticeClient, Message
+from host.lattice.inventory import gather
+from host.lattice.subjects import Subjects
+from keys.claims import validate_module
+
+if TYPE_CHECKING:
+    from host.host import Host
+
+__all__ = ["ACTIONS", "ControlServer", "auction", "launch", "terminate", "update"]
+
+logger = logging.getLogger("wascc.lattice")
+
+ACTIONS = ("launch", "terminate", "update")
+
+
+def labels_match(labels: Mapping[str, str], constraints: Mapping[str, str]) -> bool:
+    """Whether every constraint ``key=value`` holds in ``labels``."""
+    return all(labels.get(k) == v for k, v in constraints.items())
+
+
+class ControlServer:
+    """Serves one host's control subjects and the auction."""
+
+    def __init__(self, host: Host, client: LatticeClient, subjects: Subjects, host_id: str):
+        self.host = host
+        self.client = client
+        self.subjects = subjects
+        self.host_id = host_id
+
+    async def subscribe(self) -> None:
+        """Subscribe the control subjects (plain subscriptions: one host, one subject)."""
+        for action in ACTIONS:
+            await self.client.subscribe(self.subjects.control(self.host_id, action), self._on)
+        await self.client.subscribe(self.subjects.auction, self._on_auction)
+
+    async def _on(self, msg: Message) -> None:
+        action = str(msg.subject).rsplit(".", 1)[-1]
+        try:
+            answer = await self._act(action, bytes(msg.data))
+        except (WasccError, ValueError) as exc:
+            logger.warning("control %s refused: %s", action, exc)
+            answer = {"ok": False, "error": str(exc)}
+        except Exception as exc:  # a bug: logged in full, answered, subscription lives
+            logger.exception("control %s failed", action)
+            answer = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+        if msg.reply:
+            await self.client.publish(msg.reply, json.dumps(answer).encode(), what="control")
+
+    async def _act(self, action: str, data: bytes) -> dict[str, Any]:
+        if action == "terminate":
+            body = json.loads(data)
+            actor = body.get("actor") if isinstance(body, dict) else None
+            if not isinstance(actor, str):
+                raise ValueError("terminate needs {actor: KEY}")
+            await self.host.remove_actor(actor)
+            return {"ok": True, "host_id": self.host_id, "key": actor}
+        body = msgpack.unpackb(data, raw=False)
+        module = body.get("module") if isinstance(body, dict) else None
+        if not isinstance(module, bytes):
+            raise ValueError(f"{action} needs {{module: bin}}")
+        if action == "launch":
+            claims = await self.host.add_actor(module, path="a module sent by wascc ctl")
+        else:
+            force = bool(body.get("force", False))
+            claims = await self.host.replace_actor(module, force=force, path="wascc ctl update")
+        return {
+            "ok": True,
+            "host_id": self.host_id,
+            "key": claims.subject,
+            "name": claims.name,
+            "rev": claims.rev,
+        }
+
+    async def _on_auction(self, msg: Message) -> None:
+        try:
+            body = json.loads(bytes(msg.data))
+            constraints = body.get("constraints", {})
+            actor = body.get("actor")
+        except (ValueError, AttributeError):
+            logger.warning("ignoring an auction request that is not JSON {constraints, actor}")
+            return
+        if not isinstance(constraints, dict) or not msg.reply:
+            return
+        if not labels_match(self.host.labels, constraints):
+            return
+        if isinstance(actor, str) and any(
+            a["key"] == actor for a in self.host.inventory()["actors"]
+        ):
+            return  # already runs it: let another host take it
+        answer = {"host_id": self.host_id, "labels": self.host.labels}
+        await self.client.publish(msg.reply, json.dumps(answer).encode(), what="auction")
+
+
+# client side (wascc ctl) ---------------------------------------------------------------------
+
+
+def _answer(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise LatticeError(f"{what}: the host answered with something that is not JSON") from None
+    if not isinstance(answer, dict):
+        raise LatticeError(f"{what}: the host's answer is not a JSON object")
+    if not answer.get("ok"):
+        raise LatticeError(f"{what}: {answer.get('error', 'refused')}")
+    return answer
+
+
+async def auction(
+    client: LatticeClient,
+    subjects: Subjects,
+    constraints: Mapping[str, str],
+    *,
+    actor: str | None = None,
+    timeout: float = 1.0,
+) -> list[str]:
+    """The ids of the hosts whose labels match ``constraints`` (and that do not run ``actor``)."""
+    body = json.dumps({"constraints": dict(constraints), "actor": actor}).encode()
+    replies = await client.gather(subjects.auction, body, timeout=timeout, what="auction")
+    hosts = []
+    for raw in replies:
+        try:
+            answer = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(answer, dict) and isinstance(answer.get("host_id"), str):
+            hosts.append(answer["host_id"])
+    return hosts
+
+
+async def launch(
+    client: LatticeClient,
+    subjects: Subjects,
+    module: bytes,
+    *,
+    host_id: str | None = None,
+    constraints: Mapping[str, str] | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Start ``module`` on ``host_id``, or on a host won by auction among those matching
+    ``constraints``; the host's answer (``key``, ``name``, ``host_id``)."""
+    claims = validate_module(module, path="the actor module")
+    if host_id is None:
+        hosts = await auction(client, subjects, constraints or {}, actor=claims.subject)
+        if not hosts:
+            wanted = ", ".join(f"{k}={v}" for k, v in (constraints or {}).items()) or "none"
+            raise LatticeError(
+                f"no host can run actor {claims.name} ({claims.subject}): none answered the "
+                f"auction (constraints: {wanted}); start a host with matching --label"
+            )
+        host_id = random.choice(hosts)  # spreading load, not security
+    body = msgpack.packb({"module": module}, use_bin_type=True)
+    what = f"launch actor {claims.name} on host {host_id}"
+    raw = await client.request(
+        subjects.control(host_id, "launch"), body, timeout=timeout, what=what
+    )
+    return _answer(raw, what)
+
+
+async def _hosts_running(client: LatticeClient, subjects: Subjects, actor: str) -> list[str]:
+    answers = await gather(client, subjects, "actors", timeout=1.0)
+    return [a["host_id"] for a in answers if any(x["key"] == actor for x in a.get("actors", []))]
+
+
+async def terminate(
+    client: LatticeClient,
+    subjects: Subjects,
+    actor: str,
+    *,
+    host_id: str | None = None,
+    timeout: float = 10.0,
+) -> list[dict[str, Any]]:
+    """Stop ``actor`` on ``host_id``, or on every host that runs it."""
+    hosts = [host_id] if host_id else await _hosts_running(client, subjects, actor)
+    if not hosts:
+        raise LatticeError(f"no host of the lattice runs actor {actor}")
+    body = json.dumps({"actor": actor}).encode()
+    results = []
+    for host in hosts:
+        what = f"stop actor {actor} on host {host}"
+        raw = await client.request(
+            subjects.control(host, "terminate"), body, timeout=timeout, what=what
+        )
+        results.append(_answer(raw, what))
+    return results
+
+
+async def update(
+    client: LatticeClient,
+    subjects: Subjects,
+    module: bytes,
+    *,
+    force: bool = False,
+    timeout: float = 10.0,
+) -> list[dict[str, Any]]:
+    """Live-update the actor of ``module`` on every host that runs it."""
+    claims = validate_module(module, path="the actor module")
+    hosts = await _hosts_running(client, subjects, claims.subject)
+    if not hosts:
+        raise LatticeError(f"no host of the lattice runs actor {claims.name} ({claims.subject})")
+    body = msgpack.packb({"module": module, "force": force}, use_bin_type=True)
+    results = []
+    for host in hosts:
+        what = f"update actor {claims.name} on host {host}"
+        raw = await client.request(
+            subjects.control(host, "update"), body, timeout=timeout, what=what
+        )
+        results.append(_answer(raw, what))
+    return results

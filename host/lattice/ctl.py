@@ -1,0 +1,220 @@
+"""``wascc ctl``: inspect and control a lattice from the command line.
+
+Every command takes ``--lattice URL`` and ``--namespace NS`` like ``wascc up`` and connects
+once (no retries: a control command should fail fast with the reason). Output is text for
+people or, with ``-o json``, one JSON document for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from host.errors import WasccError
+from host.lattice import control
+from host.lattice.client import LatticeClient, Message
+from host.lattice.events import parse_event
+from host.lattice.inventory import gather
+from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+
+__all__ = ["ctl_group", "parse_labels"]
+
+T = TypeVar("T")
+DEFAULT_URL = "nats://127.0.0.1:4222"
+
+_lattice_opt = click.option(
+    "--lattice",
+    "url",
+    envvar="WASCC_LATTICE",
+    default=DEFAULT_URL,
+    show_default=True,
+    help="NATS URL of the lattice.",
+)
+_namespace_opt = click.option(
+    "--namespace", envvar="WASCC_NAMESPACE", default=None, help="Lattice namespace."
+)
+_timeout_opt = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds to wait for the hosts' answers.",
+)
+
+
+def parse_labels(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``("k=v", ...)`` → ``{k: v}``; a usage error names ``option`` otherwise."""
+    labels: dict[str, str] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not key=value", param_hint=option)
+        labels[key.strip()] = val.strip()
+    return labels
+
+
+def _run(
+    url: str, namespace: str | None, work: Callable[[LatticeClient, Subjects], Awaitable[T]]
+) -> T:
+    """Connect, run ``work``, disconnect; lattice errors become one ``Error:`` line."""
+
+    async def main() -> T:
+        client = LatticeClient(url, name="wascc ctl")
+        await client.connect_once()
+        try:
+            return await work(client, Subjects(namespace))
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except WasccError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group("ctl")
+def ctl_group() -> None:
+    """Inspect and control the hosts of a lattice."""
+
+
+@ctl_group.command("get")
+@click.argument("kind", type=click.Choice(INVENTORY_KINDS))
+@_lattice_opt
+@_namespace_opt
+@_timeout_opt
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
+def get_command(
+    kind: InventoryKind, url: str, namespace: str | None, timeout: float, output: str
+) -> None:
+    """List the hosts, actors, bindings or capabilities of every host that answers."""
+    answers = _run(url, namespace, lambda c, s: gather(c, s, kind, timeout=timeout))
+    if output == "json":
+        click.echo(json.dumps(answers, indent=2))
+        return
+    for line in _text(kind, answers):
+        click.echo(line)
+
+
+def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
+    if kind == "hosts":
+        lines = ["HOST ID                                                   UPTIME  LABELS"]
+        for h in answers:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(h.get("labels", {}).items()))
+            lines.append(f"{h['host_id']}  {h.get('uptime_s', 0):>6.0f}s  {labels}")
+        return lines
+    lines = []
+    for answer in answers:
+        for item in answer.get(kind, []):
+            if kind == "actors":
+                detail = f"{item['key']}  {item.get('name') or '-'}  rev {item.get('rev')}"
+            elif kind == "bindings":
+                detail = f"{item['actor']}  {item['contract_id']}  {item['binding']}"
+            else:
+                detail = f"{item['contract_id']}  {item['binding']}  {item.get('type', '')}"
+            lines.append(f"{detail}  on {answer['host_id']}")
+    return lines or [f"no {kind} in the lattice"]
+
+
+@ctl_group.group("start")
+def start_group() -> None:
+    """Start something in the lattice."""
+
+
+@start_group.command("actor")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_lattice_opt
+@_namespace_opt
+@click.option("--host", "host_id", help="Run it on this host (its N… id).")
+@click.option("--constraint", multiple=True, help="Auction among hosts with label key=value.")
+def start_actor(
+    file: Path, url: str, namespace: str | None, host_id: str | None, constraint: tuple[str, ...]
+) -> None:
+    """Start the signed actor FILE on a host (given, or won by auction)."""
+    constraints = parse_labels(constraint, "--constraint")
+    module = file.read_bytes()
+    answer = _run(
+        url,
+        namespace,
+        lambda c, s: control.launch(c, s, module, host_id=host_id, constraints=constraints),
+    )
+    click.echo(f"started {answer['name']} ({answer['key']}) on {answer['host_id']}")
+
+
+@ctl_group.group("stop")
+def stop_group() -> None:
+    """Stop something in the lattice."""
+
+
+@stop_group.command("actor")
+@click.argument("key")
+@_lattice_opt
+@_namespace_opt
+@click.option("--host", "host_id", help="Only on this host (default: every host running it).")
+def stop_actor(key: str, url: str, namespace: str | None, host_id: str | None) -> None:
+    """Stop the actor KEY."""
+    answers = _run(url, namespace, lambda c, s: control.terminate(c, s, key, host_id=host_id))
+    for answer in answers:
+        click.echo(f"stopped {key} on {answer['host_id']}")
+
+
+@ctl_group.group("update")
+def update_group() -> None:
+    """Live-update something in the lattice."""
+
+
+@update_group.command("actor")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@_lattice_opt
+@_namespace_opt
+@click.option("--force", is_flag=True, help="Update even if the revision is not newer.")
+def update_actor(file: Path, url: str, namespace: str | None, force: bool) -> None:
+    """Live-update the actor of FILE wherever it runs."""
+    module = file.read_bytes()
+    answers = _run(url, namespace, lambda c, s: control.update(c, s, module, force=force))
+    for answer in answers:
+        click.echo(f"updated {answer['name']} to rev {answer['rev']} on {answer['host_id']}")
+
+
+@ctl_group.command("events")
+@_lattice_opt
+@_namespace_opt
+@click.option("--count", type=click.IntRange(min=1), help="Exit after this many events.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), help="Exit after seconds.")
+def events_command(
+    url: str, namespace: str | None, count: int | None, duration: float | None
+) -> None:
+    """Print the lattice's CloudEvents as JSON lines until Ctrl-C (or --count/--for)."""
+
+    async def follow(client: LatticeClient, subjects: Subjects) -> None:
+        done = asyncio.Event()
+        seen = [0]
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, done.set)
+
+        async def on_event(msg: Message) -> None:
+            try:
+                event = parse_event(bytes(msg.data))
+            except WasccError:
+                return
+            click.echo(json.dumps(event, separators=(",", ":")))
+            seen[0] += 1
+            if count is not None and seen[0] >= count:
+                done.set()
+
+        await client.subscribe(subjects.events, on_event)
+        await client.flush()
+        click.echo(f"following events on {subjects.events}", err=True)
+        try:
+            async with asyncio.timeout(duration):
+                await done.wait()
+        except TimeoutError:
+            pass
+
+    _run(url, namespace, follow)

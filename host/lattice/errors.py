@@ -1,0 +1,50 @@
+"""The lattice's branch of the exception tree (under ``host.errors.LatticeError``)::
+
+    LatticeError
+    ├── LatticeUnavailable         NATS cannot be reached (yet): not connected, no responders
+    ├── LatticeTimeout             no answer within the RPC timeout (also TimeoutError)
+    ├── MalformedMessage           a message that is not a valid envelope, or too large
+    ├── ForgedInvocation           the anti-forgery token does not verify
+    └── RemoteError                the remote host answered with an error text
+
+Messages name the subject or invocation and the fix.
+"""
+
+from __future__ import annotations
+
+from host.errors import LatticeError
+
+__all__ = [
+    "ForgedInvocation",
+    "LatticeError",
+    "LatticeTimeout",
+    "LatticeUnavailable",
+    "MalformedMessage",
+    "RemoteError",
+]
+
+
+class LatticeUnavailable(LatticeError):
+    """The lattice cannot take the request now: not connected, or nobody serves the subject."""
+
+
+class LatticeTimeout(LatticeError, TimeoutError):
+    """No host answered within the RPC timeout (a lost host, a NATS outage, a slow actor)."""
+
+
+class MalformedMessage(LatticeError):
+    """A message that is not a valid invocation envelope (or response), or exceeds the limit."""
+
+
+class ForgedInvocation(LatticeError):
+    """An invocation whose anti-forgery token is missing, not signed by its host, or does not
+    match the envelope (origin, target, operation or message altered)."""
+
+
+class RemoteError(LatticeError):
+    """The host that served an invocation answered with an error; ``host_id`` names it when
+    known, ``invocation_id`` is the invocation's id."""
+
+    def __init__(self, message: str, *, invocation_id: str = "") -> None:
+        self.invocation_id = invocation_id
+        super().__init__(message)

@@ -1,0 +1,240 @@
+"""``Lattice``: one host's membership of a lattice of hosts linked by NATS.
+
+``join()`` makes the lattice the host's ``remote`` router (consulted only for targets that are
+not local), subscribes the host's subjects and connects, retrying with backoff in the
+background when NATS is not there yet, so the host serves its local work meanwhile. Teardown
+mirrors it: ``stop_serving()`` first (no new work from the lattice), then the host stops (its
+bindings to remote providers are removed over the lattice), then ``leave()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from host.lattice.client import LatticeClient, Message
+from host.lattice.control import ControlServer
+from host.lattice.errors import LatticeError, MalformedMessage
+from host.lattice.events import EventType, cloud_event, parse_event
+from host.lattice.inventory import host_inventory
+from host.lattice.remote import MAX_MESSAGE, Remote
+from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from keys.nkeys import KeyPair
+
+if TYPE_CHECKING:
+    from host.host import Host
+
+__all__ = ["Lattice", "LatticeConfig"]
+
+logger = logging.getLogger("wascc.lattice")
+
+
+@dataclass(frozen=True)
+class LatticeConfig:
+    """How to join: the NATS URL, the namespace, the RPC timeout, the host key (a fresh one
+    per process unless ``seed`` is given) and optionally the only hosts to trust."""
+
+    url: str
+    namespace: str | None = None
+    rpc_timeout: float = 2.0
+    seed: str | None = None
+    trusted_hosts: Collection[str] | None = None
+    max_message: int = MAX_MESSAGE
+
+    def __repr__(self) -> str:  # never show the seed
+        return f"LatticeConfig(url={self.url!r}, namespace={self.namespace!r})"
+
+
+class Lattice:
+    """The lattice side of one host (see the module docstring for the lifecycle)."""
+
+    def __init__(self, host: Host, config: LatticeConfig) -> None:
+        self.host = host
+        self.config = config
+        self.key = KeyPair.from_seed(config.seed) if config.seed else KeyPair.generate("server")
+        if self.key.kind != "server":
+            raise LatticeError("the lattice host key must be a server key (a seed starting SN)")
+        self.host_id = self.key.public_key
+        self.subjects = Subjects(config.namespace)
+        self.client = LatticeClient(config.url, name=f"wascc-py host {self.host_id[:8]}")
+        self.remote = Remote(
+            host,
+            self.client,
+            self.subjects,
+            self.key,
+            rpc_timeout=config.rpc_timeout,
+            trusted_hosts=config.trusted_hosts,
+            max_message=config.max_message,
+        )
+        self.control = ControlServer(host, self.client, self.subjects, self.host_id)
+        self._started = time.monotonic()
+        self._connecting: asyncio.Task[None] | None = None
+        self._joined = False
+
+    # lifecycle --------------------------------------------------------------------------------
+
+    async def join(self, *, wait: float = 0.0) -> None:
+        """Route the host's non-local calls through the lattice and serve its actors and
+        providers; connect in the background (``wait`` seconds for the first connection
+        before returning, ``LatticeError`` after that only if ``wait`` > 0 and it failed)."""
+        if self._joined:
+            return
+        self._joined = True
+        self.host.remote = self
+        for kind in INVENTORY_KINDS:
+            await self.client.subscribe(self.subjects.inventory(kind), self._on_inventory)
+        await self.client.subscribe(self.subjects.events, self._on_event)
+        await self.control.subscribe()
+        inventory = self.host.inventory()
+        for actor in inventory["actors"]:
+            await self.remote.serve(self.subjects.actor(actor["key"]))
+        for provider in inventory["providers"]:
+            await self.remote.serve(
+                self.subjects.provider_root(provider["contract_id"], provider["binding"]),
+                queue=False,
+            )
+        self._connecting = asyncio.create_task(self._connect(), name="lattice connect")
+        if wait > 0 and not await self.client.wait_connected(wait):
+            raise LatticeError(
+                f"could not join the lattice at {self.config.url} within {wait:g}s; still "
+                "retrying in the background"
+            )
+
+    async def _connect(self) -> None:
+        await self.client.connect(retry=True)
+        await self._emit("host_started", {"labels": self.host.labels})
+        inventory = self.host.inventory()
+        for actor in inventory["actors"]:
+            await self._emit("actor_started", _actor_data(actor["key"], actor["claims"]))
+        for p in inventory["providers"]:
+            await self._emit(
+                "provider_loaded", {"capability_id": p["contract_id"], "binding_name": p["binding"]}
+            )
+        for _, contract_id, binding in list(self.remote.outgoing):
+            await self.remote.replay(contract_id, binding)
+
+    async def stop_serving(self) -> None:
+        """Take no more work from the lattice; finish what is in flight. Outgoing calls
+        (``RemoveActor`` to remote providers during shutdown) still work."""
+        await self.remote.stop_serving()
+
+    async def leave(self) -> None:
+        """Announce ``host_stopped`` and disconnect. Idempotent."""
+        if not self._joined:
+            return
+        self._joined = False
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        await self.remote.stop_serving()
+        if self.client.is_connected:
+            await self._emit("host_stopped", {"labels": self.host.labels})
+        if self.host.remote is self:
+            self.host.remote = None
+        await self.client.close()
+
+    async def __aenter__(self) -> Lattice:
+        await self.join()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.leave()
+
+    # the host's remote router -----------------------------------------------------------------
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Invoke an actor that runs on another host."""
+        return await self.remote.call_actor(
+            actor, operation, payload, origin=origin, timeout=timeout
+        )
+
+    async def call_provider(
+        self, actor: str, contract_id: str, binding: str, operation: str, payload: bytes
+    ) -> bytes:
+        """An actor's call to a provider on another host."""
+        return await self.remote.call_provider(actor, contract_id, binding, operation, payload)
+
+    async def bind_actor(
+        self, actor: str, contract_id: str, binding: str, values: Mapping[str, str]
+    ) -> None:
+        """Bind a local actor to a provider on another host (``BindActor``, replayed)."""
+        await self.remote.bind_actor(actor, contract_id, binding, values)
+
+    async def remove_actor(self, actor: str, contract_id: str, binding: str) -> None:
+        """Remove such a binding (``RemoveActor``)."""
+        await self.remote.remove_actor(actor, contract_id, binding)
+
+    async def changed(self, event: str, data: Mapping[str, Any]) -> None:
+        """The host tells what changed: adjust subscriptions, publish the event. Never
+        raises: the host's own operation already happened."""
+        try:
+            if event == "actor_started":
+                await self.remote.serve(self.subjects.actor(data["public_key"]))
+            elif event == "actor_stopped":
+                await self.remote.unserve(self.subjects.actor(data["public_key"]))
+            elif event == "provider_loaded":
+                root = self.subjects.provider_root(data["capability_id"], data["binding_name"])
+                await self.remote.serve(root, queue=False)
+            elif event == "provider_removed":
+                contract_id, binding = data["capability_id"], data["binding_name"]
+                await self.remote.forget_provider(contract_id, binding)
+                await self.remote.unserve(self.subjects.provider_root(contract_id, binding))
+        except LatticeError as exc:
+            logger.warning("lattice: could not follow %s: %s", event, exc)
+        if self.client.is_connected:
+            await self._emit(event, data)  # type: ignore[arg-type]
+
+    # events and inventory -----------------------------------------------------------------
+
+    async def _emit(self, kind: EventType, data: Mapping[str, Any]) -> None:
+        try:
+            await self.client.publish(
+                self.subjects.events, cloud_event(kind, self.host_id, data), what="event"
+            )
+        except LatticeError as exc:
+            logger.debug("event %s not published: %s", kind, exc)
+
+    async def _on_event(self, msg: Message) -> None:
+        try:
+            event = parse_event(bytes(msg.data))
+        except MalformedMessage as exc:
+            logger.debug("ignoring an event: %s", exc)
+            return
+        if event["type"] == "provider_loaded" and event["source"] != self.host_id:
+            data = event["data"]
+            contract_id, binding = data.get("capability_id"), data.get("binding_name")
+            if isinstance(contract_id, str) and isinstance(binding, str):
+                await self.remote.replay(contract_id, binding)
+
+    async def _on_inventory(self, msg: Message) -> None:
+        kind: InventoryKind = str(msg.subject).rsplit(".", 1)[-1]  # type: ignore[assignment]
+        if not msg.reply:
+            return
+        try:
+            answer = host_inventory(kind, self.host, self.host_id, self._started, self.stats())
+            await self.client.publish(msg.reply, json.dumps(answer).encode(), what="inventory")
+        except Exception:  # a bug: logged in full; the subscription lives on
+            logger.exception("inventory of %s failed", kind)
+
+    def stats(self) -> dict[str, Any]:
+        """Connection and serving counters."""
+        return {"connected": self.client.is_connected, **self.remote.stats()}
+
+
+def _actor_data(key: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+    return {"public_key": key, "name": claims.get("name"), "rev": claims.get("rev")}

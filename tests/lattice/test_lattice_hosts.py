@@ -1,0 +1,269 @@
+"""Several hosts in one process, linked by a real nats-server: remote actors and providers,
+faults, inventory, events and control."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import msgpack
+import nats
+import pytest
+
+from host import Host
+from host.errors import ActorNotFound
+from host.lattice import Lattice, LatticeClient, LatticeConfig, RemoteError, Subjects
+from host.lattice.control import auction, launch, terminate, update
+from host.lattice.errors import LatticeTimeout, LatticeUnavailable
+from host.lattice.inventory import gather
+from keys.nkeys import KeyPair
+from providers.codec import HttpRequest
+from providers.keyvalue.provider import MemoryKeyValueProvider
+from tests.conftest import Signer
+from tests.lattice.conftest import MakeMember, nats_url
+from tests.support.servers import ServerProcess
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def eventually(check: object, timeout: float = 5.0) -> None:
+    """Poll the async ``check`` until it returns true (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not await check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_remote_actor_call(member: MakeMember, signer: Signer) -> None:
+    """Host B calls an actor that runs only on host A."""
+    a, _ = await member()
+    b, _ = await member()
+    claims = await a.add_actor(signer.sign("echo", caps=[]))
+    assert await b.call_actor(claims.subject, "Echo", b"hello") == b"hello"
+
+
+async def test_actor_to_actor_across_hosts(member: MakeMember, signer: Signer) -> None:
+    """pinger on B calls ponger on A through the lattice."""
+    a, _ = await member()
+    b, _ = await member()
+    pong = await a.add_actor(signer.sign("ponger"))
+    ping = await b.add_actor(signer.sign("pinger", caps=[pong.subject]))
+    reply = await b.call_actor(ping.subject, "Ping", pong.subject.encode())
+    assert reply == b"pong: ping"
+
+
+async def test_unknown_actor_is_a_clear_error(member: MakeMember) -> None:
+    """No host runs the actor: the caller learns it at once."""
+    b, _ = await member()
+    missing = KeyPair.generate("module").public_key
+    with pytest.raises(LatticeUnavailable, match="no host in the lattice serves it"):
+        await b.call_actor(missing, "Echo", b"")
+
+
+async def test_remote_guest_error_comes_back(member: MakeMember, signer: Signer) -> None:
+    """An operation the remote actor does not know fails with the remote error text."""
+    a, _ = await member()
+    b, _ = await member()
+    claims = await a.add_actor(signer.sign("echo"))
+    with pytest.raises(RemoteError, match="Nope"):
+        await b.call_actor(claims.subject, "Nope", b"")
+
+
+async def test_nats_paused_gives_timeout(
+    member: MakeMember, signer: Signer, nats: ServerProcess
+) -> None:
+    """A call in flight while NATS does not answer ends with a timeout, never a hang."""
+    a, _ = await member()
+    b, _ = await member(rpc_timeout=0.5)
+    claims = await a.add_actor(signer.sign("echo"))
+    nats.pause()
+    try:
+        started = time.monotonic()
+        with pytest.raises(LatticeTimeout, match=r"no answer within 0\.5s"):
+            await b.call_actor(claims.subject, "Echo", b"x")
+        assert time.monotonic() - started < 2.0
+    finally:
+        nats.resume()
+
+
+async def test_remote_provider_with_replayed_binding(member: MakeMember, signer: Signer) -> None:
+    """kvcounter on B uses a key-value provider on A loaded after the binding was made."""
+    b, _ = await member()
+    counter = await b.add_actor(signer.sign("kvcounter", caps=["wascc:keyvalue"]))
+    await b.set_binding(counter.subject, "wascc:keyvalue")  # no provider anywhere yet
+    a, lattice_a = await member()
+    await a.add_provider(MemoryKeyValueProvider())
+    request = HttpRequest(method="GET", path="/n").encode()
+
+    async def bound() -> bool:
+        return bool(lattice_a.remote.incoming)
+
+    await eventually(bound)
+    for expected in (1, 2):
+        reply = await b.call_actor(counter.subject, "HandleRequest", request)
+        assert json.loads(msgpack.unpackb(reply)["body"]) == {"counter": expected}
+    await b.remove_binding(counter.subject, "wascc:keyvalue")
+
+    async def unbound() -> bool:
+        return not lattice_a.remote.incoming
+
+    await eventually(unbound)
+
+
+async def test_malformed_and_forged_messages_are_answered(
+    member: MakeMember, signer: Signer, nats: ServerProcess
+) -> None:
+    """Garbage, oversized and forged messages get an error reply; the actor keeps serving."""
+    a, lattice = await member(max_message=4096)
+    b, _ = await member()
+    claims = await a.add_actor(signer.sign("echo"))
+    subject = Subjects().actor(claims.subject)
+    nc = await _raw(nats)
+    try:
+        for body in (b"\xc1garbage", b"x" * 5000):
+            reply = msgpack.unpackb((await nc.request(subject, body, timeout=2)).data)
+            assert "MalformedMessage" in reply["error"]
+        forged = msgpack.packb(
+            {
+                "origin": {0: KeyPair.generate("module").public_key},
+                "target": {0: claims.subject},
+                "operation": "Echo",
+                "msg": b"x",
+                "id": "1",
+                "encoded_claims": "a.b.c",
+                "host_id": KeyPair.generate("server").public_key,
+            },
+            use_bin_type=True,
+        )
+        reply = msgpack.unpackb((await nc.request(subject, forged, timeout=2)).data)
+        assert "ForgedInvocation" in reply["error"]
+    finally:
+        await nc.close()
+    assert lattice.remote.refused == 3
+    assert await b.call_actor(claims.subject, "Echo", b"still") == b"still"
+
+
+async def _raw(server: ServerProcess) -> nats.NATS:
+    return await nats.connect(nats_url(server))
+
+
+async def test_inventory_and_events(
+    member: MakeMember, signer: Signer, nats: ServerProcess
+) -> None:
+    """Every host answers the inventory; changes are published as CloudEvents."""
+    a, lattice_a = await member(labels={"zone": "a"})
+    b, lattice_b = await member(labels={"zone": "b"})
+    client = LatticeClient(nats_url(nats), name="test")
+    await client.connect_once()
+    seen: list[dict[str, object]] = []
+
+    async def on_event(msg: object) -> None:
+        seen.append(json.loads(msg.data))  # type: ignore[attr-defined]
+
+    await client.subscribe("wasmbus.events", on_event)
+    await client.flush()
+    try:
+        claims = await a.add_actor(signer.sign("echo"))
+        await b.add_provider(MemoryKeyValueProvider())
+        hosts = await gather(client, Subjects(), "hosts", timeout=0.5)
+        assert {h["host_id"] for h in hosts} == {lattice_a.host_id, lattice_b.host_id}
+        assert {h["labels"]["zone"] for h in hosts} == {"a", "b"}
+        actors = await gather(client, Subjects(), "actors", timeout=0.5)
+        by_host = {x["host_id"]: [y["key"] for y in x["actors"]] for x in actors}
+        assert by_host == {lattice_a.host_id: [claims.subject], lattice_b.host_id: []}
+        caps = await gather(client, Subjects(), "capabilities", timeout=0.5)
+        assert any(c["capabilities"] for c in caps if c["host_id"] == lattice_b.host_id)
+
+        async def got_events() -> bool:
+            kinds = {(e["type"], e["source"]) for e in seen}
+            return ("actor_started", lattice_a.host_id) in kinds and (
+                "provider_loaded",
+                lattice_b.host_id,
+            ) in kinds
+
+        await eventually(got_events)
+        event = next(e for e in seen if e["type"] == "actor_started")
+        assert event["specversion"] == "1.0"
+        assert event["data"]["public_key"] == claims.subject  # type: ignore[index]
+    finally:
+        await client.close()
+
+
+async def test_control_launch_terminate_update_and_auction(
+    member: MakeMember, signer: Signer, nats: ServerProcess
+) -> None:
+    """Auction by label picks the matching host; stop and update reach the right hosts."""
+    a, lattice_a = await member(labels={"gpu": "yes"})
+    b, _ = await member(labels={"gpu": "no"})
+    client = LatticeClient(nats_url(nats), name="ctl")
+    await client.connect_once()
+    subjects = Subjects()
+    try:
+        assert await auction(client, subjects, {"gpu": "yes"}, timeout=0.5) == [lattice_a.host_id]
+        echo = signer.sign("echo", rev=1)
+        started = await launch(client, subjects, echo, constraints={"gpu": "yes"})
+        assert started["host_id"] == lattice_a.host_id
+        assert a.actor(started["key"]).claims.rev == 1
+        updated = await update(client, subjects, signer.sign("echo", rev=2))
+        assert [u["rev"] for u in updated] == [2]
+        assert a.actor(started["key"]).claims.rev == 2
+        stopped = await terminate(client, subjects, started["key"])
+        assert [s["host_id"] for s in stopped] == [lattice_a.host_id]
+        with pytest.raises(ActorNotFound):
+            a.actor(started["key"])
+        with pytest.raises(Exception, match="none answered the auction"):
+            await launch(client, subjects, echo, constraints={"gpu": "maybe"})
+        assert b.inventory()["actors"] == []
+    finally:
+        await client.close()
+
+
+async def test_reconnect_after_nats_restart(
+    member: MakeMember, signer: Signer, nats: ServerProcess
+) -> None:
+    """After NATS restarts, hosts reconnect, resubscribe and serve again."""
+    a, _ = await member()
+    b, lattice_b = await member(rpc_timeout=0.5)
+    claims = await a.add_actor(signer.sign("echo"))
+    assert await b.call_actor(claims.subject, "Echo", b"1") == b"1"
+    nats.stop()
+    with pytest.raises((LatticeTimeout, LatticeUnavailable)):
+        await b.call_actor(claims.subject, "Echo", b"2")
+    nats.start()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert await b.call_actor(claims.subject, "Echo", b"3") == b"3"
+            break
+        except (LatticeTimeout, LatticeUnavailable):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+    assert lattice_b.client.is_connected
+
+
+async def test_join_before_nats_starts(
+    tmp_path: object, signer: Signer, nats: ServerProcess
+) -> None:
+    """A host started while NATS is down retries with backoff and joins when it comes."""
+    nats.stop()
+    async with Host() as host:
+        lattice = Lattice(host, LatticeConfig(url=nats_url(nats)))
+        await lattice.join()
+        try:
+            claims = await host.add_actor(signer.sign("echo"))
+            await asyncio.sleep(0.6)
+            assert not lattice.client.is_connected
+            nats.start()
+            assert await lattice.client.wait_connected(10)
+            async with Host() as other:
+                peer = Lattice(other, LatticeConfig(url=nats_url(nats)))
+                await peer.join(wait=5)
+                try:
+                    assert await other.call_actor(claims.subject, "Echo", b"k") == b"k"
+                finally:
+                    await peer.leave()
+        finally:
+            await lattice.leave()
