@@ -54,10 +54,11 @@ logger = logging.getLogger("wascc.host.engine")
 # - 2 MiB guards: with a reservation below 4 GiB, Cranelift emits explicit bounds checks; a
 #   guard lets it fold a load's static offset (compilers emit small offsets) into one check.
 # - 32 MiB extra reservation when a memory moves, so a growing heap does not move every page.
-# About 100 MiB of address space (no RAM: it is reserved, not committed) and two mappings per
-# instance, so 10,000 instances use ~1 TiB of address space and 20,000 of the default 65,530
-# `vm.max_map_count` mappings. These settings change the generated code, so they are part of
-# the compiled-module cache key.
+# Measured by `make bench` (bench/density_bench.py): about 68 MiB of address space (reserved,
+# not committed: ~26 KiB of RSS) and 4 mappings per small actor, so 10,000 actors use ~0.7 TiB
+# of address space and 40,000 of Linux's default 65,530 `vm.max_map_count` mappings: that
+# default, not memory, caps one host at about 16,000 actors (raise vm.max_map_count for more).
+# These settings change the generated code, so they are part of the compiled-module cache key.
 ENGINE_SETTINGS: dict[str, int | bool] = {
     "epoch_interruption": True,
     "memory_reservation": 64 * 2**20,
