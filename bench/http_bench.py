@@ -149,11 +149,10 @@ async def _run(seconds: float, connections: int) -> Section:
         verdicts=[f"HTTP host/bare: {ratio:.2f}x ({verdict} the {TARGET}x target)"],
         notes=[
             f"Without the warm-up pass the host serves {cold['rps'] / bare['rps']:.2f}x of "
-            "bare: its calls start on worker threads and are promoted to inline only after "
-            f"{InlinePolicy.PROMOTE_AFTER} quick calls in a row (under {InlinePolicy.QUICK * 1e3:g}"
-            " ms each, thread hops included); under concurrent load on this small machine a "
-            "worker call often takes longer, so promotion can take seconds or not happen within "
-            "the measurement."
+            "bare: an actor's first calls run on worker threads, and it is promoted to run "
+            f"inline only after {InlinePolicy.PROMOTE_AFTER} calls in a row that each ran "
+            f"under {InlinePolicy.QUICK * 1e3:g} ms (measured on the worker), so the first "
+            "requests of a fresh host pay two thread hops each."
         ],
     )
 

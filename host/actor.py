@@ -137,6 +137,11 @@ class Actor:
                 "raise max_instances or the call timeout",
                 actor=self.key,
             ) from None
+        policy = self._inline
+        if policy.streak >= policy.required and policy.loop_free():
+            # Promoted while this call waited in the queue: run it inline too, or a queue
+            # that built up before the promotion would keep every call on worker threads.
+            return self.invoke_inline(instance, operation, payload)
         # The call's own duration, measured on the worker: seen from the loop it would include
         # the wait for a busy loop, and a loaded host would never find its calls quick.
         elapsed = [float("inf")]
