@@ -25,7 +25,7 @@ import wasmtime
 ROOT = Path(__file__).resolve().parents[2]
 ACTORS_DIR = ROOT / "actors"
 BUILD_DIR = ACTORS_DIR / "build"
-ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "big")
+ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "messenger", "big")
 FIXTURE_IMPORTS = {
     "counter": {"__guest_request", "__guest_response"},
     "garbage": {"__guest_request"},
@@ -479,7 +479,7 @@ def test_big_mix_runs_all_functions() -> None:
     assert host.call("Mix", b"other").response != first.response
 
 
-@pytest.mark.parametrize("name", ["echo", "kvcounter", "logger", "pinger", "ponger", "big"])
+@pytest.mark.parametrize("name", ACTORS)
 def test_unknown_operation_fails(name: str) -> None:
     """An operation the actor does not register fails with "unknown operation: <op>"."""
     result = actor(name).call("NoSuchOp", b"x")
