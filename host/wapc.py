@@ -585,7 +585,11 @@ class WapcInstance:
             )
         state = self._state
         op = operation.encode()
-        state.begin(op, payload if type(payload) is bytes else bytes(payload))
+        # state.begin(), inlined: this runs on every invocation.
+        state.operation = op
+        state.payload = payload if type(payload) is bytes else bytes(payload)
+        state.response = state.guest_error = state.fault = state.pending = None
+        state.host_response = state.host_error = b""
         try:
             result = self._call(len(op), len(state.payload))
         except BaseException as exc:
