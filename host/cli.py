@@ -45,6 +45,7 @@ logger = logging.getLogger("wascc.cli")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DATA_ENV = "WASCC_DATA"
+DEFAULT_RPC_TIMEOUT = 2.0
 
 
 class _Address(click.ParamType[tuple[str, int], Any]):
@@ -81,10 +82,13 @@ def _default_data_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".wascc" / "data"
 
 
-def _load(file: Path, expand_env: bool, reserved: dict[int, str] | None = None) -> Manifest:
-    """The checked manifest, or every problem on stderr and exit status 2."""
+def _load(
+    file: Path, expand_env: bool, reserved: dict[int, str] | None = None, *, lattice: bool = False
+) -> Manifest:
+    """The checked manifest, or every problem on stderr and exit status 2. ``lattice``: a
+    lattice is given on the command line (bindings may name remote actors and providers)."""
     try:
-        return load_manifest(file, expand=expand_env, reserved_ports=reserved)
+        return load_manifest(file, expand=expand_env, reserved_ports=reserved, lattice=lattice)
     except ManifestInvalid as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -109,9 +113,21 @@ _expand_opt = click.option(
 @main.command("validate")
 @_manifest_arg
 @_expand_opt
-def validate_command(manifest: Path, expand_env: bool) -> None:
-    """Check MANIFEST as `wascc up` would, without starting anything (exit 2 if invalid)."""
-    checked = _load(manifest, expand_env)
+@click.option(
+    "--lattice",
+    envvar="WASCC_LATTICE",
+    help="Check as for `wascc up --lattice URL` (nothing is contacted).",
+)
+def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> None:
+    """Check MANIFEST as `wascc up` would, without starting anything (exit 2 if invalid).
+
+    Offline: with a lattice (a lattice section or --lattice), a binding that names an actor
+    of another host, or a capability no provider of the manifest serves, is accepted with a
+    note; `wascc up` checks the remote actor's claims when it starts.
+    """
+    checked = _load(manifest, expand_env, lattice=bool(lattice))
+    for note in checked.notes:
+        click.echo(f"note: {manifest}: {note}")
     click.echo(
         f"{manifest} is valid: {len(checked.actors)} actors, "
         f"{len(checked.capabilities)} capabilities, {len(checked.bindings)} bindings"
@@ -141,15 +157,26 @@ def validate_command(manifest: Path, expand_env: bool) -> None:
     show_default=True,
     help="Seconds in-flight work may take to finish on shutdown.",
 )
-@click.option("--lattice", envvar="WASCC_LATTICE", help="Join the lattice at this NATS URL.")
-@click.option("--namespace", envvar="WASCC_NAMESPACE", help="Lattice namespace.")
-@click.option("--label", multiple=True, help="A host label key=value (repeatable).")
+@click.option(
+    "--lattice",
+    envvar="WASCC_LATTICE",
+    help="Join the lattice at this NATS URL [default: the manifest's lattice.url].",
+)
+@click.option(
+    "--namespace",
+    envvar="WASCC_NAMESPACE",
+    help="Lattice namespace [default: the manifest's lattice.namespace].",
+)
+@click.option(
+    "--label",
+    multiple=True,
+    help="A host label key=value (repeatable; overrides the manifest's lattice.labels).",
+)
 @click.option(
     "--rpc-timeout",
     type=click.FloatRange(min=0.01),
-    default=2.0,
-    show_default=True,
-    help="Seconds a call to another host of the lattice may take.",
+    help="Seconds a call to another host of the lattice may take [default: the manifest's "
+    f"lattice.rpc_timeout, else {DEFAULT_RPC_TIMEOUT:g}].",
 )
 def up_command(  # click passes options by keyword
     *,
@@ -163,17 +190,24 @@ def up_command(  # click passes options by keyword
     lattice: str | None,
     namespace: str | None,
     label: tuple[str, ...],
-    rpc_timeout: float,
+    rpc_timeout: float | None,
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
-    With --lattice the host joins a lattice of hosts over NATS: it serves its actors and
-    providers to the other hosts and calls theirs when a target is not local.
+    With --lattice (or a lattice section in MANIFEST; the options override it) the host joins
+    a lattice of hosts over NATS: it serves its actors and providers to the other hosts and
+    calls theirs when a target is not local.
     """
     configure_logging(log_level, log_format)
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
-    checked = _load(manifest, expand_env, reserved)
+    checked = _load(manifest, expand_env, reserved, lattice=bool(lattice))
+    section = checked.lattice
+    if section is not None:  # the command line overrides the manifest
+        lattice = lattice or section.url
+        namespace = namespace if namespace is not None else section.namespace
+        rpc_timeout = rpc_timeout if rpc_timeout is not None else section.rpc_timeout
+        labels = {**section.labels, **labels}
     config = ServerConfig(
         manifest=checked,
         data_dir=data_dir or _default_data_dir(),
@@ -181,7 +215,11 @@ def up_command(  # click passes options by keyword
         shutdown_timeout=shutdown_timeout,
         labels=labels,
         lattice=(
-            LatticeConfig(url=lattice, namespace=namespace, rpc_timeout=rpc_timeout)
+            LatticeConfig(
+                url=lattice,
+                namespace=namespace,
+                rpc_timeout=rpc_timeout if rpc_timeout is not None else DEFAULT_RPC_TIMEOUT,
+            )
             if lattice
             else None
         ),

@@ -87,6 +87,8 @@ class Host:
         # runtime-checkable Protocol costs microseconds, too much for every host call.
         self._sync_handlers: dict[tuple[str, str], SyncHandler] = {}
         self._bindings: dict[tuple[str, str, str], Binding] = {}
+        # Bindings another host of the lattice made for a local actor (``record_binding``).
+        self._recorded: set[tuple[str, str, str]] = set()
         self._workers: WorkerThreads | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -481,6 +483,9 @@ class Host:
         self._topology += 1
         if record is None:
             raise HostError(f"actor {actor} has no binding {binding!r} to {contract_id}")
+        if (actor, contract_id, binding) in self._recorded:  # the other host unbinds it
+            self._recorded.discard((actor, contract_id, binding))
+            return
         provider = self.find_provider(contract_id, binding)
         if provider is not None:
             await provider.remove_actor(actor, binding)
@@ -490,6 +495,38 @@ class Host:
         await self._changed(
             "actor_binding_removed", actor=actor, capability_id=contract_id, binding_name=binding
         )
+
+    def record_binding(self, actor: str, contract_id: str, binding: str = DEFAULT_BINDING) -> bool:
+        """Record a binding of the local ``actor`` that another host of the lattice made (and
+        sent to the provider itself), so that the actor's calls to ``contract_id`` are routed.
+        No provider is contacted and no event is published. False if the actor does not run
+        here, does not claim the contract, or is bound already."""
+        binding = normalize_binding(binding)
+        running = self._actors.get(actor)
+        key = (actor, contract_id, binding)
+        if running is None or contract_id not in running.claims.caps or key in self._bindings:
+            return False
+        self._bindings[key] = Binding(actor, contract_id, binding, {})
+        self._recorded.add(key)
+        self._topology += 1
+        logger.info(
+            "actor %s is bound to %s (binding %s) by another host",
+            running.label,
+            contract_id,
+            binding,
+        )
+        return True
+
+    def forget_binding(self, actor: str, contract_id: str, binding: str = DEFAULT_BINDING) -> bool:
+        """Undo ``record_binding`` (the other host removed the binding); False if not bound."""
+        key = (actor, contract_id, normalize_binding(binding))
+        if key not in self._recorded:
+            return False
+        self._recorded.discard(key)
+        self._bindings.pop(key, None)
+        self._topology += 1
+        logger.info("actor %s is no longer bound to %s (binding %s)", *key)
+        return True
 
     async def _changed(self, event: str, **data: Any) -> None:
         """Tell the lattice (if joined) what changed on this host."""

@@ -3,6 +3,11 @@
 The waSCC 0.14 format, with extensions::
 
     labels: {sample: demo}                     # optional
+    lattice:                                   # optional: join a lattice of hosts over NATS
+      url: nats://127.0.0.1:4222               #   (--lattice, --namespace, --label and
+      namespace: prod                          #   --rpc-timeout override these)
+      labels: {zone: a}                        #   host labels, added to the ones above
+      rpc_timeout: 2                           #   seconds a call to another host may take
     actors:
       - ./echo_s.wasm                          # a signed module, relative to this file
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
@@ -25,6 +30,10 @@ The waSCC 0.14 format, with extensions::
 ``load_manifest`` reads, expands (``${VAR}``, ``${VAR:default}`` with ``expand_env``) and
 checks everything before anything starts; ``ManifestInvalid`` lists every problem at once,
 each with the file, the entry path and the fix.
+
+With a lattice, a binding may name an actor of another host (by key) or a capability that
+another host loads; such bindings are accepted with a line in ``Manifest.notes`` and checked
+against the lattice when ``wascc up`` starts (``host.server``).
 """
 
 from __future__ import annotations
@@ -42,7 +51,13 @@ from host.manifest_check import (
     CapabilityEntry,
     Checker,
 )
-from host.manifest_schema import Problem, expand_env, parse_document, read_document
+from host.manifest_schema import (
+    Problem,
+    RawLattice,
+    expand_env,
+    parse_document,
+    read_document,
+)
 
 __all__ = [
     "ActorEntry",
@@ -51,6 +66,7 @@ __all__ = [
     "Manifest",
     "ManifestInvalid",
     "Problem",
+    "RawLattice",
     "load_manifest",
 ]
 
@@ -76,6 +92,8 @@ class Manifest:
     actors: tuple[ActorEntry, ...]
     capabilities: tuple[CapabilityEntry, ...]
     bindings: tuple[BindingEntry, ...]
+    lattice: RawLattice | None = None  # the ``lattice`` section, if any
+    notes: tuple[str, ...] = ()  # what is checked only at start-up (remote actors/providers)
 
     def extras_bindings(self) -> tuple[BindingEntry, ...]:
         """Bindings to ``wascc:extras``: the host sets those itself for actors that claim it."""
@@ -88,12 +106,15 @@ def load_manifest(
     expand: bool = False,
     environ: Mapping[str, str] | None = None,
     reserved_ports: Mapping[int, str] | None = None,
+    lattice: bool = False,
 ) -> Manifest:
     """Read and check ``file``; ``ManifestInvalid`` lists every problem found.
 
     ``expand`` replaces ``${VAR}``/``${VAR:default}`` from ``environ`` (default: the process
     environment). ``reserved_ports`` are ports something else of the process listens on
-    (the admin endpoint), which no HTTP binding may take.
+    (the admin endpoint), which no HTTP binding may take. ``lattice``: the host joins a
+    lattice given on the command line (as if the file had a ``lattice`` section), so bindings
+    may name remote actors and providers.
     """
     shown = str(file)
     data, problems = read_document(file)
@@ -104,7 +125,11 @@ def load_manifest(
         data, expanded, problems = expand_env(data, environ)
     raw = parse_document(data, expanded)
     problems = [*problems, *raw.problems]
-    checker = Checker(file.resolve().parent, dict(reserved_ports or {}))
+    checker = Checker(
+        file.resolve().parent,
+        dict(reserved_ports or {}),
+        lattice=lattice or raw.lattice is not None,
+    )
     actors: list[ActorEntry] = []
     for raw_actor in raw.actors:
         actor = checker.actor(raw_actor.index, raw_actor.path, raw_actor.settings)
@@ -169,10 +194,18 @@ def load_manifest(
     problems.extend(checker.problems)
     if problems:
         raise ManifestInvalid(shown, _in_file_order(problems))
-    return Manifest(file, raw.labels, tuple(actors), tuple(capabilities), tuple(bindings))
+    return Manifest(
+        file,
+        raw.labels,
+        tuple(actors),
+        tuple(capabilities),
+        tuple(bindings),
+        raw.lattice,
+        tuple(checker.notes),
+    )
 
 
-_SECTIONS = {"": 0, "labels": 1, "actors": 2, "capabilities": 3, "bindings": 4}
+_SECTIONS = {"": 0, "labels": 1, "lattice": 2, "actors": 3, "capabilities": 4, "bindings": 5}
 _ENTRY = re.compile(r"([a-z]*)(?:\[(\d+)\])?")
 
 

@@ -4,6 +4,12 @@ Actor files must exist and carry valid signed claims; capabilities must name a p
 can be imported and take the given ``config``; bindings must name a listed actor (by public
 key or by module path), a contract its claims list, and a provider the manifest loads; HTTP
 bindings need distinct, valid ports. Every problem is collected, none stops the others.
+
+With a lattice (the manifest's ``lattice`` section or ``wascc up --lattice``) a binding may
+name an actor that runs on another host (by its public key) or a capability that no provider
+of this manifest serves (another host loads it). Those are accepted here with a note: the
+remote actor's claims are checked against the binding when ``wascc up`` starts (looked up in
+the lattice's inventory), and a remote provider receives the binding whenever it joins.
 """
 
 from __future__ import annotations
@@ -70,15 +76,22 @@ class BindingEntry:
     contract_id: str
     binding: str
     values: Mapping[str, str]
+    remote_actor: bool = False  # the actor runs on another host of the lattice
+    remote_provider: bool = False  # no provider of this manifest serves it: another host's
 
 
 @dataclass
 class Checker:
-    """Resolves raw entries against the file system, the claims and the provider registry."""
+    """Resolves raw entries against the file system, the claims and the provider registry.
+
+    ``lattice``: whether the host joins a lattice, where bindings may name remote actors and
+    providers (each one adds a line to ``notes``)."""
 
     base: Path
     reserved_ports: Mapping[int, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    lattice: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def _bad(self, path: str, message: str, fix: str = "") -> None:
         self.problems.append(Problem(path, message, fix))
@@ -147,31 +160,70 @@ class Checker:
     def binding(
         self, raw: RawBinding, actors: list[ActorEntry], providers: set[tuple[str, str]]
     ) -> BindingEntry | None:
-        """Check one binding against the manifest's actors and providers."""
+        """Check one binding against the manifest's actors and providers (and, with a
+        lattice, accept a remote actor or provider with a note)."""
         index, contract, binding, values = raw.index, raw.capability, raw.binding, raw.values
         path = f"bindings[{index}]"
-        actor = self._find_actor(raw.actor, actors, f"{path}.actor")
-        if actor is None:
-            return None
-        caps = actor.claims.caps
-        if contract not in caps:
+        remote_actor = self._remote_actor(raw.actor, actors)
+        if remote_actor:
+            actor = None
+            key = label = raw.actor
+        else:
+            actor = self._find_actor(raw.actor, actors, f"{path}.actor")
+            if actor is None:
+                return None
+            key, label = actor.claims.subject, actor.label
+            caps = actor.claims.caps
+            if contract not in caps:
+                self._bad(
+                    f"{path}.capability",
+                    f"actor {label} does not claim {contract} (its claims list: "
+                    f"{', '.join(caps) or 'nothing'})",
+                    f"re-sign it with --cap {contract}, or remove this binding",
+                )
+                return None
+        if contract == EXTRAS and remote_actor:
             self._bad(
                 f"{path}.capability",
-                f"actor {actor.label} does not claim {contract} (its claims list: "
-                f"{', '.join(caps) or 'nothing'})",
-                f"re-sign it with --cap {contract}, or remove this binding",
+                f"{EXTRAS} is built into each host: only the host running actor {key} binds it",
+                "remove this binding",
             )
             return None
-        if contract != EXTRAS and (contract, binding) not in providers:
+        remote_provider = contract != EXTRAS and (contract, binding) not in providers
+        if remote_provider and not self.lattice:
             self._bad(
                 f"{path}.capability",
                 f"no capability in this manifest serves {contract} with binding_name {binding!r}",
-                f"add a capability for {contract} (binding_name {binding!r}) to capabilities",
+                f"add a capability for {contract} (binding_name {binding!r}) to capabilities, "
+                "or join a lattice where another host loads it (a lattice section or --lattice)",
             )
             return None
-        if contract == HTTP_SERVER and not self._http_values(path, values, actor.label):
+        if contract == HTTP_SERVER and not self._http_values(path, values, label):
             return None
-        return BindingEntry(index, actor.claims.subject, actor.label, contract, binding, values)
+        if remote_actor:
+            self.notes.append(
+                f"{path}: actor {key} is not in this manifest: it must run on another host of "
+                f"the lattice; its claims are checked for {contract} when `wascc up` starts"
+            )
+        if remote_provider:
+            self.notes.append(
+                f"{path}: no provider of this manifest serves {contract} (binding "
+                f"{binding!r}): another host of the lattice must load it; it receives the "
+                "binding when it joins"
+            )
+        return BindingEntry(
+            index, key, label, contract, binding, values, remote_actor, remote_provider
+        )
+
+    def _remote_actor(self, ref: str, actors: list[ActorEntry]) -> bool:
+        """Whether ``ref`` names an actor of another host: only with a lattice, and only by
+        public key (a path names a module of this manifest)."""
+        return (
+            self.lattice
+            and ref.startswith("M")
+            and is_public_key(ref)
+            and all(actor.claims.subject != ref for actor in actors)
+        )
 
     def _find_actor(self, ref: str, actors: list[ActorEntry], path: str) -> ActorEntry | None:
         if is_public_key(ref) and ref.startswith("M"):
@@ -181,7 +233,8 @@ class Checker:
             self._bad(
                 path,
                 f"no actor of this manifest has the key {ref}",
-                "add its module to actors, or correct the key",
+                "add its module to actors, correct the key, or join a lattice where another "
+                "host runs it (a lattice section or --lattice)",
             )
             return None
         file = self.resolve(ref)
@@ -225,8 +278,8 @@ class Checker:
         """No two HTTP bindings (nor ``reserved_ports``, e.g. the admin endpoint) share a port."""
         taken = [("127.0.0.1", port, owner) for port, owner in self.reserved_ports.items()]
         for entry in bindings:
-            if entry.contract_id != HTTP_SERVER:
-                continue
+            if entry.contract_id != HTTP_SERVER or entry.remote_provider:
+                continue  # another host's HTTP server listens on its own ports
             port = int(entry.values["PORT"])
             if port == 0:  # any free port: never a clash
                 continue

@@ -26,6 +26,7 @@ __all__ = [
     "RawActor",
     "RawBinding",
     "RawCapability",
+    "RawLattice",
     "RawManifest",
     "expand_env",
     "parse_document",
@@ -33,11 +34,14 @@ __all__ = [
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
-_TOP = {"labels", "actors", "capabilities", "bindings"}
+_TOP = {"labels", "lattice", "actors", "capabilities", "bindings"}
 _REQUIRED_TOP = {"actors", "capabilities", "bindings"}
 _ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
 _CAPABILITY_KEYS = {"path", "binding_name", "config"}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
+_LATTICE_KEYS = {"url", "namespace", "labels", "rpc_timeout"}
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+_SUBJECT_TOKEN = re.compile(r"[^.*>\s]+")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,23 @@ class RawBinding:
     values: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class RawLattice:
+    """The ``lattice`` section: which lattice ``wascc up`` joins (the same settings as
+    ``--lattice``, ``--namespace``, ``--label`` and ``--rpc-timeout``, which override it)."""
+
+    url: str
+    namespace: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    rpc_timeout: float | None = None
+
+
 @dataclass
 class RawManifest:
     """Every well-formed entry of the file, plus the problems found so far."""
 
     labels: dict[str, str] = field(default_factory=dict)
+    lattice: RawLattice | None = None
     actors: list[RawActor] = field(default_factory=list)
     capabilities: list[RawCapability] = field(default_factory=list)
     bindings: list[RawBinding] = field(default_factory=list)
@@ -253,6 +269,8 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
     if top is not None:
         if "labels" in top:
             raw.labels = fields.string_map(top["labels"], "labels")
+        if "lattice" in top:
+            raw.lattice = _lattice(fields, top["lattice"])
         for name, reader in (
             ("actors", _actor),
             ("capabilities", _capability),
@@ -268,6 +286,47 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
                     getattr(raw, name).append(entry)
     raw.problems.extend(fields.problems)
     return raw
+
+
+def _lattice(fields: _Fields, item: object) -> RawLattice | None:
+    """``lattice: {url, namespace?, labels?, rpc_timeout?}``."""
+    entry = fields.mapping(item, "lattice", _LATTICE_KEYS, {"url"})
+    if entry is None:
+        return None
+    url = fields.string(entry["url"], "lattice.url") if "url" in entry else None
+    if url is not None:
+        url = url.strip()
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme.lower() not in _NATS_SCHEMES or not rest.strip("/"):
+            fields.bad(
+                "lattice.url",
+                f"{url!r} is not a NATS URL",
+                "write it as nats://HOST:PORT (for example nats://127.0.0.1:4222)",
+                url,
+            )
+            url = None
+    namespace = None
+    if "namespace" in entry:
+        namespace = fields.string(entry["namespace"], "lattice.namespace")
+        if namespace is not None:
+            namespace = namespace.strip()
+            if not all(_SUBJECT_TOKEN.fullmatch(part) for part in namespace.split(".")):
+                fields.bad(
+                    "lattice.namespace",
+                    f"{namespace!r} cannot be used in a NATS subject",
+                    "use letters, digits, '-' or '_' (no '*', '>', white space or empty parts)",
+                    namespace,
+                )
+                namespace = None
+    labels = fields.string_map(entry["labels"], "lattice.labels") if "labels" in entry else {}
+    rpc_timeout = None
+    if "rpc_timeout" in entry:
+        rpc_timeout = fields.number(
+            entry["rpc_timeout"], "lattice.rpc_timeout", integer=False, minimum=0.01
+        )
+    if url is None:
+        return None
+    return RawLattice(url, namespace, labels, rpc_timeout)
 
 
 def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:

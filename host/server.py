@@ -13,6 +13,12 @@ did if any step fails. Shutdown goes:
 With a lattice, step 1 also unsubscribes the host's lattice subjects (other hosts take over
 the work), and step 3 sends ``RemoveActor`` to providers on other hosts.
 
+A manifest binding may name an actor that runs on another host of the lattice: at startup its
+claims are looked up in the lattice's inventory (waiting up to ``lattice_wait`` for a host to
+run it), the binding is refused unless they list the contract, and the binding is then made
+over the lattice (``Lattice.bind_remote_actor``). A binding to a provider that no capability
+of the manifest loads goes to the provider wherever (and whenever) it joins the lattice.
+
 Signals are not handled here: the CLI turns them into ``stop`` (and a second one into a forced
 exit), so ``HostServer`` stays usable as a library and in tests.
 """
@@ -28,10 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from host.admin import AdminServer
-from host.errors import ProviderError, WasccError
+from host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
 from host.host import Host
 from host.lattice import Lattice, LatticeConfig
-from host.manifest import Manifest
+from host.manifest import BindingEntry, Manifest
 from host.manifest_check import EXTRAS, HTTP_SERVER
 from host.metrics import HostMetrics
 
@@ -118,6 +124,8 @@ class HostServer:
             ) from exc
         await self.host.start()
         self._started = True
+        for note in manifest.notes:
+            logger.info("%s: %s", manifest.file, note)
         try:
             if self.lattice is not None:  # before the manifest: it may bind remote providers
                 await self._join_lattice()
@@ -139,6 +147,9 @@ class HostServer:
                         entry.index,
                         entry.actor_label,
                     )
+                    continue
+                if entry.remote_actor:
+                    await self._bind_remote_actor(entry)
                     continue
                 await self.host.set_binding(
                     entry.actor, entry.contract_id, entry.binding, entry.values
@@ -178,6 +189,37 @@ class HostServer:
                 f"lattice: NATS at {url} cannot be reached; host {self.lattice.host_id} keeps "
                 "retrying in the background and serves local work meanwhile"
             )
+
+    async def _bind_remote_actor(self, entry: BindingEntry) -> None:
+        """A manifest binding of an actor that runs on another host: check it against the
+        actor's claims from the lattice's inventory, then make it over the lattice."""
+        where = f"{self.config.manifest.file}: bindings[{entry.index}]"
+        if self.lattice is None:
+            raise WasccError(
+                f"{where}: actor {entry.actor} is not in this manifest and the host joins no "
+                "lattice; add its module to actors, or join a lattice (--lattice)"
+            )
+        try:
+            host_id, claims = await self.lattice.find_actor(
+                entry.actor, timeout=self.config.lattice_wait
+            )
+        except LatticeError as exc:
+            raise LatticeError(f"{where}: {exc}") from None
+        caps = [str(c) for c in claims.get("caps") or ()]
+        label = f"{claims.get('name') or entry.actor} ({entry.actor})"
+        if entry.contract_id not in caps:
+            raise CapabilityNotClaimed(
+                f"{where}: actor {label}, running on host {host_id}, does not claim "
+                f"{entry.contract_id} (its claims list: {', '.join(caps) or 'nothing'}); "
+                f"re-sign it with --cap {entry.contract_id} and update it (wascc ctl update "
+                "actor FILE), or remove this binding"
+            )
+        values = {**entry.values, **_wascc_values(claims, caps)}
+        await self.lattice.bind_remote_actor(entry.actor, entry.contract_id, entry.binding, values)
+        self._announce(
+            f"lattice: bound actor {label} on host {host_id} to {entry.contract_id} "
+            f"(binding {entry.binding!r})"
+        )
 
     def _print_endpoints(self) -> None:
         inventory = self.host.inventory()
@@ -282,3 +324,16 @@ class HostServer:
             await self.lattice.leave()
         if self.admin is not None:
             await self.admin.close()
+
+
+def _wascc_values(claims: Mapping[str, Any], caps: list[str]) -> dict[str, str]:
+    """The ``__wascc_*`` binding values of spec §4 from a remote actor's claims (JSON), as
+    the host sets them for a local actor."""
+    tags = claims.get("tags") or ()
+    return {
+        "__wascc_issuer": str(claims.get("issuer") or ""),
+        "__wascc_capabilities": ",".join(caps),
+        "__wascc_name": str(claims.get("name") or ""),
+        "__wascc_expires": str(claims.get("expires") or 0),
+        "__wascc_tags": ",".join(str(t) for t in tags),
+    }

@@ -58,6 +58,9 @@ class LatticeClient:
         self._connected = asyncio.Event()
         self._closing = False
         self._last_error: BaseException | None = None
+        # Called after nats-py reconnected (subscriptions already restored): the lattice
+        # announces itself again and replays its bindings (another host may have restarted).
+        self.on_reconnected: Callable[[], Awaitable[None]] | None = None
 
     @property
     def is_connected(self) -> bool:
@@ -241,3 +244,8 @@ class LatticeClient:
 
     async def _on_reconnected(self) -> None:
         logger.info("reconnected to the lattice's NATS (%s); subscriptions restored", self.url)
+        if self.on_reconnected is not None and not self._closing:
+            try:
+                await self.on_reconnected()
+            except Exception:  # a bug: logged in full; the connection lives on
+                logger.exception("after reconnecting to %s", self.url)

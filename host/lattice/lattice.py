@@ -5,6 +5,15 @@ not local), subscribes the host's subjects and connects, retrying with backoff i
 background when NATS is not there yet, so the host serves its local work meanwhile. Teardown
 mirrors it: ``stop_serving()`` first (no new work from the lattice), then the host stops (its
 bindings to remote providers are removed over the lattice), then ``leave()``.
+
+Bindings outlive outages. A binding to a provider on another host is sent to the provider's
+root subject when made, again whenever a host announces ``provider_loaded``, and again after
+every reconnection to NATS (when each host also announces its providers anew), so neither a
+NATS restart nor a provider host that restarted meanwhile loses it. A binding may also name
+an actor that runs on another host (``bind_remote_actor``, from a manifest): the provider is
+told as above, and the hosts running the actor record the binding from the
+``actor_binding_created`` event (announced again when such a host starts the actor), so the
+actor's calls are routed to the provider.
 """
 
 from __future__ import annotations
@@ -22,8 +31,8 @@ from host.lattice.client import LatticeClient, Message
 from host.lattice.control import ControlServer
 from host.lattice.errors import LatticeError, MalformedMessage
 from host.lattice.events import EventType, cloud_event, parse_event
-from host.lattice.inventory import host_inventory
-from host.lattice.remote import MAX_MESSAGE, Remote
+from host.lattice.inventory import gather, host_inventory
+from host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
 from keys.nkeys import KeyPair
 
@@ -76,6 +85,11 @@ class Lattice:
         self._started = time.monotonic()
         self._connecting: asyncio.Task[None] | None = None
         self._joined = False
+        # Bindings this host made for actors of other hosts (from its manifest).
+        self.remote_actor_bindings: set[BindingKey] = set()
+        # Bindings of local actors that another host made: key → that host's id.
+        self.adopted: dict[BindingKey, str] = {}
+        self.client.on_reconnected = self._on_reconnected
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -112,12 +126,25 @@ class Lattice:
         inventory = self.host.inventory()
         for actor in inventory["actors"]:
             await self._emit("actor_started", _actor_data(actor["key"], actor["claims"]))
-        for p in inventory["providers"]:
+        await self._announce()
+
+    async def _announce(self) -> None:
+        """Tell the lattice what this host offers and needs: its providers (hosts bound to
+        them replay their bindings), its bindings to other hosts' providers, and its
+        bindings of other hosts' actors."""
+        for p in self.host.inventory()["providers"]:
             await self._emit(
                 "provider_loaded", {"capability_id": p["contract_id"], "binding_name": p["binding"]}
             )
-        for _, contract_id, binding in list(self.remote.outgoing):
+        for _, contract_id, binding in sorted({k for k in self.remote.outgoing}):
             await self.remote.replay(contract_id, binding)
+        for key in sorted(self.remote_actor_bindings):
+            await self._emit_binding("actor_binding_created", key)
+
+    async def _on_reconnected(self) -> None:
+        """NATS came back (subscriptions are restored): announce again, since a host that
+        restarted meanwhile, or whose announcements were lost, knows nothing of ours."""
+        await self._announce()
 
     async def stop_serving(self) -> None:
         """Take no more work from the lattice; finish what is in flight. Outgoing calls
@@ -134,6 +161,8 @@ class Lattice:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connecting
         await self.remote.stop_serving()
+        await self.unbind_remote_actors()
+        self.adopted.clear()
         if self.client.is_connected:
             await self._emit("host_stopped", {"labels": self.host.labels})
         if self.host.remote is self:
@@ -179,6 +208,83 @@ class Lattice:
         """Remove such a binding (``RemoveActor``)."""
         await self.remote.remove_actor(actor, contract_id, binding)
 
+    # bindings of actors that run on other hosts ----------------------------------------------
+
+    async def find_actor(self, actor: str, *, timeout: float) -> tuple[str, dict[str, Any]]:
+        """The id of a host that runs ``actor`` and the actor's claims, from the lattice's
+        inventory (asked again until ``timeout``: that host may still be starting);
+        ``LatticeError`` naming the fix if no host runs it or the lattice is unreachable."""
+        if not await self.client.wait_connected(timeout):
+            raise LatticeError(
+                f"cannot look up actor {actor} in the lattice: NATS at {self.config.url} cannot "
+                "be reached; start nats-server, or run the actor on this host"
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            wait = min(0.5, max(0.05, deadline - time.monotonic()))
+            for answer in await gather(self.client, self.subjects, "actors", timeout=wait):
+                if answer["host_id"] == self.host_id:
+                    continue
+                for item in answer.get("actors", []):
+                    claims = item.get("claims") if isinstance(item, dict) else None
+                    if item.get("key") == actor and isinstance(claims, dict):
+                        return str(answer["host_id"]), claims
+            if time.monotonic() >= deadline:
+                raise LatticeError(
+                    f"no host of the lattice at {self.config.url} runs actor {actor} (asked for "
+                    f"{timeout:g}s); start the host that runs it first, or add its module to "
+                    "this manifest's actors"
+                )
+            await asyncio.sleep(0.1)
+
+    async def bind_remote_actor(
+        self, actor: str, contract_id: str, binding: str, values: Mapping[str, str]
+    ) -> None:
+        """Bind ``actor``, which runs on another host, to the provider of ``contract_id``
+        (wherever it runs, this host included): ``BindActor`` to the provider as for a local
+        actor, and ``actor_binding_created`` so the hosts running the actor route its calls.
+        The caller checked the actor's claims (``find_actor``)."""
+        key = (actor, contract_id, binding)
+        self.remote_actor_bindings.add(key)
+        await self.remote.bind_actor(actor, contract_id, binding, values)
+        await self._emit_binding("actor_binding_created", key)
+        logger.info("bound remote actor %s to %s (binding %s)", actor, contract_id, binding)
+
+    async def unbind_remote_actors(self) -> None:
+        """Undo every ``bind_remote_actor`` (``RemoveActor``, ``actor_binding_removed``)."""
+        for key in sorted(self.remote_actor_bindings):
+            self.remote_actor_bindings.discard(key)
+            await self.remote.remove_actor(*key)
+            await self._emit_binding("actor_binding_removed", key)
+
+    async def _emit_binding(self, kind: EventType, key: BindingKey) -> None:
+        if self.client.is_connected:
+            actor, contract_id, binding = key
+            data = {"actor": actor, "capability_id": contract_id, "binding_name": binding}
+            await self._emit(kind, data)
+
+    def _adopt(self, kind: str, source: str, data: Mapping[str, Any]) -> None:
+        """Record (or forget) another host's binding of an actor that runs here."""
+        fields = (data.get("actor"), data.get("capability_id"), data.get("binding_name"))
+        if not all(isinstance(f, str) for f in fields):
+            return
+        key: BindingKey = fields  # type: ignore[assignment]
+        if kind == "actor_binding_created":
+            if self.host.record_binding(*key):
+                self.adopted[key] = source
+        elif self.adopted.get(key) == source and self.host.forget_binding(*key):
+            del self.adopted[key]
+
+    async def _announce_bindings_of(self, actor: str) -> None:
+        """Another host started ``actor``: tell it the bindings this host made for it."""
+        keys = {k for k in self.remote_actor_bindings if k[0] == actor}
+        for b in self.host.inventory()["bindings"]:
+            key = (b["actor"], b["contract_id"], b["binding"])
+            if b["actor"] == actor and key not in self.adopted:
+                keys.add(key)
+        for key in sorted(keys):
+            await self._emit_binding("actor_binding_created", key)
+
     async def changed(self, event: str, data: Mapping[str, Any]) -> None:
         """The host tells what changed: adjust subscriptions, publish the event. Never
         raises: the host's own operation already happened."""
@@ -186,6 +292,8 @@ class Lattice:
             if event == "actor_started":
                 await self.remote.serve(self.subjects.actor(data["public_key"]))
             elif event == "actor_stopped":
+                for key in [k for k in self.adopted if k[0] == data["public_key"]]:
+                    del self.adopted[key]  # the host dropped its bindings with the actor
                 await self.remote.unserve(self.subjects.actor(data["public_key"]))
             elif event == "provider_loaded":
                 root = self.subjects.provider_root(data["capability_id"], data["binding_name"])
@@ -215,11 +323,21 @@ class Lattice:
         except MalformedMessage as exc:
             logger.debug("ignoring an event: %s", exc)
             return
-        if event["type"] == "provider_loaded" and event["source"] != self.host_id:
-            data = event["data"]
+        kind, source, data = event["type"], event["source"], event["data"]
+        if source == self.host_id:
+            return
+        if kind == "provider_loaded":
             contract_id, binding = data.get("capability_id"), data.get("binding_name")
             if isinstance(contract_id, str) and isinstance(binding, str):
                 await self.remote.replay(contract_id, binding)
+        elif kind == "actor_started" and isinstance(data.get("public_key"), str):
+            await self._announce_bindings_of(data["public_key"])
+        elif kind in ("actor_binding_created", "actor_binding_removed"):
+            self._adopt(kind, source, data)
+        elif kind == "host_stopped":
+            for key in [k for k, host in self.adopted.items() if host == source]:
+                self.host.forget_binding(*key)
+                del self.adopted[key]
 
     async def _on_inventory(self, msg: Message) -> None:
         kind: InventoryKind = str(msg.subject).rsplit(".", 1)[-1]  # type: ignore[assignment]
@@ -227,6 +345,11 @@ class Lattice:
             return
         try:
             answer = host_inventory(kind, self.host, self.host_id, self._started, self.stats())
+            if kind == "bindings":  # with what this host bound for actors of other hosts
+                answer["bindings"] += [
+                    {"actor": a, "contract_id": c, "binding": b, "remote_actor": True}
+                    for a, c, b in sorted(self.remote_actor_bindings)
+                ]
             await self.client.publish(msg.reply, json.dumps(answer).encode(), what="inventory")
         except Exception:  # a bug: logged in full; the subscription lives on
             logger.exception("inventory of %s failed", kind)
