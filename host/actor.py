@@ -137,8 +137,7 @@ class Actor:
                 "raise max_instances or the call timeout",
                 actor=self.key,
             ) from None
-        policy = self._inline
-        if policy.streak >= policy.required and policy.loop_free():
+        if self._inline.allowed():
             # Promoted while this call waited in the queue: run it inline too, or a queue
             # that built up before the promotion would keep every call on worker threads.
             return self.invoke_inline(instance, operation, payload)
@@ -161,8 +160,7 @@ class Actor:
     def try_inline(self) -> WapcInstance | None:
         """An idle instance to run the next call on the event loop thread, if the inline
         policy allows it (see ``host.inline``); the caller must pass it to ``invoke_inline``."""
-        policy = self._inline
-        if policy.streak >= policy.required and policy.loop_free():
+        if self._inline.allowed():
             return self._pool.try_acquire()
         return None
 

@@ -17,7 +17,12 @@ from providers.codec.capabilities import (
     RequestMessage,
     WriteLogRequest,
 )
-from providers.codec.http import HttpRequest, HttpResponse
+from providers.codec.http import (
+    HttpRequest,
+    HttpResponse,
+    decode_http_response,
+    encode_http_request,
+)
 from providers.codec.keyvalue import (
     AddRequest,
     AddResponse,
@@ -124,5 +129,7 @@ __all__ = [
     "ValuesResponse",
     "WireField",
     "WriteLogRequest",
+    "decode_http_response",
+    "encode_http_request",
     "find_operation",
 ]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from host.errors import ActorBusy, WasccError
 from host.typing import ProviderContext
-from providers.codec import HTTP_SERVER, CodecError, HttpRequest, HttpResponse
+from providers.codec import HTTP_SERVER, CodecError, decode_http_response, encode_http_request
 from providers.http.cors import Cors
 from providers.http.settings import HttpSettings
 
@@ -30,6 +32,8 @@ access_logger = logging.getLogger("wascc.http.access")
 # them would contradict what is really sent.
 _MANAGED = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A header name an actor may not send: one containing CR, LF or ":".
+_BAD_NAME = re.compile(r"[\r\n:]").search
 
 
 class Listener:
@@ -50,6 +54,11 @@ class Listener:
         self._host = host
         self._debug = debug
         self._cors = Cors(settings.cors) if settings.cors else None
+        # Read once per request: kept here rather than looked up through ``settings``.
+        self._access_log = settings.access_log
+        self._max_concurrent = settings.max_concurrent
+        self._timeout = settings.timeout
+        self._call_actor = host.call_actor
         self._in_flight = 0
         self._runner: web.ServerRunner | None = None
         self.port = settings.port
@@ -85,11 +94,11 @@ class Listener:
             await runner.cleanup()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        started = time.perf_counter() if self.settings.access_log else 0.0
+        started = time.perf_counter() if self._access_log else 0.0
         cors = self._cors
         response = cors.preflight(request) if cors is not None else None
         if response is None:
-            if self._in_flight >= self.settings.max_concurrent:
+            if self._in_flight >= self._max_concurrent:
                 response = _error(503, "too many concurrent requests")
                 response.headers["Retry-After"] = "1"
             else:
@@ -105,7 +114,8 @@ class Listener:
         return response
 
     async def _serve(self, request: web.BaseRequest) -> web.Response:
-        body = await self._read_body(request)
+        # No body (GET and the like): skip the reader's coroutine.
+        body = await self._read_body(request) if request.can_read_body else b""
         if isinstance(body, web.Response):
             return body
         url = request.rel_url
@@ -115,16 +125,12 @@ class Listener:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("utf-8", "replace")
             header[name] = f"{header[name]}, {value}" if name in header else value
-        payload = HttpRequest(
+        payload = encode_http_request(
             request.method, url.raw_path, url.raw_query_string, header, body
-        ).encode()
+        )
         try:
-            raw = await self._host.call_actor(
-                self.actor,
-                "HandleRequest",
-                payload,
-                origin=HTTP_SERVER,
-                timeout=self.settings.timeout,
+            raw = await self._call_actor(
+                self.actor, "HandleRequest", payload, origin=HTTP_SERVER, timeout=self._timeout
             )
         except ActorBusy as exc:
             return self._failure(503, "actor busy", exc)
@@ -133,14 +139,13 @@ class Listener:
         except Exception as exc:  # trap, guest error, anything: the client gets a 500
             return self._failure(500, "actor failed", exc)
         try:
-            return _to_response(HttpResponse.decode(raw))
+            return _to_response(*decode_http_response(raw))
         except (CodecError, ValueError) as exc:
             return self._failure(500, "actor sent an invalid response", exc)
 
     async def _read_body(self, request: web.BaseRequest) -> bytes | web.Response:
-        """The request body, or the error response to send instead (413 or 408)."""
-        if not request.can_read_body:
-            return b""
+        """The request body (``request.can_read_body`` is true), or the error response to send
+        instead (413 or 408)."""
         limit = self.settings.max_body
         length = request.content_length
         if length is not None and length > limit:
@@ -200,21 +205,20 @@ class Listener:
         )
 
 
-def _to_response(reply: HttpResponse) -> web.Response:
-    """The aiohttp response for an actor's ``Response``; ``ValueError`` if it cannot be sent."""
-    status = reply.status_code
+def _to_response(status: int, reason: str, header: Mapping[str, str], body: bytes) -> web.Response:
+    """The aiohttp response for an actor's ``Response`` (its fields, as
+    ``decode_http_response`` gives them); ``ValueError`` if it cannot be sent."""
     if not 200 <= status <= 599:
         raise ValueError(f"status code {status} is not a final HTTP status (200-599)")
-    headers: dict[str, str] = {}
-    for name, value in reply.header.items():
-        if not name or any(c in name for c in "\r\n:") or "\r" in value or "\n" in value:
+    # Reason "" means the standard phrase; aiohttp itself refuses CR/LF in it (ValueError).
+    response = web.Response(status=status, reason=reason or None, body=body)
+    headers = response.headers
+    for name, value in header.items():
+        if not name or _BAD_NAME(name) or "\r" in value or "\n" in value:
             raise ValueError(f"header {name!r} cannot be sent (empty, or contains CR, LF or :)")
         if name.lower() not in _MANAGED:
-            headers[name] = value
-    # Reason "" means the standard phrase; aiohttp itself refuses CR/LF in it (ValueError).
-    return web.Response(
-        status=status, reason=reply.status or None, headers=headers, body=reply.body
-    )
+            headers.add(name, value)
+    return response
 
 
 def _too_large(limit: int) -> web.Response:
