@@ -21,10 +21,9 @@ import wasmtime
 
 from bench.raw_floor import ECHO_WAT, raw_echo_rate
 from bench.report import Section
-from host import ActorSettings, Host
+from bench.signing import sign_throwaway
+from host import Host
 from host.testing import FunctionProvider
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
 
 __all__ = ["main", "section"]
 
@@ -33,11 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZES = (("16 B", 16), ("1 KiB", 1024), ("64 KiB", 65536), ("1 MiB", 2**20))
 HOSTCALL_WAT = ROOT / "actors" / "build" / "fixtures" / "hostcall.wasm"
 BIG = ROOT / "actors" / "build" / "big.wasm"
-
-
-def _sign(module: bytes, name: str, caps: tuple[str, ...] = ()) -> bytes:
-    account, subject = KeyPair.generate("account"), KeyPair.generate("module")
-    return sign_module(module, issuer=account, subject=subject, name=name, caps=caps)
 
 
 async def _rate(call: Callable[[], Awaitable[bytes]], seconds: float, concurrency: int) -> float:
@@ -85,7 +79,7 @@ async def _echo_rows(seconds: float) -> list[tuple[str, ...]]:
     module = bytes(wasmtime.wat2wasm(ECHO_WAT))
     rows: list[tuple[str, ...]] = []
     async with Host() as host:
-        key = (await host.add_actor(_sign(module, "echo"), settings=ActorSettings())).subject
+        key = (await host.add_actor(sign_throwaway(module, "echo"))).subject
         for label, size in SIZES:
             payload = b"x" * size
             floor = raw_echo_rate(module, size, seconds)
@@ -117,7 +111,7 @@ async def _hostcall_rows(seconds: float) -> list[tuple[str, ...]]:
     ):
         async with Host() as host:
             await host.add_provider(provider)  # type: ignore[arg-type]
-            key = (await host.add_actor(_sign(module, "hc", ("test:slow",)))).subject
+            key = (await host.add_actor(sign_throwaway(module, "hc", ("test:slow",)))).subject
             await host.set_binding(key, "test:slow")
             rate = await _rate(lambda k=key: host.call_actor(k, "Wait", b"x" * 16), seconds, 1)
             rows.append((label, "", f"{rate:,.0f}/s", f"{1e6 / rate:.1f} µs", "", ""))
@@ -125,7 +119,7 @@ async def _hostcall_rows(seconds: float) -> list[tuple[str, ...]]:
 
 
 async def _load_rows() -> list[tuple[str, ...]]:
-    signed = _sign(BIG.read_bytes(), "big")
+    signed = sign_throwaway(BIG.read_bytes(), "big")
     rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory() as cache:
         for label in ("load 2 MB, first (compile)", "load 2 MB, cached"):

@@ -24,10 +24,11 @@ from typing import Any
 
 import wasmtime
 
-from bench.core_bench import _rate, _sign
+from bench.core_bench import _rate
 from bench.raw_floor import ECHO_WAT
 from bench.report import Section
-from host import ActorSettings, Host
+from bench.signing import sign_throwaway
+from host import Host
 
 __all__ = ["EXTISM_ECHO_WAT", "TARGET", "main", "section"]
 
@@ -146,7 +147,7 @@ async def _section(seconds: float) -> Section:
     logging.disable(logging.WARNING)
     try:
         async with Host() as host:
-            key = (await host.add_actor(_sign(module, "echo"), settings=ActorSettings())).subject
+            key = (await host.add_actor(sign_throwaway(module, "echo"))).subject
             for label, size in SIZES:
                 payload = b"x" * size
                 assert await host.call_actor(key, "Echo", payload) == payload

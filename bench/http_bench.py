@@ -21,10 +21,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.report import Section
+from bench.signing import sign_throwaway
 from host import ActorSettings, Host
 from host.inline import InlinePolicy
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
 from providers import HttpServerProvider
 
 __all__ = ["main", "section", "warm_up"]
@@ -89,10 +88,7 @@ async def _bare_server() -> AsyncIterator[int]:
 @asynccontextmanager
 async def _host_server(instances: int) -> AsyncIterator[int]:
     """A host running the echo actor behind the HTTP server provider."""
-    account, subject = KeyPair.generate("account"), KeyPair.generate("module")
-    module = sign_module(
-        ECHO.read_bytes(), issuer=account, subject=subject, name="echo", caps=[HTTP]
-    )
+    module = sign_throwaway(ECHO.read_bytes(), "echo", [HTTP])
     async with Host() as host:
         provider = HttpServerProvider()
         await host.add_provider(provider)

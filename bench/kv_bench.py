@@ -23,10 +23,9 @@ from pathlib import Path
 
 from bench.http_bench import _bare_server, _load, _row, warm_up
 from bench.report import Section
+from bench.signing import sign_throwaway
 from host import ActorSettings, Host
 from host.typing import Provider
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
 from providers import HttpServerProvider
 from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 
@@ -60,14 +59,7 @@ def _redis(workdir: Path) -> Iterator[int]:
 @asynccontextmanager
 async def _kvcounter(provider: Provider, values: dict[str, str]) -> AsyncIterator[int]:
     """A host running kvcounter behind HTTP, bound to ``provider`` with ``values``."""
-    account, subject = KeyPair.generate("account"), KeyPair.generate("module")
-    module = sign_module(
-        KVCOUNTER.read_bytes(),
-        issuer=account,
-        subject=subject,
-        name="kvcounter",
-        caps=[HTTP, KEYVALUE],
-    )
+    module = sign_throwaway(KVCOUNTER.read_bytes(), "kvcounter", [HTTP, KEYVALUE])
     async with Host() as host:
         http = HttpServerProvider()
         await host.add_provider(http)

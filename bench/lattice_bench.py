@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +23,9 @@ from typing import Any
 
 import nats
 
+from bench.signing import sign_throwaway
 from host import Host
 from host.lattice import Lattice, LatticeConfig
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
 
 __all__ = ["main"]
 
@@ -39,33 +35,6 @@ IN_FLIGHT = 64
 WARMUP = 0.3
 PAYLOAD = b"x" * 64
 Call = Callable[[], Awaitable[bytes]]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _nats_binary() -> str:
-    candidate = Path(sys.executable).parent / "nats-server"
-    found = str(candidate) if candidate.exists() else shutil.which("nats-server")
-    if found is None:
-        raise SystemExit("nats-server not found: install the dev dependencies (make setup)")
-    return found
-
-
-async def _wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
 
 
 async def _sequential(call: Call, seconds: float) -> dict[str, float]:
@@ -98,16 +67,12 @@ async def _throughput(call: Call, seconds: float) -> float:
     return count / seconds
 
 
-async def _run(seconds: float, port: int) -> dict[str, Any]:
-    url = f"nats://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        await _wait_listening(port)
-        module = sign_module(
-            ECHO.read_bytes(),
-            issuer=KeyPair.generate("account"),
-            subject=KeyPair.generate("module"),
-            name="echo",
-        )
+async def _run(seconds: float) -> dict[str, Any]:
+    from tests.support.servers import nats_server  # noqa: PLC0415 - the suite's helper
+
+    with tempfile.TemporaryDirectory() as tmp, nats_server(Path(tmp)) as srv:
+        url = f"nats://127.0.0.1:{srv.port}"
+        module = sign_throwaway(ECHO.read_bytes(), "echo")
         async with Host(cache_dir=Path(tmp)) as a, Host(cache_dir=Path(tmp)) as b:
             la, lb = Lattice(a, LatticeConfig(url=url)), Lattice(b, LatticeConfig(url=url))
             await la.join(wait=5)
@@ -151,17 +116,7 @@ async def _run(seconds: float, port: int) -> dict[str, Any]:
 def main(seconds: float = 2.0) -> dict[str, Any]:
     """Measure and print the table; returns the figures."""
     logging.basicConfig(level=logging.WARNING)
-    port = _free_port()
-    server = subprocess.Popen(
-        [_nats_binary(), "-a", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        result = asyncio.run(_run(seconds, port))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    result = asyncio.run(_run(seconds))
     raw_l, lat_l = result["raw_latency"], result["lattice_latency"]
     raw_t, lat_t = result["raw_rps"], result["lattice_rps"]
     print(f"lattice benchmark ({seconds:g} s per figure, payload {len(PAYLOAD)} B, one process)")

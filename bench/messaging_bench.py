@@ -25,9 +25,8 @@ from typing import Any
 import nats
 
 from bench.report import Section
+from bench.signing import sign_throwaway
 from host import ActorSettings, Host
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
 from providers.messaging import MessagingProvider
 
 __all__ = ["main", "section"]
@@ -105,14 +104,7 @@ async def _raw_responder(url: str, subject: str) -> AsyncIterator[None]:
 @asynccontextmanager
 async def _actor_responder(url: str, subject: str) -> AsyncIterator[None]:
     """The messenger actor on a host, subscribed to ``subject``."""
-    account, module_key = KeyPair.generate("account"), KeyPair.generate("module")
-    module = sign_module(
-        MESSENGER.read_bytes(),
-        issuer=account,
-        subject=module_key,
-        name="messenger",
-        caps=[MESSAGING],
-    )
+    module = sign_throwaway(MESSENGER.read_bytes(), "messenger", [MESSAGING])
     async with Host() as host:
         await host.add_provider(MessagingProvider())
         claims = await host.add_actor(module, settings=ActorSettings(max_instances=4))

@@ -51,16 +51,17 @@ static inline int mp_peek(const mp_reader *r, uint8_t *tag) {
     return 1;
 }
 
-/* Reads a map header: *count is the number of key/value pairs that follow. */
-static inline int mp_read_map(mp_reader *r, uint32_t *count) {
+/* Reads a container header: a fix form (tag & 0xf0 == fix, count in the low nibble) or a
+ * 16/32-bit form (tags tag16, tag16 + 1). Maps and arrays differ only in these tags. */
+static inline int mp_read_header(mp_reader *r, uint8_t fix, uint8_t tag16, uint32_t *count) {
     uint8_t t;
     if (!mp_peek(r, &t)) return mp_truncated(r);
     uint32_t hdr;
-    if ((t & 0xf0) == 0x80) {
+    if ((t & 0xf0) == fix) {
         *count = t & 0x0f;
         hdr = 1;
-    } else if (t == 0xde || t == 0xdf) {
-        uint32_t w = t == 0xde ? 2 : 4;
+    } else if (t == tag16 || t == (uint8_t)(tag16 + 1)) {
+        uint32_t w = t == tag16 ? 2 : 4;
         if (!mp_has(r, r->pos, 1 + w)) return mp_truncated(r);
         *count = (uint32_t)mp_be(r, r->pos + 1, w);
         hdr = 1 + w;
@@ -71,24 +72,14 @@ static inline int mp_read_map(mp_reader *r, uint32_t *count) {
     return 1;
 }
 
+/* Reads a map header: *count is the number of key/value pairs that follow. */
+static inline int mp_read_map(mp_reader *r, uint32_t *count) {
+    return mp_read_header(r, 0x80, 0xde, count);
+}
+
 /* Reads an array header: *count is the number of elements that follow. */
 static inline int mp_read_array(mp_reader *r, uint32_t *count) {
-    uint8_t t;
-    if (!mp_peek(r, &t)) return mp_truncated(r);
-    uint32_t hdr;
-    if ((t & 0xf0) == 0x90) {
-        *count = t & 0x0f;
-        hdr = 1;
-    } else if (t == 0xdc || t == 0xdd) {
-        uint32_t w = t == 0xdc ? 2 : 4;
-        if (!mp_has(r, r->pos, 1 + w)) return mp_truncated(r);
-        *count = (uint32_t)mp_be(r, r->pos + 1, w);
-        hdr = 1 + w;
-    } else {
-        return 0;
-    }
-    r->pos += hdr;
-    return 1;
+    return mp_read_header(r, 0x90, 0xdc, count);
 }
 
 /* Reads a str (fixstr, str8/16/32) or a bin (bin8/16/32); *out points into the input. */

@@ -1,0 +1,21 @@
+"""Signing for benchmarks: every bench actor gets a fresh account and module key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from keys.claims import sign_module
+from keys.nkeys import KeyPair
+
+__all__ = ["sign_throwaway"]
+
+
+def sign_throwaway(module: bytes, name: str, caps: Iterable[str] = ()) -> bytes:
+    """``module`` signed as actor ``name`` with ``caps`` by keys made for this call only."""
+    return sign_module(
+        module,
+        issuer=KeyPair.generate("account"),
+        subject=KeyPair.generate("module"),
+        name=name,
+        caps=caps,
+    )
