@@ -164,6 +164,10 @@ class Actor:
             return self._pool.try_acquire()
         return None
 
+    def release_inline(self, instance: WapcInstance) -> None:
+        """Give back an instance from ``try_inline`` without running a call on it."""
+        self._pool.release(instance)
+
     def invoke_inline(self, instance: WapcInstance, operation: str, payload: bytes) -> bytes:
         """Run a quick call on the event loop thread, on an instance from ``try_inline``."""
         started = time.perf_counter()

@@ -39,6 +39,7 @@ from host.errors import (
 )
 from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from host.typing import Authorizer, Middleware, Provider, SyncProvider
+from host.wapc import WapcInstance
 from host.workers import WorkerThreads
 from keys.claims import Claims, validate_module
 
@@ -338,34 +339,80 @@ class Host:
                     actor, operation, payload, origin=origin, timeout=timeout
                 )
             target = self._get_actor(actor)
-        invocation = Invocation(origin, actor, operation, payload)
-        if self.authorizer is not None and not self.authorizer.can_invoke(invocation):
-            raise NotAuthorized(
-                f"the host's authorizer refused {operation} on actor {target.label} from {origin}"
+        # A quick, loop-free call runs right here without a coroutine or thread hop.
+        instance = target.try_inline()
+        if instance is not None:
+            return self._call_inline(
+                target, instance, Invocation(origin, actor, operation, payload)
             )
+        invocation = Invocation(origin, actor, operation, payload)
+        self._authorize(target, invocation)
         token = current_invocation.set(invocation)
         try:
             for mw in self.middleware:
                 mw.before(invocation)
-            # A quick, loop-free call runs right here without a coroutine or thread hop.
-            instance = target.try_inline()
-            if instance is not None:
-                result = target.invoke_inline(instance, operation, payload)
-            else:
-                result = await target.invoke(
-                    operation, payload, timeout=self.call_timeout if timeout is None else timeout
-                )
+            result = await target.invoke(
+                operation, payload, timeout=self.call_timeout if timeout is None else timeout
+            )
         except BaseException as exc:
-            if isinstance(exc, WasccError):
-                exc.invocation_id = invocation.id
-            for mw in self.middleware:
-                mw.after(invocation, None, exc)
+            self._failed(invocation, exc)
             raise
         finally:
             current_invocation.reset(token)
         for mw in self.middleware:
             mw.after(invocation, result, None)
         return result
+
+    def call_actor_now(
+        self, actor: str, operation: str, payload: bytes, *, origin: str = SYSTEM_ORIGIN
+    ) -> bytes | None:
+        """``call_actor`` for a local actor whose call may run on the event loop thread right
+        now (see ``host.inline``), without a coroutine; ``None``, having done nothing, when
+        the call must go through ``call_actor`` (not local, not quick, or no idle instance)."""
+        target = self._actors.get(actor)
+        if target is None:
+            return None
+        instance = target.try_inline()
+        if instance is None:
+            return None
+        return self._call_inline(target, instance, Invocation(origin, actor, operation, payload))
+
+    def _call_inline(self, target: Actor, instance: WapcInstance, invocation: Invocation) -> bytes:
+        try:
+            self._authorize(target, invocation)
+        except BaseException:
+            target.release_inline(instance)
+            raise
+        token = current_invocation.set(invocation)
+        try:
+            try:
+                for mw in self.middleware:
+                    mw.before(invocation)
+            except BaseException:
+                target.release_inline(instance)
+                raise
+            result = target.invoke_inline(instance, invocation.operation, invocation.payload)
+        except BaseException as exc:
+            self._failed(invocation, exc)
+            raise
+        finally:
+            current_invocation.reset(token)
+        for mw in self.middleware:
+            mw.after(invocation, result, None)
+        return result
+
+    def _authorize(self, target: Actor, invocation: Invocation) -> None:
+        if self.authorizer is not None and not self.authorizer.can_invoke(invocation):
+            raise NotAuthorized(
+                f"the host's authorizer refused {invocation.operation} on actor {target.label} "
+                f"from {invocation.origin}"
+            )
+
+    def _failed(self, invocation: Invocation, exc: BaseException) -> None:
+        if isinstance(exc, WasccError):
+            exc.invocation_id = invocation.id
+        for mw in self.middleware:
+            mw.after(invocation, None, exc)
 
     # providers and bindings ----------------------------------------------------------------
 

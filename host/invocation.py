@@ -16,6 +16,7 @@ __all__ = [
     "InvocationLogFilter",
     "current_invocation",
     "new_invocation_id",
+    "uuid4_text",
 ]
 
 SYSTEM_ORIGIN = "system"
@@ -24,11 +25,18 @@ SYSTEM_ORIGIN = "system"
 
 def new_invocation_id() -> str:
     """A random (version 4) UUID in its canonical text form."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid4_text(os.urandom(16))
+
+
+def uuid4_text(raw: bytes) -> str:
+    """The canonical text of the version 4 UUID made of 16 random bytes (their version and
+    variant bits overwritten)."""
     h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+# The variant (binary 10xx) as the first hex digit of the fourth group, from any digit.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 class Invocation:

@@ -12,8 +12,8 @@ lattice uses :func:`encode_token` / :func:`verify_token` for its invocation toke
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-import re
 import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final, NamedTuple
@@ -46,7 +46,7 @@ HEADER: Final[Mapping[str, str]] = {"typ": "jwt", "alg": "Ed25519"}
 _HEADER_SEGMENT: Final = base64.urlsafe_b64encode(
     json.dumps(dict(HEADER), separators=(",", ":")).encode()
 ).rstrip(b"=")
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_URL_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 _RESIGN: Final = "re-sign it with `wascc claims sign`"
 
 
@@ -66,10 +66,21 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(segment: str) -> bytes:
     """Strict inverse of :func:`b64url_encode`; raise ``ValueError`` on any other character."""
-    # b64decode(altchars=...) would also accept "+" and "/", so check the alphabet ourselves.
-    if _B64URL.fullmatch(segment) is None or len(segment) % 4 == 1:
+    # binascii's strict mode refuses characters outside the standard alphabet; the URL-safe
+    # one is mapped onto it, so "+", "/" and "=" must be refused first. (This runs for every
+    # lattice invocation: a regex plus base64.urlsafe_b64decode cost three times as much.)
+    try:
+        raw = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("not base64url") from None
+    if len(raw) % 4 == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    try:
+        return binascii.a2b_base64(
+            raw.translate(_URL_TO_STANDARD) + b"=" * (-len(raw) % 4), strict_mode=True
+        )
+    except binascii.Error:
+        raise ValueError("not base64url") from None
 
 
 def _json(data: Mapping[str, Any]) -> bytes:

@@ -5,7 +5,7 @@ The first connection is retried with exponential backoff for as long as the host
 failure logged with its reason, so a host started before NATS joins when NATS comes. After
 that nats-py reconnects by itself and sends the subscriptions again; a request in flight while
 NATS is down ends with ``LatticeTimeout``, never a hang. nats-py's exceptions are translated
-into the lattice's in one place (``_translated``) so callers never see them.
+into the lattice's in one place (``_raise_translated``) so callers never see them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import nats
 import nats.errors
@@ -180,30 +180,49 @@ class LatticeClient:
 
     # requests ---------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _translated(self, what: str, timeout: float) -> AsyncIterator[Any]:
+    def _connection(self, what: str) -> Any:
         nc = self._nc
         if nc is None or self._closing:
             raise LatticeUnavailable(f"{what}: not connected to the lattice ({self.url}) yet")
+        return nc
+
+    def _raise_translated(self, exc: Exception, what: str, timeout: float) -> NoReturn:
+        """Raise the lattice's error for a nats-py (or socket) one; anything else as it is."""
+        if isinstance(exc, nats.errors.NoRespondersError):
+            raise LatticeUnavailable(f"{what}: no host in the lattice serves it") from None
+        if isinstance(exc, nats.errors.TimeoutError | TimeoutError):
+            raise LatticeTimeout(f"{what}: no answer within {timeout:g}s") from None
+        if isinstance(exc, nats.errors.Error | OSError):
+            raise LatticeUnavailable(f"{what}: NATS at {self.url}: {describe(exc)}") from None
+        raise exc
+
+    @asynccontextmanager
+    async def _translated(self, what: str, timeout: float) -> AsyncIterator[Any]:
+        nc = self._connection(what)
         try:
             yield nc
-        except nats.errors.NoRespondersError:
-            raise LatticeUnavailable(f"{what}: no host in the lattice serves it") from None
-        except (nats.errors.TimeoutError, TimeoutError):
-            raise LatticeTimeout(f"{what}: no answer within {timeout:g}s") from None
-        except (nats.errors.Error, OSError) as exc:
-            raise LatticeUnavailable(f"{what}: NATS at {self.url}: {describe(exc)}") from None
+        except Exception as exc:
+            self._raise_translated(exc, what, timeout)
+
+    # request and publish run per invocation: no context manager (it costs as much as the
+    # rest of the call's bookkeeping).
 
     async def request(self, subject: str, data: bytes, *, timeout: float, what: str) -> bytes:
         """One request/reply; ``LatticeTimeout`` after ``timeout`` seconds."""
-        async with self._translated(what, timeout) as nc:
+        nc = self._connection(what)
+        try:
             reply = await nc.request(subject, data, timeout=timeout)
-            return bytes(reply.data)
+        except Exception as exc:
+            self._raise_translated(exc, what, timeout)
+        return bytes(reply.data)
 
     async def publish(self, subject: str, data: bytes, *, what: str, reply: str = "") -> None:
         """Fire and forget (buffered by nats-py while reconnecting)."""
-        async with self._translated(what, 0) as nc:
+        nc = self._connection(what)
+        try:
             await nc.publish(subject, data, reply=reply)
+        except Exception as exc:
+            self._raise_translated(exc, what, 0)
 
     async def gather(self, subject: str, data: bytes, *, timeout: float, what: str) -> list[bytes]:
         """Scatter-gather: publish once, collect every reply that arrives within ``timeout``."""

@@ -3,15 +3,18 @@ need the loop, or that turns out slow, runs on worker threads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgpack
 import pytest
 import wasmtime
 
 from host import Host
-from host.errors import ActorTrapped
+from host.errors import ActorTrapped, NotAuthorized
 from host.inline import InlinePolicy
+from host.invocation import Invocation
 from host.testing import FunctionProvider
-from keys.claims import sign_module
+from keys.claims import Claims, sign_module
 from tests.conftest import Signer
 
 # Spins payload_len million iterations: no payload is quick, 30 bytes take tens of ms.
@@ -127,3 +130,59 @@ async def test_inline_can_be_turned_off(signer: Signer, tmp_path: object) -> Non
         for _ in range(ENOUGH):
             await host.call_actor(claims.subject, "Echo", b"x")
         assert host.actor(claims.subject).inline.inline_calls == 0
+
+
+async def test_call_actor_now_runs_a_promoted_actor_without_awaiting(
+    signer: Signer, host: Host
+) -> None:
+    """call_actor_now answers at once for a promoted local actor, and returns None, having
+    run nothing, for an unknown actor or one not promoted yet."""
+    claims = await host.add_actor(signer.sign("echo"))
+    assert host.call_actor_now("MNOTHERE", "Echo", b"x") is None
+    policy = host.actor(claims.subject).inline
+    assert host.call_actor_now(claims.subject, "Echo", b"early") is None
+    assert policy.inline_calls == 0
+    await _promote(host, claims.subject, "Echo", b"warm")
+    before = policy.inline_calls
+    assert host.call_actor_now(claims.subject, "Echo", b"now") == b"now"
+    assert policy.inline_calls == before + 1
+
+
+class _Refuse:
+    def can_load(self, claims: Claims) -> bool:
+        return True
+
+    def can_invoke(self, invocation: Invocation) -> bool:
+        return invocation.operation != "Forbidden"
+
+
+class _Record:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes | None, str | None]] = []
+
+    def before(self, invocation: Invocation) -> None:
+        pass
+
+    def after(
+        self, invocation: Invocation, result: bytes | None, error: BaseException | None
+    ) -> None:
+        self.seen.append((invocation.operation, result, type(error).__name__ if error else None))
+
+
+async def test_inline_refusal_gives_the_instance_back(signer: Signer, tmp_path: Path) -> None:
+    """An inline call the authorizer refuses raises NotAuthorized, is not seen by middleware,
+    and leaves the actor's single instance free for the next call."""
+    record = _Record()
+    async with Host(cache_dir=tmp_path, authorizer=_Refuse(), middleware=[record]) as host:
+        claims = await host.add_actor(signer.sign("echo"))
+        await _promote(host, claims.subject, "Echo", b"warm")
+        record.seen.clear()
+        for _ in range(3):
+            with pytest.raises(NotAuthorized, match="Forbidden"):
+                host.call_actor_now(claims.subject, "Forbidden", b"")
+            with pytest.raises(NotAuthorized, match="Forbidden"):
+                await host.call_actor(claims.subject, "Forbidden", b"")
+        assert host.call_actor_now(claims.subject, "Echo", b"still") == b"still"
+        assert await host.call_actor(claims.subject, "Echo", b"free") == b"free"
+        assert host.actor(claims.subject).pool.busy == 0
+        assert record.seen == [("Echo", b"still", None), ("Echo", b"free", None)]

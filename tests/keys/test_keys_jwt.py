@@ -81,7 +81,9 @@ def test_b64url_round_trip(data: bytes) -> None:
     assert b64url_decode(text) == data
 
 
-@pytest.mark.parametrize("text", ["a+b/", "ab==", "abcde", "a b"])
+@pytest.mark.parametrize(
+    "text", ["a+b/", "ab==", "abcde", "a b", "ab=c", "abc\n", "ab\u00e9c", "a/bc", "ab+c"]
+)
 def test_b64url_is_strict(text: str) -> None:
     """Standard-alphabet characters, padding and impossible lengths are refused."""
     with pytest.raises(ValueError, match="base64url"):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.lattice import (
     Entity,
@@ -188,10 +191,37 @@ def test_response_round_trip() -> None:
 
 
 def test_entity_of_origin_strings() -> None:
-    """Actor keys become actor entities; contract ids and ``system`` capability entities."""
-    assert Entity.of(ACTOR) == Entity(actor=ACTOR)
-    assert Entity.of("wascc:http_server").url == "wasmbus://wascc/http_server/default"
-    assert Entity.of("system").name == "system"
+    """Actor keys become actor entities; contract ids and ``system`` capability entities
+    (asked twice: the second answer comes from the cache and must be the same)."""
+    for _ in range(2):
+        assert Entity.of(ACTOR) == Entity(actor=ACTOR)
+        assert Entity.of("wascc:http_server").url == "wasmbus://wascc/http_server/default"
+        assert Entity.of("system").name == "system"
+        assert Entity.of("").name == "system"
+        assert Entity.of(ACTOR[:-1] + "A").actor is None  # a bad checksum is no actor key
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(capid=_TEXT, binding=_TEXT, operation=_TEXT, msg=st.binary(max_size=40), sub=_TEXT)
+def test_token_is_what_encode_token_writes(
+    capid: str, binding: str, operation: str, msg: bytes, sub: str
+) -> None:
+    """The token seal writes directly is byte for byte the one keys.jwt.encode_token makes
+    from the same claims (quotes, backslashes, control and non-ASCII characters included),
+    and it verifies."""
+    key = KeyPair.generate("server")
+    target = Entity(capid=capid, binding=binding)
+    envelope = seal(Entity(actor=ACTOR), target, operation, msg, key, invocation_id=sub or None)
+    claims = decode_token(envelope.encoded_claims).claims
+    assert list(claims) == ["jti", "iat", "iss", "sub", "wascap"]
+    assert list(claims["wascap"]) == ["target_url", "origin_url", "hash"]
+    assert claims["sub"] == envelope.id
+    assert uuid.UUID(claims["jti"]).version == 4
+    assert envelope.encoded_claims == encode_token(claims, key)
+    verify_envelope(decode_envelope(envelope.encode()))
 
 
 def test_subjects_with_and_without_namespace() -> None:
