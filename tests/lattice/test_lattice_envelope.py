@@ -245,3 +245,22 @@ def test_subjects_with_and_without_namespace() -> None:
         plain.provider_root("wascc:keyvalue", "a.b")
     with pytest.raises(LatticeError, match="namespace"):
         Subjects("a b")
+
+
+@pytest.mark.parametrize("window", [{"exp": 1_000_000_000}, {"nbf": 4_000_000_000}])
+@pytest.mark.parametrize("host_seen_before", [False, True])
+def test_token_outside_its_time_window_is_refused(
+    window: dict[str, int], host_seen_before: bool
+) -> None:
+    """A well-signed token that expired (or is not valid yet) is refused, whether its host
+    was seen before (cached key) or not."""
+    key = KeyPair.generate("server")
+    if host_seen_before:
+        verify_envelope(seal(Entity(actor=OTHER), Entity(actor=ACTOR), "Echo", b"", key))
+    envelope = seal(Entity(actor=OTHER), Entity(actor=ACTOR), "Echo", b"", key)
+    claims = {**decode_token(envelope.encoded_claims).claims, **window}
+    timed = dataclasses.replace(envelope, encoded_claims=encode_token(claims, key))
+    with pytest.raises(
+        ForgedInvocation, match=r"does not verify: the token (expired|is not valid)"
+    ):
+        verify_envelope(timed)
