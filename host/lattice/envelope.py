@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import msgpack
 import nacl.exceptions
@@ -50,7 +50,7 @@ _HEADER_BYTES: Final = _HEADER.encode("ascii")
 # Verify keys of the hosts seen so far: decoding an nkey costs as much as the signature check.
 _VERIFY_KEYS: dict[str, nacl.signing.VerifyKey] = {}
 _MAX_KEYS: Final = 4096
-# The entities of the origin strings seen so far (see _ROUTES for the size bound).
+# The entities of the origin strings seen so far (bounded like _WASCAP_JSON).
 _ORIGINS: dict[str, Entity] = {}
 
 
@@ -72,7 +72,7 @@ class Entity:
                 entity = cls(actor=origin)
             else:
                 entity = cls(capid=origin or SYSTEM_ORIGIN)
-            if len(_ORIGINS) >= _MAX_ROUTES:
+            if len(_ORIGINS) >= _MAX_CACHED:
                 _ORIGINS.clear()
             _ORIGINS[origin] = entity
         return entity
@@ -145,32 +145,27 @@ class Envelope:
         )
 
 
-class _Route(NamedTuple):
-    """What the token says about one (origin, target, operation): the two URLs, and the JSON
-    of the ``wascap`` object up to its hash, escaped once rather than per call."""
-
-    origin_url: str
-    target_url: str
-    wascap_json: str
+def _urls(origin: Entity, target: Entity, operation: str) -> tuple[str, str]:
+    return origin.url, f"{target.url}/{operation}"
 
 
-# Routes seen so far; a host talks to few, and the cache is simply emptied when it fills up.
-_ROUTES: dict[tuple[Entity, Entity, str], _Route] = {}
-_MAX_ROUTES: Final = 4096
+# The JSON of the wascap object up to its hash, per (target_url, origin_url): escaped once per
+# route rather than per call. A host talks to few routes; the cache is emptied when full.
+_WASCAP_JSON: dict[tuple[str, str], str] = {}
+_MAX_CACHED: Final = 4096
 
 
-def _route(origin: Entity, target: Entity, operation: str) -> _Route:
-    key = (origin, target, operation)
-    route = _ROUTES.get(key)
-    if route is None:
-        origin_url, target_url = origin.url, f"{target.url}/{operation}"
-        wascap_json = (
+def _wascap_json(target_url: str, origin_url: str) -> str:
+    key = (target_url, origin_url)
+    text = _WASCAP_JSON.get(key)
+    if text is None:
+        text = (
             f'{{"target_url":{_json_str(target_url)},"origin_url":{_json_str(origin_url)},"hash":"'
         )
-        if len(_ROUTES) >= _MAX_ROUTES:
-            _ROUTES.clear()
-        route = _ROUTES[key] = _Route(origin_url, target_url, wascap_json)
-    return route
+        if len(_WASCAP_JSON) >= _MAX_CACHED:
+            _WASCAP_JSON.clear()
+        _WASCAP_JSON[key] = text
+    return text
 
 
 def _json_str(text: str) -> str:
@@ -209,10 +204,10 @@ def seal(
         subject = f'"{inv_id}"'
     else:
         inv_id, subject = invocation_id, _json_str(invocation_id)
-    route = _route(origin, target, operation)
+    origin_url, target_url = _urls(origin, target, operation)
     claims = (
         f'{{"jti":"{jti}","iat":{int(time.time())},"iss":"{issuer}","sub":{subject},'
-        f'"wascap":{route.wascap_json}{_hash(route.origin_url, route.target_url, msg)}"}}}}'
+        f'"wascap":{_wascap_json(target_url, origin_url)}{_hash(origin_url, target_url, msg)}"}}}}'
     )
     signing_input = _HEADER_BYTES + b"." + base64.urlsafe_b64encode(claims.encode()).rstrip(b"=")
     token = f"{signing_input.decode('ascii')}.{b64url_encode(signer.sign(signing_input))}"
@@ -326,18 +321,18 @@ def _check_claims(
     wascap = claims.get("wascap")
     if not isinstance(wascap, Mapping):
         raise ForgedInvocation(f"refused {envelope.describe()}: the token has no wascap claims")
-    route = _route(envelope.origin, envelope.target, envelope.operation)
-    if wascap.get("origin_url") != route.origin_url:
+    origin_url, target_url = _urls(envelope.origin, envelope.target, envelope.operation)
+    if wascap.get("origin_url") != origin_url:
         raise ForgedInvocation(
             f"refused {envelope.describe()}: the token was made for origin "
             f"{wascap.get('origin_url')}"
         )
-    if wascap.get("target_url") != route.target_url:
+    if wascap.get("target_url") != target_url:
         raise ForgedInvocation(
             f"refused {envelope.describe()}: the token was made for target "
             f"{wascap.get('target_url')}"
         )
-    if wascap.get("hash") != _hash(route.origin_url, route.target_url, envelope.msg):
+    if wascap.get("hash") != _hash(origin_url, target_url, envelope.msg):
         raise ForgedInvocation(
             f"refused {envelope.describe()}: the message was altered (hash mismatch)"
         )
