@@ -41,40 +41,61 @@ ROOT = Path(__file__).resolve().parents[1]
 ECHO = ROOT / "actors" / "build" / "echo.wasm"
 IN_FLIGHT = 64
 WARMUP = 0.3
+ROUND = 0.5  # seconds of one side before switching to the other
 PAYLOAD = b"x" * 64
 LATENCY_TARGET = 1.5
 THROUGHPUT_TARGET = 0.7
 Call = Callable[[], Awaitable[bytes]]
 
 
-async def _sequential(call: Call, seconds: float) -> dict[str, float]:
+async def _latencies(call: Call, seconds: float) -> list[float]:
+    """Seconds per call, one call at a time, for ``seconds``."""
     latencies: list[float] = []
-    stop_at = time.perf_counter() + WARMUP + seconds
-    warm_at = stop_at - seconds
+    stop_at = time.perf_counter() + seconds
     while (now := time.perf_counter()) < stop_at:
         await call()
-        if now >= warm_at:
-            latencies.append(time.perf_counter() - now)
-    return {
-        "p50_us": statistics.median(latencies) * 1e6,
-        "mean_us": statistics.fmean(latencies) * 1e6,
-    }
+        latencies.append(time.perf_counter() - now)
+    return latencies
 
 
-async def _throughput(call: Call, seconds: float) -> float:
+async def _count(call: Call, seconds: float) -> int:
+    """Calls finished in ``seconds`` with ``IN_FLIGHT`` of them in flight."""
     count = 0
-    start = time.perf_counter()
-    warm_at, stop_at = start + WARMUP, start + WARMUP + seconds
+    stop_at = time.perf_counter() + seconds
 
     async def loop() -> None:
         nonlocal count
-        while (now := time.perf_counter()) < stop_at:
+        while time.perf_counter() < stop_at:
             await call()
-            if now >= warm_at:
-                count += 1
+            count += 1
 
     await asyncio.gather(*(loop() for _ in range(IN_FLIGHT)))
-    return count / seconds
+    return count
+
+
+async def _compare(raw: Call, remote: Call, seconds: float) -> dict[str, Any]:
+    """Both measurements in alternating rounds, so that the machine's noise (shared CPUs)
+    falls on both sides alike rather than on whichever ran during a slow spell."""
+    await _latencies(raw, WARMUP)
+    await _latencies(remote, WARMUP)
+    rounds = max(2, round(seconds / ROUND))
+    each = seconds / rounds
+    latency: dict[str, list[float]] = {"raw": [], "lattice": []}
+    calls = {"raw": 0, "lattice": 0}
+    for _ in range(rounds):
+        latency["raw"] += await _latencies(raw, each)
+        latency["lattice"] += await _latencies(remote, each)
+    for _ in range(rounds):
+        calls["raw"] += await _count(raw, each)
+        calls["lattice"] += await _count(remote, each)
+    result: dict[str, Any] = {}
+    for kind in ("raw", "lattice"):
+        result[f"{kind}_latency"] = {
+            "p50_us": statistics.median(latency[kind]) * 1e6,
+            "mean_us": statistics.fmean(latency[kind]) * 1e6,
+        }
+        result[f"{kind}_rps"] = calls[kind] / seconds
+    return result
 
 
 def _signature_cost(actor: str, rounds: int = 2000) -> dict[str, float]:
@@ -131,10 +152,7 @@ async def _run(seconds: float) -> dict[str, Any]:
 
                 assert await remote() == PAYLOAD
                 return {
-                    "raw_latency": await _sequential(raw, seconds),
-                    "lattice_latency": await _sequential(remote, seconds),
-                    "raw_rps": await _throughput(raw, seconds),
-                    "lattice_rps": await _throughput(remote, seconds),
+                    **await _compare(raw, remote, seconds),
                     **_signature_cost(claims.subject),
                 }
             finally:
@@ -153,7 +171,9 @@ Both hosts and the raw pair run in the benchmark process on one event loop, agai
 nats-server on loopback: host B calls `Echo` (64 B) on the `echo` actor of host A through
 the lattice (envelope, anti-forgery token signed by B and verified by A, the actor call, the
 response); the raw pair is a nats-py requester and a responder that answers with the
-request's body. Sequential: one call at a time; throughput: 64 calls in flight. The
+request's body. Sequential: one call at a time; throughput: 64 calls in flight; both in
+alternating rounds of about 0.5 s (raw, lattice, raw, ...) after a warm-up, so that the
+shared machine's slow spells fall on both sides alike. The
 Ed25519 row is one signature and one verification of a real token (median), measured in the
 same run: every invocation between hosts needs both (spec §6), both run on the loop thread
 (a thread for them was measured slower: it waits for the GIL the busy loop holds), so they
