@@ -4,6 +4,7 @@ faults, inventory, events and control."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
@@ -11,12 +12,22 @@ import msgpack
 import nats
 import pytest
 
-from host import Host
+from host import ActorSettings, Host
 from host.errors import ActorNotFound
-from host.lattice import Lattice, LatticeClient, LatticeConfig, RemoteError, Subjects
+from host.lattice import (
+    Entity,
+    Lattice,
+    LatticeClient,
+    LatticeConfig,
+    RemoteError,
+    Subjects,
+    decode_response,
+    seal,
+)
 from host.lattice.control import auction, launch, terminate, update
 from host.lattice.errors import LatticeTimeout, LatticeUnavailable
 from host.lattice.inventory import gather
+from host.testing import FunctionProvider
 from keys.nkeys import KeyPair
 from providers.codec import HttpRequest
 from providers.keyvalue.provider import MemoryKeyValueProvider
@@ -42,6 +53,67 @@ async def test_remote_actor_call(member: MakeMember, signer: Signer) -> None:
     b, _ = await member()
     claims = await a.add_actor(signer.sign("echo", caps=[]))
     assert await b.call_actor(claims.subject, "Echo", b"hello") == b"hello"
+
+
+async def test_promoted_actor_answers_remote_calls_inline(
+    member: MakeMember, signer: Signer
+) -> None:
+    """Once the actor runs inline, remote calls to it are answered inline too (right in the
+    subscription's callback), with the right results, and forged ones are still refused."""
+    a, lattice_a = await member()
+    b, _ = await member()
+    claims = await a.add_actor(signer.sign("echo", caps=[]))
+    policy = a.actor(claims.subject).inline
+    for i in range(200):
+        assert await b.call_actor(claims.subject, "Echo", b"%d" % i) == b"%d" % i
+        if policy.inline_calls >= 5:
+            break
+    assert policy.inline_calls >= 5
+    assert lattice_a.remote.stats()["in_flight"] == 0
+    envelope = seal(Entity.of("system"), Entity(actor=claims.subject), "Echo", b"a", lattice_a.key)
+    forged = dataclasses.replace(envelope, msg=b"b")  # signed for "a"
+    reply = await lattice_a.client.request(
+        Subjects().actor(claims.subject), forged.encode(), timeout=2, what="forged"
+    )
+    assert "hash mismatch" in (decode_response(reply).error or "")
+
+
+async def test_slow_call_does_not_hold_up_the_subscription(
+    member: MakeMember, signer: Signer
+) -> None:
+    """While one remote call waits in a slow provider, a later call to the same actor is
+    served: each call that cannot answer at once runs as its own task."""
+    a, _ = await member()
+    b, _ = await member()
+    release = asyncio.Event()
+    calls = 0
+
+    async def store(actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        if mine == 1:
+            await release.wait()
+        return msgpack.packb({"value": mine}, use_bin_type=True)
+
+    await a.add_provider(FunctionProvider("wascc:keyvalue", store))
+    counter = await a.add_actor(
+        signer.sign("kvcounter", caps=["wascc:keyvalue"]),
+        settings=ActorSettings(max_instances=2),
+    )
+    await a.set_binding(counter.subject, "wascc:keyvalue")
+    request = HttpRequest(method="GET", path="/n").encode()
+    stuck = asyncio.create_task(b.call_actor(counter.subject, "HandleRequest", request))
+
+    async def waiting() -> bool:
+        return calls == 1
+
+    await eventually(waiting)
+    reply = await b.call_actor(counter.subject, "HandleRequest", request)
+    assert json.loads(msgpack.unpackb(reply)["body"]) == {"counter": 2}
+    assert not stuck.done()
+    release.set()
+    assert json.loads(msgpack.unpackb(await stuck)["body"]) == {"counter": 1}
 
 
 async def test_actor_to_actor_across_hosts(member: MakeMember, signer: Signer) -> None:
