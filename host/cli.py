@@ -33,7 +33,7 @@ from host.call import (
 )
 from host.errors import WasccError
 from host.lattice import LatticeConfig
-from host.lattice.ctl import ctl_group, parse_labels
+from host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
 from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
@@ -178,6 +178,13 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     help="Seconds a call to another host of the lattice may take [default: the manifest's "
     f"lattice.rpc_timeout, else {DEFAULT_RPC_TIMEOUT:g}].",
 )
+@click.option(
+    "--lattice-creds",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="WASCC_LATTICE_CREDS",
+    help="NATS user credentials (.creds file) for the lattice's connection [default: the "
+    "manifest's lattice.credentials, else none].",
+)
 def up_command(  # click passes options by keyword
     *,
     manifest: Path,
@@ -191,6 +198,7 @@ def up_command(  # click passes options by keyword
     namespace: str | None,
     label: tuple[str, ...],
     rpc_timeout: float | None,
+    lattice_creds: Path | None,
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
@@ -203,11 +211,13 @@ def up_command(  # click passes options by keyword
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
     checked = _load(manifest, expand_env, reserved, lattice=bool(lattice))
     section = checked.lattice
+    creds_file: str | Path | None = lattice_creds
     if section is not None:  # the command line overrides the manifest
         lattice = lattice or section.url
         namespace = namespace if namespace is not None else section.namespace
         rpc_timeout = rpc_timeout if rpc_timeout is not None else section.rpc_timeout
         labels = {**section.labels, **labels}
+        creds_file = creds_file or section.credentials
     config = ServerConfig(
         manifest=checked,
         data_dir=data_dir or _default_data_dir(),
@@ -219,6 +229,7 @@ def up_command(  # click passes options by keyword
                 url=lattice,
                 namespace=namespace,
                 rpc_timeout=rpc_timeout if rpc_timeout is not None else DEFAULT_RPC_TIMEOUT,
+                credentials=lattice_credentials(creds_file, "--lattice-creds"),
             )
             if lattice
             else None

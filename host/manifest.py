@@ -8,6 +8,7 @@ The waSCC 0.14 format, with extensions::
       namespace: prod                          #   --rpc-timeout override these)
       labels: {zone: a}                        #   host labels, added to the ones above
       rpc_timeout: 2                           #   seconds a call to another host may take
+      credentials: ./host.creds                #   NATS user credentials (--lattice-creds)
     actors:
       - ./echo_s.wasm                          # a signed module, relative to this file
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
@@ -38,6 +39,7 @@ against the lattice when ``wascc up`` starts (``host.server``).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -130,6 +132,11 @@ def load_manifest(
         dict(reserved_ports or {}),
         lattice=lattice or raw.lattice is not None,
     )
+    lattice_section = raw.lattice
+    if lattice_section is not None and lattice_section.credentials is not None:
+        lattice_section = dataclasses.replace(
+            lattice_section, credentials=checker.lattice_credentials(lattice_section.credentials)
+        )
     actors: list[ActorEntry] = []
     for raw_actor in raw.actors:
         actor = checker.actor(raw_actor.index, raw_actor.path, raw_actor.settings)
@@ -200,7 +207,7 @@ def load_manifest(
         tuple(actors),
         tuple(capabilities),
         tuple(bindings),
-        raw.lattice,
+        lattice_section,
         tuple(checker.notes),
     )
 

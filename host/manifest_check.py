@@ -25,6 +25,7 @@ from host.capabilities import ProviderLookupError, ProviderSpec, resolve_provide
 from host.engine import Limits
 from host.manifest_schema import Problem, RawBinding
 from keys.claims import Claims, validate_module
+from keys.creds import CredentialsError, load_creds_file
 from keys.errors import WasccError
 from keys.nkeys import is_public_key
 
@@ -99,6 +100,21 @@ class Checker:
     def resolve(self, text: str) -> Path:
         """A path from the manifest, relative to the manifest's directory."""
         return (self.base / Path(text).expanduser()).resolve()
+
+    def lattice_credentials(self, text: str) -> str | None:
+        """The absolute path of the lattice's ``.creds`` file, once read and checked."""
+        file = self.resolve(text)
+        try:
+            load_creds_file(file)
+        except CredentialsError as exc:
+            self._bad(
+                "lattice.credentials",
+                f"the NATS credentials file {exc}",
+                "give the path of the host's NATS user .creds file (relative paths start at "
+                "the manifest's directory)",
+            )
+            return None
+        return str(file)
 
     def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
         """Read and verify one actor's module."""

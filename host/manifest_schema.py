@@ -39,7 +39,7 @@ _REQUIRED_TOP = {"actors", "capabilities", "bindings"}
 _ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
 _CAPABILITY_KEYS = {"path", "binding_name", "config"}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
-_LATTICE_KEYS = {"url", "namespace", "labels", "rpc_timeout"}
+_LATTICE_KEYS = {"url", "namespace", "labels", "rpc_timeout", "credentials"}
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _SUBJECT_TOKEN = re.compile(r"[^.*>\s]+")
 
@@ -92,12 +92,15 @@ class RawBinding:
 @dataclass(frozen=True)
 class RawLattice:
     """The ``lattice`` section: which lattice ``wascc up`` joins (the same settings as
-    ``--lattice``, ``--namespace``, ``--label`` and ``--rpc-timeout``, which override it)."""
+    ``--lattice``, ``--namespace``, ``--label``, ``--rpc-timeout`` and ``--lattice-creds``,
+    which override it). ``credentials`` is the path of a ``.creds`` file as written; the
+    manifest resolves it against its own directory and checks it."""
 
     url: str
     namespace: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     rpc_timeout: float | None = None
+    credentials: str | None = None
 
 
 @dataclass
@@ -289,7 +292,7 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
 
 
 def _lattice(fields: _Fields, item: object) -> RawLattice | None:
-    """``lattice: {url, namespace?, labels?, rpc_timeout?}``."""
+    """``lattice: {url, namespace?, labels?, rpc_timeout?, credentials?}``."""
     entry = fields.mapping(item, "lattice", _LATTICE_KEYS, {"url"})
     if entry is None:
         return None
@@ -324,9 +327,12 @@ def _lattice(fields: _Fields, item: object) -> RawLattice | None:
         rpc_timeout = fields.number(
             entry["rpc_timeout"], "lattice.rpc_timeout", integer=False, minimum=0.01
         )
+    credentials = None
+    if "credentials" in entry:
+        credentials = fields.string(entry["credentials"], "lattice.credentials")
     if url is None:
         return None
-    return RawLattice(url, namespace, labels, rpc_timeout)
+    return RawLattice(url, namespace, labels, rpc_timeout, credentials)
 
 
 def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:

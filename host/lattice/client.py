@@ -22,6 +22,8 @@ import nats
 import nats.errors
 
 from host.lattice.errors import LatticeTimeout, LatticeUnavailable
+from host.natsio import round_trip
+from keys.creds import UserCredentials
 
 __all__ = ["BACKOFF", "LatticeClient", "Message", "describe"]
 
@@ -48,16 +50,27 @@ class LatticeClient:
     """One NATS connection. ``subscribe`` may be called before the connection exists: every
     subscription is (re)made as soon as it is connected."""
 
-    def __init__(self, url: str, *, name: str, connect_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        connect_timeout: float = 2.0,
+        credentials: UserCredentials | None = None,
+    ) -> None:
         self.url = url
         self.name = name
         self.connect_timeout = connect_timeout
+        self.credentials = credentials
         self._nc: Any = None
         self._subs: dict[str, Any] = {}  # subject → nats-py subscription
         self._wanted: dict[str, tuple[str, Handler]] = {}  # subject → (queue, handler)
         self._connected = asyncio.Event()
         self._closing = False
         self._last_error: BaseException | None = None
+        # The server's refusal of our credentials, if any: the socket error that follows it
+        # (the server closes the connection) must not hide it.
+        self._auth_error: BaseException | None = None
         # Called after nats-py reconnected (subscriptions already restored): the lattice
         # announces itself again and replays its bindings (another host may have restarted).
         self.on_reconnected: Callable[[], Awaitable[None]] | None = None
@@ -69,7 +82,8 @@ class LatticeClient:
 
     async def connect_once(self) -> None:
         """One attempt; ``LatticeUnavailable`` with the reason if NATS cannot be reached."""
-        self._last_error = None
+        self._last_error = self._auth_error = None
+        creds = self.credentials
         try:
             nc = await nats.connect(
                 servers=[self.url],
@@ -81,13 +95,27 @@ class LatticeClient:
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
+                user_jwt_cb=creds.user_jwt if creds else None,
+                signature_cb=creds.sign_nonce if creds else None,
             )
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             # After its attempts nats-py raises "no servers"; the reason went to error_cb.
-            reason = self._last_error or exc
+            refusal = self._refusal()  # set by error_cb meanwhile
+            reason = refusal or self._last_error or exc
+            if refusal is not None:
+                given = "the credentials given" if creds else "no credentials"
+                raise LatticeUnavailable(
+                    f"the lattice's NATS at {self.url} refused the connection with {given} "
+                    f"({describe(reason)}); give the host's NATS user credentials with "
+                    "--lattice-creds FILE (or lattice.credentials in the manifest) and check "
+                    "that the user may use the lattice's subjects"
+                ) from None
+            hint = "start nats-server or fix --lattice"
+            if isinstance(reason, ConnectionResetError | EOFError) and creds is None:
+                hint += " (a server that requires credentials also closes the connection: "
+                hint += "see --lattice-creds)"
             raise LatticeUnavailable(
-                f"the lattice's NATS at {self.url} cannot be reached ({describe(reason)}); "
-                "start nats-server or fix --lattice"
+                f"the lattice's NATS at {self.url} cannot be reached ({describe(reason)}); {hint}"
             ) from None
         # Connected once: from now on reconnect for as long as the host lives (nats-py reads
         # the option at each disconnection, so setting it now is enough).
@@ -132,7 +160,7 @@ class LatticeClient:
         try:
             async with asyncio.timeout(2.0):
                 if nc.is_connected:
-                    await nc.flush(timeout=1)
+                    await round_trip(nc, 1)
                 await nc.close()
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             logger.debug("closing the lattice connection: %s", describe(exc))
@@ -148,12 +176,14 @@ class LatticeClient:
             await self._subscribe_now(subject, queue, handler)
             await self._settle()
 
-    async def _settle(self) -> None:
-        """One round trip, so that the server routes to new subscriptions once we return
-        (a caller that adds an actor and calls it from another host at once must find it)."""
+    async def _settle(self, timeout: float | None = None) -> None:
+        """Return once the server has seen everything sent so far, so that it routes to new
+        subscriptions (a caller that adds an actor and calls it from another host at once
+        must find it) and no longer to removed ones. Errors are swallowed: a connection that
+        is down gets the subscriptions again when it comes back."""
         if self._nc is not None and self._nc.is_connected:
             with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                await self._nc.flush(timeout=self.connect_timeout)
+                await round_trip(self._nc, timeout or self.connect_timeout)
 
     async def _subscribe_now(self, subject: str, queue: str, handler: Handler) -> None:
         try:
@@ -174,9 +204,7 @@ class LatticeClient:
         work to us once this returns."""
         for subject in subjects:
             await self.unsubscribe(subject)
-        if self._nc is not None and self._nc.is_connected:
-            with contextlib.suppress(nats.errors.Error, OSError, TimeoutError):
-                await self._nc.flush(timeout=1)
+        await self._settle(timeout=1.0)
 
     # requests ---------------------------------------------------------------------------------
 
@@ -247,12 +275,17 @@ class LatticeClient:
     async def flush(self, timeout: float = 1.0) -> None:
         """One round trip: the server has seen everything sent so far."""
         async with self._translated("flush", timeout) as nc:
-            await nc.flush(timeout=timeout)
+            await round_trip(nc, timeout)
 
     # callbacks --------------------------------------------------------------------------------
 
+    def _refusal(self) -> BaseException | None:
+        return self._auth_error
+
     async def _on_error(self, exc: Exception) -> None:
         self._last_error = exc
+        if "authorization" in str(exc).lower():
+            self._auth_error = exc
         if self._nc is None:  # a failed first attempt: connect() reports it
             return
         logger.warning("lattice NATS (%s): %s", self.url, describe(exc))

@@ -1,8 +1,8 @@
 """``wascc ctl``: inspect and control a lattice from the command line.
 
-Every command takes ``--lattice URL`` and ``--namespace NS`` like ``wascc up`` and connects
-once (no retries: a control command should fail fast with the reason). Output is text for
-people or, with ``-o json``, one JSON document for scripts.
+Every command takes ``--lattice URL``, ``--lattice-creds FILE`` and ``--namespace NS`` like
+``wascc up`` and connects once (no retries: a control command should fail fast with the
+reason). Output is text for people or, with ``-o json``, one JSON document for scripts.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from host.lattice.client import LatticeClient, Message
 from host.lattice.events import parse_event
 from host.lattice.inventory import gather
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from keys.creds import CredentialsError, UserCredentials, load_creds_file
 
-__all__ = ["ctl_group", "parse_labels"]
+__all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
 
 T = TypeVar("T")
 DEFAULT_URL = "nats://127.0.0.1:4222"
@@ -35,6 +36,35 @@ _lattice_opt = click.option(
     default=DEFAULT_URL,
     show_default=True,
     help="NATS URL of the lattice.",
+)
+_CREDS = "wascc.lattice_creds"
+
+
+def lattice_credentials(file: str | Path | None, option: str) -> UserCredentials | None:
+    """The NATS user credentials of ``file`` (``None``: none); a usage error naming
+    ``option`` and the problem when the file cannot be used."""
+    if file is None:
+        return None
+    try:
+        return load_creds_file(file)
+    except CredentialsError as exc:
+        raise click.BadParameter(
+            f"the NATS credentials file {exc}; give the .creds file of a NATS user",
+            param_hint=option,
+        ) from None
+
+
+def _remember_creds(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    ctx.meta[_CREDS] = lattice_credentials(value, "--lattice-creds")
+
+
+_creds_opt = click.option(
+    "--lattice-creds",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="WASCC_LATTICE_CREDS",
+    expose_value=False,
+    callback=_remember_creds,
+    help="NATS user credentials (.creds file), if the lattice's NATS requires them.",
 )
 _namespace_opt = click.option(
     "--namespace", envvar="WASCC_NAMESPACE", default=None, help="Lattice namespace."
@@ -64,8 +94,10 @@ def _run(
 ) -> T:
     """Connect, run ``work``, disconnect; lattice errors become one ``Error:`` line."""
 
+    credentials = click.get_current_context().meta.get(_CREDS)
+
     async def main() -> T:
-        client = LatticeClient(url, name="wascc ctl")
+        client = LatticeClient(url, name="wascc ctl", credentials=credentials)
         await client.connect_once()
         try:
             return await work(client, Subjects(namespace))
@@ -86,6 +118,7 @@ def ctl_group() -> None:
 @ctl_group.command("get")
 @click.argument("kind", type=click.Choice(INVENTORY_KINDS))
 @_lattice_opt
+@_creds_opt
 @_namespace_opt
 @_timeout_opt
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
@@ -129,6 +162,7 @@ def start_group() -> None:
 @start_group.command("actor")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @_lattice_opt
+@_creds_opt
 @_namespace_opt
 @click.option("--host", "host_id", help="Run it on this host (its N… id).")
 @click.option("--constraint", multiple=True, help="Auction among hosts with label key=value.")
@@ -154,6 +188,7 @@ def stop_group() -> None:
 @stop_group.command("actor")
 @click.argument("key")
 @_lattice_opt
+@_creds_opt
 @_namespace_opt
 @click.option("--host", "host_id", help="Only on this host (default: every host running it).")
 def stop_actor(key: str, url: str, namespace: str | None, host_id: str | None) -> None:
@@ -171,6 +206,7 @@ def update_group() -> None:
 @update_group.command("actor")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @_lattice_opt
+@_creds_opt
 @_namespace_opt
 @click.option("--force", is_flag=True, help="Update even if the revision is not newer.")
 def update_actor(file: Path, url: str, namespace: str | None, force: bool) -> None:
@@ -183,6 +219,7 @@ def update_actor(file: Path, url: str, namespace: str | None, force: bool) -> No
 
 @ctl_group.command("events")
 @_lattice_opt
+@_creds_opt
 @_namespace_opt
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many events.")
 @click.option("--for", "duration", type=click.FloatRange(min=0), help="Exit after seconds.")

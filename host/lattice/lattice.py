@@ -34,6 +34,7 @@ from host.lattice.events import EventType, cloud_event, parse_event
 from host.lattice.inventory import gather, host_inventory
 from host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from keys.creds import UserCredentials
 from keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ logger = logging.getLogger("wascc.lattice")
 @dataclass(frozen=True)
 class LatticeConfig:
     """How to join: the NATS URL, the namespace, the RPC timeout, the host key (a fresh one
-    per process unless ``seed`` is given) and optionally the only hosts to trust."""
+    per process unless ``seed`` is given), optionally the only hosts to trust, and the NATS
+    user credentials of a server that requires them."""
 
     url: str
     namespace: str | None = None
@@ -55,6 +57,7 @@ class LatticeConfig:
     seed: str | None = None
     trusted_hosts: Collection[str] | None = None
     max_message: int = MAX_MESSAGE
+    credentials: UserCredentials | None = None
 
     def __repr__(self) -> str:  # never show the seed
         return f"LatticeConfig(url={self.url!r}, namespace={self.namespace!r})"
@@ -71,7 +74,9 @@ class Lattice:
             raise LatticeError("the lattice host key must be a server key (a seed starting SN)")
         self.host_id = self.key.public_key
         self.subjects = Subjects(config.namespace)
-        self.client = LatticeClient(config.url, name=f"wascc-py host {self.host_id[:8]}")
+        self.client = LatticeClient(
+            config.url, name=f"wascc-py host {self.host_id[:8]}", credentials=config.credentials
+        )
         self.remote = Remote(
             host,
             self.client,

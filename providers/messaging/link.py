@@ -22,6 +22,7 @@ import nats
 import nats.errors
 
 from host.errors import ProviderError
+from host.natsio import round_trip
 from host.typing import ProviderContext
 from providers.codec import MESSAGING, DeliverMessage
 from providers.messaging.settings import MessagingSettings
@@ -118,7 +119,7 @@ class Link:
                     subject, queue=self.settings.queue_group, cb=self._on_message
                 )
                 self._subs.append(sub)
-            await self._nc.flush(timeout=connect_timeout)
+            await round_trip(self._nc, connect_timeout)
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             await self._nc.close()
             raise ProviderError(
@@ -138,7 +139,7 @@ class Link:
         if self._subs and nc.is_connected:
             # A round trip, so that once removal returns the server routes nothing to us.
             with contextlib.suppress(nats.errors.Error, TimeoutError):
-                await nc.flush(timeout=1)
+                await round_trip(nc, 1)
         self._subs.clear()
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=GRACE)

@@ -19,40 +19,18 @@ value                meaning                                        default
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from host.errors import ProviderError
-from keys.errors import WasccError
-from keys.nkeys import KeyPair, with_article
+from keys.creds import CredentialsError, UserCredentials, load_creds_file, user_credentials
 from providers.codec import MESSAGING
 
 __all__ = ["DEFAULT_MAX_CONCURRENT", "DEFAULT_URL", "MessagingSettings", "UserCredentials"]
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 DEFAULT_MAX_CONCURRENT = 256
-
-_CREDS_BLOCK = re.compile(r"-{3,}\s*BEGIN ([A-Z ]+?)\s*-{3,}\s*\n\s*(\S+)\s*\n\s*-{3,}\s*END")
-
-
-@dataclass(frozen=True, slots=True)
-class UserCredentials:
-    """A NATS user's JWT and seed. ``repr`` hides both: they are secrets."""
-
-    jwt: str = field(repr=False)
-    seed: str = field(repr=False)
-
-    def user_jwt(self) -> bytearray:
-        """nats-py's ``user_jwt_cb``: the JWT to present."""
-        return bytearray(self.jwt.encode())
-
-    def sign_nonce(self, nonce: str) -> bytes:
-        """nats-py's ``signature_cb``: the server's nonce signed with the user's seed."""
-        signature = KeyPair.from_seed(self.seed).sign(nonce.encode())
-        return base64.urlsafe_b64encode(signature).rstrip(b"=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,30 +87,16 @@ def _credentials(
     jwt = values.get("CLIENT_JWT", "").strip()
     seed = values.get("CLIENT_SEED", "").strip()
     creds_file = values.get("CREDSFILE", "").strip()
-    if creds_file:
-        if jwt or seed:
-            raise bad("give either CREDSFILE or CLIENT_JWT and CLIENT_SEED, not both")
-        try:
-            text = Path(creds_file).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise bad(f"CREDSFILE {creds_file!r} cannot be read ({exc.strerror})") from None
-        blocks = {name: body for name, body in _CREDS_BLOCK.findall(text)}
-        jwt = blocks.get("NATS USER JWT", "")
-        seed = blocks.get("USER NKEY SEED", "")
-        if not jwt or not seed:
-            raise bad(f"CREDSFILE {creds_file!r} lacks a USER JWT or a USER NKEY SEED block")
-    elif not jwt and not seed:
-        return None
-    elif not (jwt and seed):
-        raise bad("CLIENT_JWT and CLIENT_SEED go together: give both, or neither")
     try:
-        kind = KeyPair.from_seed(seed).kind
-    except WasccError:
-        raise bad("CLIENT_SEED is not a valid nkey seed") from None
-    if kind != "user":
-        raise bad(
-            f"CLIENT_SEED is the seed of {with_article(kind)} key; NATS needs a user seed (SU…)"
-        )
-    if jwt.count(".") != 2:
-        raise bad("CLIENT_JWT is not a JWT (three dot-separated parts)")
-    return UserCredentials(jwt=jwt, seed=seed)
+        if creds_file:
+            if jwt or seed:
+                raise bad("give either CREDSFILE or CLIENT_JWT and CLIENT_SEED, not both")
+            return load_creds_file(creds_file)
+        if not jwt and not seed:
+            return None
+        if not (jwt and seed):
+            raise bad("CLIENT_JWT and CLIENT_SEED go together: give both, or neither")
+        return user_credentials(jwt, seed, jwt_name="CLIENT_JWT", seed_name="CLIENT_SEED")
+    except CredentialsError as exc:
+        problem = f"CREDSFILE {exc}" if creds_file else str(exc)
+        raise bad(problem) from None

@@ -18,9 +18,9 @@ from keys.nkeys import KeyPair
 from providers.messaging import MessagingProvider, MessagingSettings, UserCredentials
 from providers.messaging.link import redact
 from tests.messaging.conftest import nats_url
-from tests.messaging.nats_jwt import Chain, make_chain
 from tests.providers.providers_support import SignerLike
-from tests.support.servers import ServerProcess, nats_server
+from tests.support.nats_jwt import Chain, make_chain, secured_nats_server
+from tests.support.servers import ServerProcess
 
 MESSAGING = "wascc:messaging"
 
@@ -121,11 +121,8 @@ def test_urls_are_shown_without_secrets() -> None:
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[tuple[ServerProcess, Chain]]:
     """A nats-server in operator mode that admits only the chain's user."""
-    chain = make_chain()
-    config = tmp_path / "auth.conf"
-    config.write_text(chain.server_config())
-    with nats_server(tmp_path, "-c", str(config)) as server:
-        yield server, chain
+    with secured_nats_server(tmp_path) as server_and_chain:
+        yield server_and_chain
 
 
 @pytest.mark.parametrize("style", ["jwt_and_seed", "creds_file"])

@@ -7,14 +7,18 @@ and a ``nats`` claims object; the server checks the chain operator â†’ account â
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from keys.nkeys import KeyPair
+from tests.support.servers import ServerProcess, nats_server
 
-__all__ = ["Chain", "make_chain"]
+__all__ = ["Chain", "make_chain", "secured_nats_server"]
 
 
 def _b64(data: bytes) -> str:
@@ -82,3 +86,13 @@ class Chain:
 def make_chain() -> Chain:
     """A fresh operator/account/user chain."""
     return Chain()
+
+
+@contextlib.contextmanager
+def secured_nats_server(workdir: Path) -> Iterator[tuple[ServerProcess, Chain]]:
+    """A nats-server in operator mode that admits only the returned chain's user."""
+    chain = make_chain()
+    config = workdir / "auth.conf"
+    config.write_text(chain.server_config())
+    with nats_server(workdir, "-c", str(config)) as server:
+        yield server, chain
