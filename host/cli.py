@@ -38,6 +38,8 @@ from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
 from keys.cli import claims_group, keys_group
+from keys.nkeys import is_public_key, with_article
+from keys.store import load_key
 
 __all__ = ["main"]
 
@@ -185,6 +187,19 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     help="NATS user credentials (.creds file) for the lattice's connection [default: the "
     "manifest's lattice.credentials, else none].",
 )
+@click.option(
+    "--host-key",
+    envvar="WASCC_HOST_KEY",
+    help="This host's server key (signs its invocations; its id in the lattice): a seed, a "
+    ".nk file or a saved key's name [default: the manifest's lattice.host_key, else a new key "
+    "per process].",
+)
+@click.option(
+    "--trust-host",
+    multiple=True,
+    help="Accept invocations only from this host id (N…; repeatable) [default: the "
+    "manifest's lattice.trusted_hosts, else every host that signs correctly].",
+)
 def up_command(  # click passes options by keyword
     *,
     manifest: Path,
@@ -199,6 +214,8 @@ def up_command(  # click passes options by keyword
     label: tuple[str, ...],
     rpc_timeout: float | None,
     lattice_creds: Path | None,
+    host_key: str | None,
+    trust_host: tuple[str, ...],
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
@@ -212,12 +229,16 @@ def up_command(  # click passes options by keyword
     checked = _load(manifest, expand_env, reserved, lattice=bool(lattice))
     section = checked.lattice
     creds_file: str | Path | None = lattice_creds
+    seed = _host_seed(host_key) if host_key else None
+    trusted = _trusted_hosts(trust_host) if trust_host else None
     if section is not None:  # the command line overrides the manifest
         lattice = lattice or section.url
         namespace = namespace if namespace is not None else section.namespace
         rpc_timeout = rpc_timeout if rpc_timeout is not None else section.rpc_timeout
         labels = {**section.labels, **labels}
         creds_file = creds_file or section.credentials
+        seed = seed or section.host_key
+        trusted = trusted if trusted is not None else section.trusted_hosts
     config = ServerConfig(
         manifest=checked,
         data_dir=data_dir or _default_data_dir(),
@@ -230,12 +251,43 @@ def up_command(  # click passes options by keyword
                 namespace=namespace,
                 rpc_timeout=rpc_timeout if rpc_timeout is not None else DEFAULT_RPC_TIMEOUT,
                 credentials=lattice_credentials(creds_file, "--lattice-creds"),
+                seed=seed,
+                trusted_hosts=trusted,
             )
             if lattice
             else None
         ),
     )
     sys.exit(asyncio.run(_serve(config)))
+
+
+def _host_seed(source: str) -> str:
+    """The seed of the server key ``--host-key`` names; a usage error otherwise."""
+    try:
+        pair = load_key(source)
+    except WasccError as exc:
+        raise click.BadParameter(
+            f"cannot use it as the host key: {exc}", param_hint="--host-key"
+        ) from None
+    if pair.kind != "server":
+        raise click.BadParameter(
+            f"it is {with_article(pair.kind)} key; a host signs with a server key (make one with "
+            "`wascc keys gen server --save NAME`)",
+            param_hint="--host-key",
+        )
+    return pair.seed
+
+
+def _trusted_hosts(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--trust-host`` values, each checked to be a host id."""
+    for value in values:
+        if not is_public_key(value, "server"):
+            raise click.BadParameter(
+                f"{value!r} is not a host id; give a public server key (N…) as "
+                "`wascc ctl get hosts` shows it",
+                param_hint="--trust-host",
+            )
+    return values
 
 
 async def _serve(config: ServerConfig) -> int:

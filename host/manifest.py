@@ -9,6 +9,8 @@ The waSCC 0.14 format, with extensions::
       labels: {zone: a}                        #   host labels, added to the ones above
       rpc_timeout: 2                           #   seconds a call to another host may take
       credentials: ./host.creds                #   NATS user credentials (--lattice-creds)
+      host_key: ./host.nk                      #   this host's server key (--host-key)
+      trusted_hosts: [NAB...]                  #   accept invocations only from these hosts
     actors:
       - ./echo_s.wasm                          # a signed module, relative to this file
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
@@ -136,6 +138,10 @@ def load_manifest(
     if lattice_section is not None and lattice_section.credentials is not None:
         lattice_section = dataclasses.replace(
             lattice_section, credentials=checker.lattice_credentials(lattice_section.credentials)
+        )
+    if lattice_section is not None and lattice_section.host_key is not None:
+        lattice_section = dataclasses.replace(
+            lattice_section, host_key=checker.host_key(lattice_section.host_key)
         )
     actors: list[ActorEntry] = []
     for raw_actor in raw.actors:

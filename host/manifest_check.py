@@ -27,7 +27,8 @@ from host.manifest_schema import Problem, RawBinding
 from keys.claims import Claims, validate_module
 from keys.creds import CredentialsError, load_creds_file
 from keys.errors import WasccError
-from keys.nkeys import is_public_key
+from keys.nkeys import is_public_key, with_article
+from keys.store import load_key
 
 __all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
 
@@ -115,6 +116,28 @@ class Checker:
             )
             return None
         return str(file)
+
+    def host_key(self, text: str) -> str | None:
+        """The seed of the host key ``lattice.host_key`` names (a seed, a ``.nk`` file
+        relative to the manifest, or a saved key's name), once checked to be a server key."""
+        relative = self.resolve(text)
+        try:
+            pair = load_key(str(relative) if relative.is_file() else text)
+        except WasccError as exc:
+            self._bad(
+                "lattice.host_key",
+                f"cannot use it as the host key: {exc}",
+                "give a server key's seed (SN…), its .nk file or its name in `wascc keys list`",
+            )
+            return None
+        if pair.kind != "server":
+            self._bad(
+                "lattice.host_key",
+                f"it is {with_article(pair.kind)} key, not a server key",
+                "make one with `wascc keys gen server --save NAME` and give NAME",
+            )
+            return None
+        return pair.seed
 
     def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
         """Read and verify one actor's module."""

@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from keys.nkeys import is_public_key
+
 __all__ = [
     "Problem",
     "RawActor",
@@ -39,7 +41,15 @@ _REQUIRED_TOP = {"actors", "capabilities", "bindings"}
 _ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
 _CAPABILITY_KEYS = {"path", "binding_name", "config"}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
-_LATTICE_KEYS = {"url", "namespace", "labels", "rpc_timeout", "credentials"}
+_LATTICE_KEYS = {
+    "url",
+    "namespace",
+    "labels",
+    "rpc_timeout",
+    "credentials",
+    "host_key",
+    "trusted_hosts",
+}
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _SUBJECT_TOKEN = re.compile(r"[^.*>\s]+")
 
@@ -92,15 +102,18 @@ class RawBinding:
 @dataclass(frozen=True)
 class RawLattice:
     """The ``lattice`` section: which lattice ``wascc up`` joins (the same settings as
-    ``--lattice``, ``--namespace``, ``--label``, ``--rpc-timeout`` and ``--lattice-creds``,
-    which override it). ``credentials`` is the path of a ``.creds`` file as written; the
-    manifest resolves it against its own directory and checks it."""
+    ``--lattice``, ``--namespace``, ``--label``, ``--rpc-timeout``, ``--lattice-creds``,
+    ``--host-key`` and ``--trust-host``, which override it). ``credentials`` and ``host_key``
+    are as written; the manifest resolves file paths against its own directory and checks
+    both (``host_key`` becomes the key's seed)."""
 
     url: str
     namespace: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     rpc_timeout: float | None = None
     credentials: str | None = None
+    host_key: str | None = field(default=None, repr=False)
+    trusted_hosts: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -292,7 +305,8 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
 
 
 def _lattice(fields: _Fields, item: object) -> RawLattice | None:
-    """``lattice: {url, namespace?, labels?, rpc_timeout?, credentials?}``."""
+    """``lattice: {url, namespace?, labels?, rpc_timeout?, credentials?, host_key?,
+    trusted_hosts?}``."""
     entry = fields.mapping(item, "lattice", _LATTICE_KEYS, {"url"})
     if entry is None:
         return None
@@ -330,9 +344,40 @@ def _lattice(fields: _Fields, item: object) -> RawLattice | None:
     credentials = None
     if "credentials" in entry:
         credentials = fields.string(entry["credentials"], "lattice.credentials")
+    host_key = fields.string(entry["host_key"], "lattice.host_key") if "host_key" in entry else None
+    trusted = None
+    if "trusted_hosts" in entry:
+        trusted = _trusted_hosts(fields, entry["trusted_hosts"])
     if url is None:
         return None
-    return RawLattice(url, namespace, labels, rpc_timeout, credentials)
+    return RawLattice(url, namespace, labels, rpc_timeout, credentials, host_key, trusted)
+
+
+def _trusted_hosts(fields: _Fields, item: object) -> tuple[str, ...] | None:
+    if not isinstance(item, list):
+        fields.bad(
+            "lattice.trusted_hosts",
+            f"expected a list of host ids, got {_kind(item)}",
+            "write [NAB…, NCD…]",
+            item,
+        )
+        return None
+    hosts: list[str] = []
+    for index, value in enumerate(item):
+        path = f"lattice.trusted_hosts[{index}]"
+        text = fields.string(value, path)
+        if text is None:
+            continue
+        if not is_public_key(text.strip(), "server"):
+            fields.bad(
+                path,
+                f"{text!r} is not a host id",
+                "give the public server key (N…) of a host, as `wascc ctl get hosts` shows it",
+                text,
+            )
+            continue
+        hosts.append(text.strip())
+    return tuple(hosts)
 
 
 def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:

@@ -79,7 +79,10 @@ class Remote:
         self.subjects = subjects
         self.key = key
         self.rpc_timeout = rpc_timeout
-        self.trusted_hosts = frozenset(trusted_hosts) if trusted_hosts is not None else None
+        # A host always trusts itself (its BindActor can reach its own provider subjects).
+        self.trusted_hosts = (
+            frozenset(trusted_hosts) | {key.public_key} if trusted_hosts is not None else None
+        )
         self.max_message = max_message
         # Bindings made here to providers on other hosts: replayed when such a provider joins.
         self.outgoing: dict[BindingKey, dict[str, str]] = {}

@@ -78,7 +78,7 @@ BAD_SECTIONS = [
     ("lattice: [nats]\n", "lattice", "expected a mapping"),
     ("lattice: {namespace: x}\n", "lattice.url", "required key is missing; add url"),
     ("lattice: {url: 'nats://h:1', urll: x}\n", "lattice.urll", "did you mean 'url'?"),
-    ("lattice: {url: 'nats://h:1', timeout: 2}\n", "lattice.timeout", "known: credentials, labels"),
+    ("lattice: {url: 'nats://h:1', timeout: 2}\n", "lattice.timeout", "known: credentials, host"),
     ("lattice: {url: 4222}\n", "lattice.url", "expected a string, got an integer"),
     ("lattice: {url: 'http://h:1'}\n", "lattice.url", "is not a NATS URL; write it as nats://"),
     ("lattice: {url: 'nats://h:1', namespace: 'a b'}\n", "lattice.namespace", "NATS subject"),
