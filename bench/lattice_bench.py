@@ -17,22 +17,28 @@ per (raw per-call time + sign + verify), since all of it runs on the one event l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import select
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import nacl.signing
 import nats
 
+from bench.process_bench import _wascc_up
 from bench.report import Section
 from bench.signing import sign_throwaway
 from host import Host
+from host.errors import LatticeError
 from host.lattice import Entity, Lattice, LatticeConfig, seal
+from keys.claims import validate_module
 from keys.nkeys import KeyPair, decode_public_key
 
 __all__ = ["main", "section"]
@@ -122,6 +128,74 @@ def _signature_cost(actor: str, rounds: int = 2000) -> dict[str, float]:
     }
 
 
+# The raw pair's responder when it runs in a process of its own: answers with the body.
+RESPONDER = """
+import asyncio, sys, nats
+async def main(url, subject):
+    nc = await nats.connect(url)
+    async def reply(msg):
+        await nc.publish(msg.reply, msg.data)
+    await nc.subscribe(subject, queue=subject, cb=reply)
+    await nc.flush()
+    await nc.flush()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main(*sys.argv[1:]))
+"""
+SEPARATE_MANIFEST = (
+    "lattice: {{url: '{url}'}}\nactors: [echo_s.wasm]\ncapabilities: []\nbindings: []\n"
+)
+START_TIMEOUT = 30.0
+
+
+@contextlib.contextmanager
+def _responder_process(url: str, subject: str) -> Iterator[None]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RESPONDER, url, subject], stdout=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
+        if not ready or proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the raw responder process did not start")
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def _separate(b: Host, url: str, tmp: Path, seconds: float) -> dict[str, Any]:
+    """The same comparison with the callee in a process of its own: a `wascc up` host with
+    the echo actor, and a nats-py responder process."""
+    signed = sign_throwaway(ECHO.read_bytes(), "echo")
+    key = validate_module(signed).subject
+    (tmp / "echo_s.wasm").write_bytes(signed)
+    manifest = tmp / "separate.yaml"
+    manifest.write_text(SEPARATE_MANIFEST.format(url=url))
+    requester = await nats.connect(url)
+    try:
+        with _responder_process(url, "bench.raw2"), _wascc_up(manifest, tmp / "data", {}):
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:  # until the `wascc up` host joined and serves its actor
+                try:
+                    await b.call_actor(key, "Echo", PAYLOAD)
+                    break
+                except LatticeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.1)
+
+            async def raw() -> bytes:
+                return bytes((await requester.request("bench.raw2", PAYLOAD, 5)).data)
+
+            async def remote() -> bytes:
+                return await b.call_actor(key, "Echo", PAYLOAD)
+
+            return await _compare(raw, remote, seconds)
+    finally:
+        await requester.close()
+
+
 async def _run(seconds: float) -> dict[str, Any]:
     from tests.support.servers import nats_server  # noqa: PLC0415 - the suite's helper
 
@@ -154,6 +228,7 @@ async def _run(seconds: float) -> dict[str, Any]:
                 return {
                     **await _compare(raw, remote, seconds),
                     **_signature_cost(claims.subject),
+                    "separate": await _separate(b, url, Path(tmp), seconds),
                 }
             finally:
                 await responder.close()
@@ -173,7 +248,10 @@ the lattice (envelope, anti-forgery token signed by B and verified by A, the act
 response); the raw pair is a nats-py requester and a responder that answers with the
 request's body. Sequential: one call at a time; throughput: 64 calls in flight; both in
 alternating rounds of about 0.5 s (raw, lattice, raw, ...) after a warm-up, so that the
-shared machine's slow spells fall on both sides alike. The
+shared machine's slow spells fall on both sides alike. The rows "two processes" repeat both
+with the callee in a process of its own (a `wascc up` host with the echo actor, a nats-py
+responder process) and the caller in the benchmark process: the way a lattice runs, each
+host with its own interpreter. The targets are read on the first rows, as before. The
 Ed25519 row is one signature and one verification of a real token (median), measured in the
 same run: every invocation between hosts needs both (spec §6), both run on the loop thread
 (a thread for them was measured slower: it waits for the GIL the busy loop holds), so they
@@ -191,6 +269,9 @@ def section(seconds: float = 2.0) -> Section:
     latency_ratio = lat_l["p50_us"] / raw_l["p50_us"]
     throughput_ratio = lat_t / raw_t
     latency_floor = (raw_l["p50_us"] + crypto_us) / raw_l["p50_us"]
+    sep = result["separate"]
+    sep_latency_ratio = sep["lattice_latency"]["p50_us"] / sep["raw_latency"]["p50_us"]
+    sep_latency_floor = (sep["raw_latency"]["p50_us"] + crypto_us) / sep["raw_latency"]["p50_us"]
     throughput_ceiling = 1 / (1 + crypto_us * 1e-6 * raw_t)
 
     def verdict(ratio: float, target: float, better_low: bool) -> str:
@@ -225,6 +306,22 @@ def section(seconds: float = 2.0) -> Section:
                 f"{throughput_ratio:.2f}x",
                 f"≥ {THROUGHPUT_TARGET}x",
                 f"≤ {throughput_ceiling:.2f}x",
+            ),
+            (
+                "two processes: latency p50",
+                f"{sep['raw_latency']['p50_us']:.0f} µs",
+                f"{sep['lattice_latency']['p50_us']:.0f} µs",
+                f"{sep_latency_ratio:.2f}x",
+                "",
+                f"≥ {sep_latency_floor:.2f}x",
+            ),
+            (
+                f"two processes: throughput, {IN_FLIGHT} in flight",
+                f"{sep['raw_rps']:,.0f}/s",
+                f"{sep['lattice_rps']:,.0f}/s",
+                f"{sep['lattice_rps'] / sep['raw_rps']:.2f}x",
+                "",
+                "",
             ),
             (
                 "Ed25519 per invocation",
