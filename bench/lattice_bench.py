@@ -32,7 +32,7 @@ from typing import Any
 import nacl.signing
 import nats
 
-from bench.process_bench import _wascc_up
+from bench.process_bench import wascc_up
 from bench.report import Section
 from bench.signing import sign_throwaway
 from host import Host
@@ -174,7 +174,7 @@ async def _separate(b: Host, url: str, tmp: Path, seconds: float) -> dict[str, A
     manifest.write_text(SEPARATE_MANIFEST.format(url=url))
     requester = await nats.connect(url)
     try:
-        with _responder_process(url, "bench.raw2"), _wascc_up(manifest, tmp / "data", {}):
+        with _responder_process(url, "bench.raw2"), wascc_up(manifest, tmp / "data", {}):
             deadline = time.monotonic() + START_TIMEOUT
             while True:  # until the `wascc up` host joined and serves its actor
                 try:

@@ -33,7 +33,7 @@ from host.engine import Engine
 from keys.claims import sign_module, validate_module
 from keys.nkeys import KeyPair
 
-__all__ = ["main", "scaling_section", "startup_section"]
+__all__ = ["main", "scaling_section", "startup_section", "wascc_up"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo.yaml"
@@ -131,7 +131,7 @@ class _Up:
 
 
 @contextmanager
-def _wascc_up(manifest: Path, data_dir: Path, env: Mapping[str, str]) -> Iterator[_Up]:
+def wascc_up(manifest: Path, data_dir: Path, env: Mapping[str, str]) -> Iterator[_Up]:
     """``wascc up MANIFEST --expand-env --data-dir DATA_DIR``, stopped with SIGTERM."""
     argv = [*_wascc(), "up", str(manifest), "--expand-env", "--data-dir", str(data_dir)]
     argv += ["--log-level", "warning"]
@@ -218,7 +218,7 @@ def startup_section() -> Section:
             fresh = Path(data) / f"run-{run}"
             for times in (cold, warm):
                 ports = _demo_ports()
-                with _wascc_up(manifest, fresh, ports) as up:
+                with wascc_up(manifest, fresh, ports) as up:
                     times.append(up.wait_served(int(ports["ECHO_PORT"])))
         compiled, cached = _compile_times(root)
     bare, imported = _python_floor()
@@ -306,7 +306,7 @@ def scaling_section(seconds: float = 2.0, connections: int = 32) -> Section:
         for i in range(2):
             port = _free_port()
             env = {"ECHO_PORT": str(port)}
-            ups.append((stack.enter_context(_wascc_up(manifest, data / f"p{i}", env)), port))
+            ups.append((stack.enter_context(wascc_up(manifest, data / f"p{i}", env)), port))
         for up, port in ups:
             up.wait_served(port)
             asyncio.run(warm_up(port))
