@@ -3,6 +3,7 @@ need the loop, or that turns out slow, runs on worker threads."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import msgpack
@@ -10,7 +11,7 @@ import pytest
 import wasmtime
 
 from host import Host
-from host.errors import ActorTrapped, NotAuthorized
+from host.errors import ActorTrapped, GuestError, NotAuthorized
 from host.inline import InlinePolicy
 from host.invocation import Invocation
 from host.testing import FunctionProvider
@@ -186,3 +187,19 @@ async def test_inline_refusal_gives_the_instance_back(signer: Signer, tmp_path: 
         assert await host.call_actor(claims.subject, "Echo", b"free") == b"free"
         assert host.actor(claims.subject).pool.busy == 0
         assert record.seen == [("Echo", b"still", None), ("Echo", b"free", None)]
+
+
+async def test_errors_carry_the_invocation_id_inline_and_on_workers(
+    signer: Signer, host: Host
+) -> None:
+    """A failed call's error names its invocation id whether it ran on a worker or inline."""
+    claims = await host.add_actor(signer.sign("echo"))
+    with pytest.raises(GuestError) as on_worker:
+        await host.call_actor(claims.subject, "Nope", b"")
+    await _promote(host, claims.subject, "Echo", b"warm")
+    with pytest.raises(GuestError) as inline:
+        await host.call_actor(claims.subject, "Nope", b"")
+    assert host.call_actor_now(claims.subject, "Echo", b"x") == b"x"  # still promoted
+    for failure in (on_worker, inline):
+        assert uuid.UUID(failure.value.invocation_id or "").version == 4
+    assert on_worker.value.invocation_id != inline.value.invocation_id
