@@ -134,15 +134,7 @@ def load_manifest(
         dict(reserved_ports or {}),
         lattice=lattice or raw.lattice is not None,
     )
-    lattice_section = raw.lattice
-    if lattice_section is not None and lattice_section.credentials is not None:
-        lattice_section = dataclasses.replace(
-            lattice_section, credentials=checker.lattice_credentials(lattice_section.credentials)
-        )
-    if lattice_section is not None and lattice_section.host_key is not None:
-        lattice_section = dataclasses.replace(
-            lattice_section, host_key=checker.host_key(lattice_section.host_key)
-        )
+    lattice_section = _checked_lattice(raw.lattice, checker)
     actors: list[ActorEntry] = []
     for raw_actor in raw.actors:
         actor = checker.actor(raw_actor.index, raw_actor.path, raw_actor.settings)
@@ -184,6 +176,7 @@ def load_manifest(
             continue
         capabilities.append(cap)
     loaded = {(c.contract_id, c.binding) for c in capabilities}
+    checker.served = {(c.contract_id, c.binding): c for c in capabilities}
     bindings: list[BindingEntry] = []
     seen: dict[tuple[str, str, str], int] = {}
     for rb in raw.bindings:
@@ -216,6 +209,18 @@ def load_manifest(
         lattice_section,
         tuple(checker.notes),
     )
+
+
+def _checked_lattice(section: RawLattice | None, checker: Checker) -> RawLattice | None:
+    """The lattice section with its files read and checked: the credentials path made
+    absolute, the host key turned into its seed."""
+    if section is not None and section.credentials is not None:
+        section = dataclasses.replace(
+            section, credentials=checker.lattice_credentials(section.credentials)
+        )
+    if section is not None and section.host_key is not None:
+        section = dataclasses.replace(section, host_key=checker.host_key(section.host_key))
+    return section
 
 
 _SECTIONS = {"": 0, "labels": 1, "lattice": 2, "actors": 3, "capabilities": 4, "bindings": 5}

@@ -94,6 +94,8 @@ class Checker:
     problems: list[Problem] = field(default_factory=list)
     lattice: bool = False
     notes: list[str] = field(default_factory=list)
+    # The manifest's providers by (contract, binding): their classes check binding values.
+    served: dict[tuple[str, str], CapabilityEntry] = field(default_factory=dict)
 
     def _bad(self, path: str, message: str, fix: str = "") -> None:
         self.problems.append(Problem(path, message, fix))
@@ -239,6 +241,10 @@ class Checker:
             return None
         if contract == HTTP_SERVER and not self._http_values(path, values, label):
             return None
+        if not self._provider_values(
+            path, self.served.get((contract, binding)), values, key, label
+        ):
+            return None
         if remote_actor:
             self.notes.append(
                 f"{path}: actor {key} is not in this manifest: it must run on another host of "
@@ -287,6 +293,26 @@ class Checker:
             "use the key from `wascc claims inspect` or the same path as in actors",
         )
         return None
+
+    def _provider_values(
+        self,
+        path: str,
+        entry: CapabilityEntry | None,
+        values: Mapping[str, str],
+        actor: str,
+        label: str,
+    ) -> bool:
+        """The values as the provider of this manifest that gets them reads them, if its class
+        can check them offline (``check_values``, see ``host.typing.Provider``)."""
+        check = getattr(entry.spec.cls, "check_values", None) if entry is not None else None
+        if not callable(check):
+            return True
+        try:
+            check(values, actor=actor, label=label, binding=entry.binding if entry else "")
+        except WasccError as exc:
+            self._bad(f"{path}.values", str(exc), "")
+            return False
+        return True
 
     def _http_values(self, path: str, values: Mapping[str, str], label: str) -> bool:
         """PORT present and valid; the rest of the values as the HTTP provider reads them."""

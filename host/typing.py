@@ -44,6 +44,11 @@ class Provider(Protocol):
 
     The host calls ``start`` once before any binding and ``stop`` once at shutdown, after
     ``remove_actor`` for every binding. ``handle`` serves an actor's ``__host_call``.
+
+    Optional: a classmethod ``check_values(values, *, actor, label, binding)`` that raises
+    ``ProviderError`` for binding values ``bind_actor`` would refuse, without opening
+    anything; manifests (``wascc validate``, ``wascc up``) then report bad values before
+    anything starts, as an entry of the manifest.
     """
 
     contract_id: str

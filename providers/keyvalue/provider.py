@@ -90,7 +90,24 @@ class KeyValueProvider:
         if errors:
             raise errors[0]
 
-    def _check_settings(self, settings: KeyValueSettings, label: str, binding: str) -> None:
+    @classmethod
+    def check_values(
+        cls, values: Mapping[str, str], *, actor: str, label: str, binding: str
+    ) -> None:
+        """``ProviderError`` for values that ``bind_actor`` would refuse, found without
+        opening anything (``wascc validate``)."""
+        settings = KeyValueSettings.from_values(
+            values,
+            actor=actor,
+            label=label,
+            binding=binding,
+            data_dir=DEFAULT_DATA_DIR,
+            default_backend=cls.default_backend,
+        )
+        cls._check_settings(settings, label, binding)
+
+    @classmethod
+    def _check_settings(cls, settings: KeyValueSettings, label: str, binding: str) -> None:
         """Hook for subclasses that serve only some back ends."""
 
     async def bind_actor(self, actor: str, binding: str, values: Mapping[str, str]) -> None:
@@ -185,7 +202,8 @@ class MemoryKeyValueProvider(KeyValueProvider):
     def __init__(self) -> None:
         super().__init__()
 
-    def _check_settings(self, settings: KeyValueSettings, label: str, binding: str) -> None:
+    @classmethod
+    def _check_settings(cls, settings: KeyValueSettings, label: str, binding: str) -> None:
         if settings.backend != "memory":
             raise ProviderError(
                 f"{KEYVALUE} (binding {binding!r}) cannot bind actor {label} to a "

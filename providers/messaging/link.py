@@ -69,6 +69,9 @@ class Link:
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self.delivered = 0
         self._last_error: BaseException | None = None
+        # The server's refusal of the credentials, if any: the socket error that follows it
+        # (the server closes the connection) must not hide it.
+        self._auth_error: BaseException | None = None
 
     @property
     def where(self) -> str:
@@ -101,7 +104,7 @@ class Link:
             # After its retries nats-py raises "no servers"; the reason went to error_cb.
             reason: BaseException = exc
             if self._last_error is not None and isinstance(exc, nats.errors.NoServersError):
-                reason = self._last_error
+                reason = self._refusal() or self._last_error
             if "authorization" in str(reason).lower():
                 raise ProviderError(
                     f"{where}: NATS at {self.where} refused the credentials "
@@ -221,8 +224,13 @@ class Link:
             return
         self.delivered += 1
 
+    def _refusal(self) -> BaseException | None:
+        return self._auth_error  # set by error_cb while connecting
+
     async def _on_error(self, exc: Exception) -> None:
         self._last_error = exc
+        if "authorization" in str(exc).lower():
+            self._auth_error = exc
         logger.warning("NATS (%s) for actor %s: %s", self.where, self.label, _describe(exc))
 
     async def _on_disconnected(self) -> None:

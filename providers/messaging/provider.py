@@ -71,6 +71,14 @@ class MessagingProvider:
             )
         return link
 
+    @classmethod
+    def check_values(
+        cls, values: Mapping[str, str], *, actor: str, label: str, binding: str
+    ) -> None:
+        """``ProviderError`` for values that ``bind_actor`` would refuse before connecting
+        (``wascc validate``); a credentials file is read, nothing is contacted."""
+        MessagingSettings.from_values(values, label=label, binding=binding)
+
     async def bind_actor(self, actor: str, binding: str, values: Mapping[str, str]) -> None:
         """Connect the actor to NATS and subscribe it; ``ProviderError`` if that fails."""
         if self._host is None:

@@ -167,3 +167,14 @@ async def test_an_anonymous_actor_is_refused_by_a_secured_server(
     claims = await host.add_actor(signer.sign("messenger", caps=[MESSAGING]))
     with pytest.raises(ProviderError, match=r"refused the credentials.*check CLIENT_JWT"):
         await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server)})
+
+
+def test_check_values_refuses_what_bind_actor_would(tmp_path: Path) -> None:
+    """The provider's offline check (used by manifests) refuses bad values with the same
+    message as a bind, reading a credentials file but contacting nothing."""
+    check = MessagingProvider.check_values
+    check({"URL": "nats://127.0.0.1:1", "SUBSCRIPTION": "a.b"}, actor="M", label="m", binding="x")
+    with pytest.raises(ProviderError, match=r"CREDSFILE '.*missing.creds' cannot be read"):
+        check({"CREDSFILE": str(tmp_path / "missing.creds")}, actor="M", label="m", binding="x")
+    with pytest.raises(ProviderError, match="is not a nats:// URL"):
+        check({"URL": "http://h:1"}, actor="M", label="m", binding="x")

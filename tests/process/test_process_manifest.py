@@ -71,6 +71,12 @@ CASES = [
     ("actors: [echo_s.wasm]\ncapabilities: [{path: http_server}]\nbindings:\n"
      "  - {actor: echo_s.wasm, capability: wascc:http_server}\n",
      "bindings[0].values", "needs a PORT value"),
+    ("actors: [kvcounter_s.wasm]\ncapabilities: [{path: keyvalue}]\nbindings:\n"
+     "  - {actor: kvcounter_s.wasm, capability: wascc:keyvalue, values: {BACKEND: sqlit}}\n",
+     "bindings[0].values", "BACKEND='sqlit' is not one of memory, sqlite, redis"),
+    ("actors: [kvcounter_s.wasm]\ncapabilities: [{path: keyvalue}]\nbindings:\n"
+     "  - {actor: kvcounter_s.wasm, capability: wascc:keyvalue, values: {TIMEOUT: '-1'}}\n",
+     "bindings[0].values", "TIMEOUT='-1' is not a number of seconds > 0"),
     ("actors: [\n", "line 2", "not valid YAML"),
 ]
 # fmt: on
