@@ -195,10 +195,17 @@ class ActorHostCalls:
                 )
             else:
                 assert provider is not None
-                result = self._wait(
-                    provider.handle(actor.key, binding, operation, payload),
-                    f"{operation} on {contract} (binding {binding!r})",
-                )
+                # This runs on the actor's worker thread (an actor bound to an async provider
+                # never runs inline): a provider that can answer here skips the event loop.
+                blocking = getattr(provider, "handle_blocking", None)
+                answer = blocking(actor.key, binding, operation, payload) if blocking else None
+                if answer is not None:
+                    result = answer
+                else:
+                    result = self._wait(
+                        provider.handle(actor.key, binding, operation, payload),
+                        f"{operation} on {contract} (binding {binding!r})",
+                    )
         except WasccError as exc:
             self._after(invocation, None, exc)
             raise

@@ -45,6 +45,11 @@ class Provider(Protocol):
     The host calls ``start`` once before any binding and ``stop`` once at shutdown, after
     ``remove_actor`` for every binding. ``handle`` serves an actor's ``__host_call``.
 
+    Optional: ``handle_blocking(actor, binding, operation, payload) -> bytes | None``, called
+    instead of ``handle`` for an actor's call on its worker thread (never on the event loop's
+    thread): it may block that thread (a database answering), and returns ``None`` to have
+    ``handle`` used after all. It saves the two thread switches to the loop and back.
+
     Optional: a classmethod ``check_values(values, *, actor, label, binding)`` that raises
     ``ProviderError`` for binding values ``bind_actor`` would refuse, without opening
     anything; manifests (``wascc validate``, ``wascc up``) then report bad values before

@@ -1,16 +1,19 @@
 """One SQLite connection on one dedicated thread, with group commit.
 
-SQLite calls block, so they never run on the event loop. Callers ``await run(job)``; the
-thread takes every job that is waiting (up to ``MAX_BATCH``), runs them in one transaction,
-each inside its own savepoint (a job that fails is rolled back alone), commits once, and only
-then answers every caller. A reply therefore always means "committed": with ``synchronous``
-``FULL`` that commit is on disk, with ``NORMAL`` (in WAL mode) it survives a crash of the
-process (``kill -9``) but not of the machine. Under load one ``fsync`` serves a whole batch.
+SQLite calls block, so they never run on the event loop. Callers ``await run(job)``, or, on a
+thread of their own (an actor's worker thread), ``run_blocking(job)``, which leaves the event
+loop out of it. The thread takes every job that is waiting (up to ``MAX_BATCH``), runs them
+in one transaction, each inside its own savepoint (a job that fails is rolled back alone),
+commits once, and only then answers every caller. A reply therefore always means
+"committed": with ``synchronous`` ``FULL`` that commit is on disk, with ``NORMAL`` (in WAL
+mode) it survives a crash of the process (``kill -9``) but not of the machine. Under load one
+``fsync`` serves a whole batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -35,13 +38,17 @@ Synchronous = Literal["full", "normal"]
 MAX_BATCH = 256
 
 
+# Who waits for a job: a coroutine on the loop, a blocked thread, or nobody (housekeeping).
+_Waiter = asyncio.Future[Any] | concurrent.futures.Future[Any] | None
+
+
 @dataclass(slots=True)
 class _Pending:
     job: Job
-    future: asyncio.Future[Any] | None  # None: housekeeping, nobody waits
+    future: _Waiter
 
 
-_Outcome = tuple[asyncio.Future[Any] | None, Any, BaseException | None]
+_Outcome = tuple[_Waiter, Any, BaseException | None]
 
 
 class Worker:
@@ -87,6 +94,16 @@ class Worker:
         future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put(_Pending(job, future))
         return await future
+
+    def run_blocking(self, job: Callable[[sqlite3.Connection], T], timeout: float) -> T:
+        """``run`` for a caller on a thread of its own, never the event loop's: blocks that
+        thread until the batch holding the job is committed (``TimeoutError`` after
+        ``timeout`` seconds; the job may still run). Two thread switches instead of four."""
+        if self._loop is None or self._closing:
+            raise StoreUnavailableError(f"the SQLite store {self.path} is closed")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Pending(job, future))
+        return future.result(timeout)
 
     async def close(self) -> None:
         """Finish the jobs already queued, then close the connection and end the thread."""
@@ -203,19 +220,28 @@ class Worker:
         return outcomes
 
     def _deliver(self, outcomes: list[_Outcome]) -> None:
-        real = [o for o in outcomes if o[0] is not None]
-        if not real or self._loop is None:
+        on_loop: list[_Outcome] = []
+        for outcome in outcomes:
+            waiter = outcome[0]
+            if isinstance(waiter, concurrent.futures.Future):
+                _settle([outcome])  # a blocked thread: woken from here, no loop involved
+            elif waiter is not None:
+                on_loop.append(outcome)
+        if not on_loop or self._loop is None:
             return
         # A closed loop raises RuntimeError: nobody waits for these answers any more.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(_settle, real)
+            self._loop.call_soon_threadsafe(_settle, on_loop)
 
 
 def _settle(outcomes: list[_Outcome]) -> None:
     for future, value, error in outcomes:
         if future is None or future.done():  # the caller gave up (timeout, cancellation)
             continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
+        try:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+        except concurrent.futures.InvalidStateError:  # a thread's wait ended meanwhile
+            continue

@@ -9,11 +9,13 @@ so it holds across restarts; expired keys are invisible at once and deleted with
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from providers.keyvalue.dbthread import Synchronous, Worker
 from providers.keyvalue.store import Kind, checked_total, parse_integer, range_slice, wrong_kind
@@ -222,6 +224,15 @@ def _intersection(keys: Sequence[str], conn: sqlite3.Connection) -> list[str]:
     return sorted(first.intersection(*rest))
 
 
+T = TypeVar("T")
+
+
+class _Runner(Protocol):
+    """How a store runs a job on its database thread (``Worker.run`` or a blocking one)."""
+
+    def __call__(self, job: Callable[[sqlite3.Connection], T], /) -> Awaitable[T]: ...
+
+
 class SqliteStore:
     """A key-value store in the SQLite file at ``path`` (created with its directories)."""
 
@@ -230,6 +241,21 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: Synchronous = "full") -> None:
         self.path = path
         self._worker = Worker(path, synchronous=synchronous, setup=_setup, periodic=_sweep)
+        self._run: _Runner = self._worker.run
+
+    def blocking(self, timeout: float) -> SqliteStore:
+        """The same store for a caller on a thread of its own (never the event loop's): its
+        coroutines never suspend (drive them with ``dispatch.run_sync``); each call blocks
+        the thread until the database thread committed it, without the event loop.
+        ``TimeoutError`` after ``timeout`` seconds."""
+        view = copy.copy(self)
+        worker = self._worker
+
+        async def run(job: Callable[[sqlite3.Connection], T]) -> T:
+            return worker.run_blocking(job, timeout)
+
+        view._run = run
+        return view
 
     async def open(self) -> None:
         """Open the file, create the schema, and drop keys that expired while it was closed."""
@@ -237,43 +263,43 @@ class SqliteStore:
         await self._worker.run(_sweep)
 
     async def get(self, key: str) -> str | None:
-        return await self._worker.run(partial(_get, key))
+        return await self._run(partial(_get, key))
 
     async def set(self, key: str, value: str, expires: int) -> None:
-        await self._worker.run(partial(_set, key, value, expires))
+        await self._run(partial(_set, key, value, expires))
 
     async def add(self, key: str, delta: int) -> int:
-        return await self._worker.run(partial(_add, key, delta))
+        return await self._run(partial(_add, key, delta))
 
     async def delete(self, key: str) -> None:
-        await self._worker.run(partial(_delete, key))
+        await self._run(partial(_delete, key))
 
     async def exists(self, key: str) -> bool:
-        return await self._worker.run(partial(_exists, key))
+        return await self._run(partial(_exists, key))
 
     async def list_range(self, key: str, start: int, stop: int) -> list[str]:
-        return await self._worker.run(partial(_range, key, start, stop))
+        return await self._run(partial(_range, key, start, stop))
 
     async def list_push(self, key: str, value: str) -> int:
-        return await self._worker.run(partial(_push, key, value))
+        return await self._run(partial(_push, key, value))
 
     async def list_remove(self, key: str, value: str) -> int:
-        return await self._worker.run(partial(_list_remove, key, value))
+        return await self._run(partial(_list_remove, key, value))
 
     async def set_add(self, key: str, value: str) -> int:
-        return await self._worker.run(partial(_set_add, key, value))
+        return await self._run(partial(_set_add, key, value))
 
     async def set_remove(self, key: str, value: str) -> int:
-        return await self._worker.run(partial(_set_remove, key, value))
+        return await self._run(partial(_set_remove, key, value))
 
     async def set_members(self, key: str) -> list[str]:
-        return await self._worker.run(partial(_set_query, key))
+        return await self._run(partial(_set_query, key))
 
     async def set_union(self, keys: Sequence[str]) -> list[str]:
-        return await self._worker.run(partial(_union, tuple(keys)))
+        return await self._run(partial(_union, tuple(keys)))
 
     async def set_intersection(self, keys: Sequence[str]) -> list[str]:
-        return await self._worker.run(partial(_intersection, tuple(keys)))
+        return await self._run(partial(_intersection, tuple(keys)))
 
     async def close(self) -> None:
         await self._worker.close()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from host import Host
+from providers.codec import HttpRequest, HttpResponse
 from providers.keyvalue import KeyValueProvider, SqliteStore, StoreUnavailableError
 from providers.keyvalue.dbthread import Worker
+from providers.keyvalue.dispatch import run_sync
 from tests.conftest import Signer
 from tests.providers_kv.kv_support import KEYVALUE
 
@@ -184,3 +189,62 @@ async def test_a_failing_job_is_rolled_back_alone(tmp_path: Path) -> None:
     rows = await worker.run(lambda c: c.execute("SELECT v FROM t ORDER BY v").fetchall())
     assert rows == [(0,), (1,), (4,)]
     await worker.close()
+
+
+class _CountingProvider(KeyValueProvider):
+    """Counts the calls that went through the event loop (``handle``)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir=data_dir)
+        self.on_loop = 0
+
+    async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
+        self.on_loop += 1
+        return await super().handle(actor, binding, operation, payload)
+
+
+@pytest.mark.parametrize(("backend", "via_loop"), [("sqlite", False), ("memory", True)])
+async def test_actor_calls_reach_sqlite_without_the_event_loop(
+    tmp_path: Path, signer: Signer, backend: str, via_loop: bool
+) -> None:
+    """kvcounter's Add runs on its worker thread straight against the SQLite thread
+    (handle_blocking); a memory store still goes through the loop. Counts are right."""
+    provider = _CountingProvider(tmp_path / "data")
+    async with Host(cache_dir=tmp_path / "cache") as host:
+        await host.add_provider(provider)
+        claims = await host.add_actor(signer.sign("kvcounter", caps=[KEYVALUE]))
+        await host.set_binding(claims.subject, KEYVALUE, values={"BACKEND": backend})
+        request = HttpRequest(method="GET", path="/n").encode()
+        counts = []
+        for _ in range(5):
+            reply = HttpResponse.decode(
+                await host.call_actor(claims.subject, "HandleRequest", request)
+            )
+            counts.append(json.loads(reply.body)["counter"])
+    assert counts == [1, 2, 3, 4, 5]
+    assert (provider.on_loop > 0) is via_loop
+
+
+async def test_blocking_calls_fail_at_once_on_a_closed_store(tmp_path: Path) -> None:
+    """A worker thread's call to a closed store raises StoreUnavailableError, no wait."""
+    store = SqliteStore(tmp_path / "kv.db")
+    await store.open()
+    view = store.blocking(5.0)
+    assert run_sync(view.add("k", 2)) == 2
+    await store.close()
+    with pytest.raises(StoreUnavailableError, match="closed"):
+        await asyncio.to_thread(run_sync, view.get("k"))
+
+
+async def test_a_blocking_call_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    """A worker thread waits at most the timeout for a busy database thread."""
+    worker = Worker(tmp_path / "kv.db")
+    await worker.start()
+    try:
+        busy = asyncio.ensure_future(worker.run(lambda conn: time.sleep(0.5)))
+        with pytest.raises(TimeoutError):
+            await asyncio.to_thread(worker.run_blocking, lambda conn: 1, 0.05)
+        await busy
+        assert await asyncio.to_thread(worker.run_blocking, lambda conn: 7, 5.0) == 7
+    finally:
+        await worker.close()
