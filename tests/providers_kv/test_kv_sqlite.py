@@ -7,6 +7,7 @@ import json
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -241,7 +242,14 @@ async def test_a_blocking_call_gives_up_after_its_timeout(tmp_path: Path) -> Non
     worker = Worker(tmp_path / "kv.db")
     await worker.start()
     try:
-        busy = asyncio.ensure_future(worker.run(lambda conn: time.sleep(0.5)))
+        started = threading.Event()
+
+        def slow(conn: sqlite3.Connection) -> None:
+            started.set()
+            time.sleep(0.5)
+
+        busy = asyncio.ensure_future(worker.run(slow))
+        assert await asyncio.to_thread(started.wait, 5.0)  # the database thread is busy now
         with pytest.raises(TimeoutError):
             await asyncio.to_thread(worker.run_blocking, lambda conn: 1, 0.05)
         await busy
