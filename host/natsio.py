@@ -5,7 +5,48 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["round_trip"]
+from keys.creds import UserCredentials
+
+__all__ = ["ConnectErrors", "auth_options", "describe", "round_trip"]
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: text`` of an exception, for log lines and messages."""
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
+
+
+def auth_options(credentials: UserCredentials | None) -> dict[str, Any]:
+    """``nats.connect`` keywords that present ``credentials`` (none: anonymous)."""
+    if credentials is None:
+        return {}
+    return {"user_jwt_cb": credentials.user_jwt, "signature_cb": credentials.sign_nonce}
+
+
+class ConnectErrors:
+    """What nats-py reported to ``error_cb`` during a connection attempt: after its attempts
+    ``connect`` raises only "no servers", the reason went there. A refusal of the credentials
+    is kept apart: the socket error that follows it (the server closes the connection) must
+    not hide it."""
+
+    def __init__(self) -> None:
+        self.last: BaseException | None = None
+        self.refusal: BaseException | None = None
+
+    def clear(self) -> None:
+        """Forget the errors of an earlier attempt."""
+        self.last = self.refusal = None
+
+    def record(self, exc: BaseException) -> None:
+        """``error_cb``'s part: note ``exc``."""
+        self.last = exc
+        if "authorization" in str(exc).lower():
+            self.refusal = exc
+
+    def reason(self, raised: BaseException) -> BaseException:
+        """Why the attempt failed: the refusal, else the last error, else what was raised."""
+        return self.refusal or self.last or raised
 
 
 async def round_trip(nc: Any, timeout: float) -> None:

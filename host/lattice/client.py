@@ -22,7 +22,7 @@ import nats
 import nats.errors
 
 from host.lattice.errors import LatticeTimeout, LatticeUnavailable
-from host.natsio import round_trip
+from host.natsio import ConnectErrors, auth_options, describe, round_trip
 from keys.creds import UserCredentials
 
 __all__ = ["BACKOFF", "LatticeClient", "Message", "describe"]
@@ -37,13 +37,6 @@ RECONNECT_WAIT: Final = 0.25
 Message = Any
 """A nats-py ``Msg`` (nats-py ships no type information)."""
 Handler = Callable[[Message], Awaitable[None]]
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: text`` of an exception, for log lines and messages."""
-    text = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text and text != name else name
 
 
 class LatticeClient:
@@ -67,10 +60,7 @@ class LatticeClient:
         self._wanted: dict[str, tuple[str, Handler]] = {}  # subject → (queue, handler)
         self._connected = asyncio.Event()
         self._closing = False
-        self._last_error: BaseException | None = None
-        # The server's refusal of our credentials, if any: the socket error that follows it
-        # (the server closes the connection) must not hide it.
-        self._auth_error: BaseException | None = None
+        self._errors = ConnectErrors()
         # Called after nats-py reconnected (subscriptions already restored): the lattice
         # announces itself again and replays its bindings (another host may have restarted).
         self.on_reconnected: Callable[[], Awaitable[None]] | None = None
@@ -82,7 +72,7 @@ class LatticeClient:
 
     async def connect_once(self) -> None:
         """One attempt; ``LatticeUnavailable`` with the reason if NATS cannot be reached."""
-        self._last_error = self._auth_error = None
+        self._errors.clear()
         creds = self.credentials
         try:
             nc = await nats.connect(
@@ -95,14 +85,11 @@ class LatticeClient:
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
-                user_jwt_cb=creds.user_jwt if creds else None,
-                signature_cb=creds.sign_nonce if creds else None,
+                **auth_options(creds),
             )
         except (nats.errors.Error, OSError, TimeoutError) as exc:
-            # After its attempts nats-py raises "no servers"; the reason went to error_cb.
-            refusal = self._refusal()  # set by error_cb meanwhile
-            reason = refusal or self._last_error or exc
-            if refusal is not None:
+            reason = self._errors.reason(exc)
+            if reason is self._errors.refusal:
                 given = "the credentials given" if creds else "no credentials"
                 raise LatticeUnavailable(
                     f"the lattice's NATS at {self.url} refused the connection with {given} "
@@ -279,13 +266,8 @@ class LatticeClient:
 
     # callbacks --------------------------------------------------------------------------------
 
-    def _refusal(self) -> BaseException | None:
-        return self._auth_error
-
     async def _on_error(self, exc: Exception) -> None:
-        self._last_error = exc
-        if "authorization" in str(exc).lower():
-            self._auth_error = exc
+        self._errors.record(exc)
         if self._nc is None:  # a failed first attempt: connect() reports it
             return
         logger.warning("lattice NATS (%s): %s", self.url, describe(exc))

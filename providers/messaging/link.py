@@ -22,7 +22,7 @@ import nats
 import nats.errors
 
 from host.errors import ProviderError
-from host.natsio import round_trip
+from host.natsio import ConnectErrors, auth_options, describe, round_trip
 from host.typing import ProviderContext
 from providers.codec import MESSAGING, DeliverMessage
 from providers.messaging.settings import MessagingSettings
@@ -68,10 +68,7 @@ class Link:
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self.delivered = 0
-        self._last_error: BaseException | None = None
-        # The server's refusal of the credentials, if any: the socket error that follows it
-        # (the server closes the connection) must not hide it.
-        self._auth_error: BaseException | None = None
+        self._errors = ConnectErrors()
 
     @property
     def where(self) -> str:
@@ -96,22 +93,20 @@ class Link:
                 error_cb=self._on_error,
                 disconnected_cb=self._on_disconnected,
                 reconnected_cb=self._on_reconnected,
-                user_jwt_cb=creds.user_jwt if creds else None,
-                signature_cb=creds.sign_nonce if creds else None,
+                **auth_options(creds),
             )
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             where = f"{MESSAGING} (binding {self.binding!r}) cannot bind actor {self.label}"
             # After its retries nats-py raises "no servers"; the reason went to error_cb.
-            reason: BaseException = exc
-            if self._last_error is not None and isinstance(exc, nats.errors.NoServersError):
-                reason = self._refusal() or self._last_error
+            no_servers = isinstance(exc, nats.errors.NoServersError)
+            reason = self._errors.reason(exc) if no_servers else exc
             if "authorization" in str(reason).lower():
                 raise ProviderError(
                     f"{where}: NATS at {self.where} refused the credentials "
-                    f"({_describe(reason)}); check CLIENT_JWT and CLIENT_SEED, or CREDSFILE"
+                    f"({describe(reason)}); check CLIENT_JWT and CLIENT_SEED, or CREDSFILE"
                 ) from None
             raise ProviderError(
-                f"{where}: NATS at {self.where} cannot be reached ({_describe(reason)}); start "
+                f"{where}: NATS at {self.where} cannot be reached ({describe(reason)}); start "
                 "nats-server or fix the URL value"
             ) from None
         # Connected once: from now on, reconnect for as long as the binding lives.
@@ -127,7 +122,7 @@ class Link:
             await self._nc.close()
             raise ProviderError(
                 f"{MESSAGING} (binding {self.binding!r}) cannot subscribe actor {self.label} to "
-                f"{', '.join(self.settings.subscriptions)}: {_describe(exc)}"
+                f"{', '.join(self.settings.subscriptions)}: {describe(exc)}"
             ) from None
 
     async def close(self) -> None:
@@ -181,7 +176,7 @@ class Link:
         except nats.errors.MaxPayloadError:
             raise ProviderError(f"{what}: the body is larger than the server allows") from None
         except (nats.errors.Error, OSError) as exc:
-            raise ProviderError(f"{what}: NATS at {self.where}: {_describe(exc)}") from None
+            raise ProviderError(f"{what}: NATS at {self.where}: {describe(exc)}") from None
 
     async def publish(self, subject: str, body: bytes, reply_to: str, what: str) -> None:
         """Publish ``body`` on ``subject`` (with ``reply_to`` if not empty)."""
@@ -224,14 +219,9 @@ class Link:
             return
         self.delivered += 1
 
-    def _refusal(self) -> BaseException | None:
-        return self._auth_error  # set by error_cb while connecting
-
     async def _on_error(self, exc: Exception) -> None:
-        self._last_error = exc
-        if "authorization" in str(exc).lower():
-            self._auth_error = exc
-        logger.warning("NATS (%s) for actor %s: %s", self.where, self.label, _describe(exc))
+        self._errors.record(exc)
+        logger.warning("NATS (%s) for actor %s: %s", self.where, self.label, describe(exc))
 
     async def _on_disconnected(self) -> None:
         if self._nc is not None:  # not a close we asked for
@@ -239,9 +229,3 @@ class Link:
 
     async def _on_reconnected(self) -> None:
         logger.info("actor %s reconnected to NATS (%s)", self.label, self.where)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {text}" if text and text != name else name

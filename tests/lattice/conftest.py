@@ -23,6 +23,14 @@ def nats(tmp_path: Path) -> Iterator[ServerProcess]:
         yield server
 
 
+def echo_manifest(tmp_path: Path, lattice: str = "") -> Path:
+    """``m.yaml`` in ``tmp_path``: the ``lattice`` section text given, then ``echo_s.wasm``
+    (signed there by the test) with no capabilities and no bindings."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(f"{lattice}actors: [echo_s.wasm]\ncapabilities: []\nbindings: []\n")
+    return manifest
+
+
 def nats_url(server: ServerProcess) -> str:
     """The URL of ``server``."""
     return f"nats://127.0.0.1:{server.port}"

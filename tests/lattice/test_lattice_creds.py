@@ -15,7 +15,7 @@ from host.lattice import Lattice, LatticeClient, LatticeConfig
 from host.lattice.errors import LatticeUnavailable
 from keys.creds import UserCredentials
 from tests.conftest import Signer
-from tests.lattice.conftest import nats_url
+from tests.lattice.conftest import echo_manifest, nats_url
 from tests.process.process_support import WasccProcess, run_wascc, wascc_env
 from tests.support.nats_jwt import Chain, make_chain, secured_nats_server
 from tests.support.servers import ServerProcess
@@ -75,12 +75,6 @@ async def test_missing_or_foreign_credentials_are_refused_clearly(
     await client.close()
 
 
-def _manifest(tmp_path: Path, lattice: str = "") -> Path:
-    manifest = tmp_path / "m.yaml"
-    manifest.write_text(f"{lattice}actors: [echo_s.wasm]\ncapabilities: []\nbindings: []\n")
-    return manifest
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["option", "manifest"])
 def test_wascc_up_and_ctl_with_a_creds_file(
@@ -95,10 +89,10 @@ def test_wascc_up_and_ctl_with_a_creds_file(
     (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
     env = wascc_env(tmp_path / "keys")
     if where == "option":
-        manifest = _manifest(tmp_path)
+        manifest = echo_manifest(tmp_path)
         args = ("--lattice", url, "--lattice-creds", str(tmp_path / "user.creds"))
     else:
-        manifest = _manifest(tmp_path, f"lattice: {{url: '{url}', credentials: user.creds}}\n")
+        manifest = echo_manifest(tmp_path, f"lattice: {{url: '{url}', credentials: user.creds}}\n")
         args = ()
     host = WasccProcess(
         ("up", str(manifest), "--data-dir", str(tmp_path / "data"), *args), env, tmp_path
@@ -136,7 +130,7 @@ def test_a_bad_creds_file_is_a_clear_error(tmp_path: Path) -> None:
     env = wascc_env(tmp_path / "keys")
     (tmp_path / "echo_s.wasm").write_bytes(b"")  # not reached: the section is checked first
     (tmp_path / "broken.creds").write_text("no blocks here\n")
-    manifest = _manifest(
+    manifest = echo_manifest(
         tmp_path, "lattice: {url: 'nats://127.0.0.1:4222', credentials: missing.creds}\n"
     )
     checked = run_wascc("validate", str(manifest), env=env, cwd=tmp_path)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgpack
@@ -14,24 +13,11 @@ import pytest
 from host.lattice import Entity, Subjects, seal
 from keys.nkeys import KeyPair
 from tests.conftest import Signer
-from tests.lattice.conftest import nats_url
+from tests.lattice.conftest import echo_manifest, nats_url
 from tests.process.process_support import WasccProcess, run_wascc, wascc_env
-from tests.support.servers import ServerProcess, nats_server
+from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A nats-server on a free loopback port."""
-    with nats_server(tmp_path) as server:
-        yield server
-
-
-def _manifest(tmp_path: Path, lattice: str = "") -> Path:
-    manifest = tmp_path / "m.yaml"
-    manifest.write_text(f"{lattice}actors: [echo_s.wasm]\ncapabilities: []\nbindings: []\n")
-    return manifest
 
 
 @pytest.mark.slow
@@ -47,14 +33,14 @@ async def test_given_host_key_and_trusted_hosts(
     (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
     env = wascc_env(tmp_path / "keys")
     if where == "options":
-        manifest = _manifest(tmp_path)
+        manifest = echo_manifest(tmp_path)
         args: tuple[str, ...] = ("--lattice", url, "--host-key", str(tmp_path / "host.nk"))
         args += ("--trust-host", trusted.public_key)
     else:
         section = (
             f"lattice: {{url: '{url}', host_key: host.nk, trusted_hosts: [{trusted.public_key}]}}\n"
         )
-        manifest, args = _manifest(tmp_path, section), ()
+        manifest, args = echo_manifest(tmp_path, section), ()
     host = WasccProcess(
         ("up", str(manifest), "--data-dir", str(tmp_path / "data"), *args), env, tmp_path
     )
