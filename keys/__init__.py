@@ -16,6 +16,7 @@ from keys.claims import (
     validate_module,
 )
 from keys.errors import (
+    AmbiguousClaims,
     BadHeader,
     BadSignature,
     ClaimsError,
@@ -48,6 +49,7 @@ from keys.wasm import ModuleBytes, embed_token, exports, find_token, module_hash
 __all__ = [
     "KEY_KINDS",
     "WELL_KNOWN_CAPABILITIES",
+    "AmbiguousClaims",
     "BadHeader",
     "BadSignature",
     "Claims",

@@ -12,6 +12,7 @@ exception per failure, each naming the file and the fix), :func:`inspect_module`
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -30,9 +31,11 @@ from keys.errors import (
     WrongKeyKind,
 )
 from keys.jwt import (
+    MAX_DATE,
     DecodedToken,
     check_header,
     check_time_window,
+    date_claim,
     decode_token,
     encode_token,
     verify_signature,
@@ -45,6 +48,7 @@ __all__ = [
     "Claims",
     "Duration",
     "Inspection",
+    "date_after",
     "inspect_module",
     "sign_module",
     "validate_module",
@@ -115,7 +119,9 @@ class Claims:
     def from_decoded(cls, decoded: DecodedToken, token: str, *, path: str | None = None) -> Claims:
         """Read the claims of a decoded token; raise ``TokenMalformed`` on missing or bad fields.
 
-        Unknown keys are ignored, as other tools add their own.
+        Unknown keys are ignored, as other tools add their own. ``iat`` (required), ``exp`` and
+        ``nbf`` must be whole seconds from 0 to ``keys.jwt.MAX_DATE`` (the end of year 9999),
+        so every date a ``Claims`` holds can be compared and printed.
         """
         raw = decoded.claims
         wascap = raw.get("wascap")
@@ -132,6 +138,10 @@ class Claims:
                 raise TokenMalformed(f"the claim {key!r} must be {want}; {_RESIGN}", path=path)
             return value
 
+        def date(key: str) -> int | None:
+            value = date_claim(raw, key, whole=True, path=path)
+            return None if value is None else int(value)  # whole=True: already an int
+
         def strings(key: str) -> tuple[str, ...]:
             value = wascap.get(key)
             if value is None:
@@ -142,13 +152,20 @@ class Claims:
                 )
             return tuple(value)
 
+        issuer, subject = get(raw, "iss", str, True), get(raw, "sub", str, True)
+        issued_at = date("iat")
+        if issued_at is None:
+            raise TokenMalformed(
+                f"the claim 'iat' is missing, a signed module's token has one; {_RESIGN}",
+                path=path,
+            )
         return cls(
-            issuer=get(raw, "iss", str, True),
-            subject=get(raw, "sub", str, True),
-            issued_at=get(raw, "iat", int, True),
+            issuer=issuer,
+            subject=subject,
+            issued_at=issued_at,
             jti=get(raw, "jti", str, True),
-            expires=get(raw, "exp", int),
-            not_before=get(raw, "nbf", int),
+            expires=date("exp"),
+            not_before=date("nbf"),
             name=get(wascap, "name", str),
             hash=get(wascap, "hash", str, True),
             tags=strings("tags"),
@@ -163,6 +180,20 @@ class Claims:
 
 def _seconds(duration: Duration) -> float:
     return duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+
+
+def date_after(start: int, duration: Duration, what: str) -> int:
+    """``start`` plus whole seconds of ``duration``; ``ValueError`` if no token may carry it."""
+    try:
+        seconds = _seconds(duration)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if math.isfinite(seconds) and 0 <= start + int(seconds) <= MAX_DATE:
+        return start + int(seconds)
+    raise ValueError(
+        f"{what} gives a date outside what a token can carry (0 to {MAX_DATE} seconds, "
+        "1970 to the end of year 9999)"
+    )
 
 
 def sign_module(
@@ -185,6 +216,8 @@ def sign_module(
 
     ``issuer`` must be an account key and ``subject`` a module key (a service key when
     ``provider``); anything else raises ``WrongKeyKind``, since the host would refuse the result.
+    ``now``, ``expires_in`` and ``not_before_in`` must give dates from 1970 to the end of year
+    9999 (see ``keys.jwt.MAX_DATE``), else ``ValueError``: the host would refuse those too.
     """
     if issuer.kind != "account":
         raise WrongKeyKind(
@@ -196,7 +229,7 @@ def sign_module(
             f"the subject of a {'provider' if provider else 'module'} must be a {wanted} key "
             f"({'V' if provider else 'M'}…), got {with_article(subject.kind)} key"
         )
-    issued_at = int(time.time() if now is None else now)
+    issued_at = date_after(0, time.time() if now is None else now, "now")
     wascap: dict[str, Any] = {"name": name, "hash": module_hash(module)}
     if tags := list(tags):
         wascap["tags"] = tags
@@ -212,7 +245,7 @@ def sign_module(
     # Key order is the one waSCC's tools write: exp, jti, iat, iss, sub, nbf, wascap.
     claims: dict[str, Any] = {}
     if expires_in is not None:
-        claims["exp"] = issued_at + int(_seconds(expires_in))
+        claims["exp"] = date_after(issued_at, expires_in, "expires_in")
     claims |= {
         "jti": uuid.uuid4().hex,
         "iat": issued_at,
@@ -220,7 +253,7 @@ def sign_module(
         "sub": subject.public_key,
     }
     if not_before_in is not None:
-        claims["nbf"] = issued_at + int(_seconds(not_before_in))
+        claims["nbf"] = date_after(issued_at, not_before_in, "not_before_in")
     claims["wascap"] = wascap
     return embed_token(module, encode_token(claims, issuer))
 
@@ -280,8 +313,9 @@ def validate_module(
 ) -> Claims:
     """Check a signed module as the host does before loading it, and return its claims.
 
-    Checks, in order: module, token present and well formed, header, hash, issuer and subject
-    kinds, signature, trusted issuer (when ``trusted_issuers`` is given), expiry, not-before.
+    Checks, in order: module, one token present (several raise ``AmbiguousClaims``) and well
+    formed, header, claims (dates within 1970 to 9999), hash, issuer and subject kinds,
+    signature, trusted issuer (when ``trusted_issuers`` is given), expiry, not-before.
     Each failure raises its own ``ClaimsError`` subclass; ``path`` names the file in messages.
     """
     decoded, token, actual_hash = _read(module, path)
@@ -323,7 +357,7 @@ def inspect_module(
     """Read a module's claims and run every check, collecting failures instead of raising.
 
     Raises only when there are no claims to show: ``NotAModule``, ``TokenMissing``,
-    ``TokenMalformed``.
+    ``TokenMalformed`` (``AmbiguousClaims`` for a module with several tokens).
     """
     decoded, token, actual_hash = _read(module, path)
     claims = Claims.from_decoded(decoded, token, path=path)

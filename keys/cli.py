@@ -23,8 +23,10 @@ import click
 
 from keys.claims import Inspection, inspect_module, sign_module
 from keys.errors import KeyError_, WasccError, WrongKeyKind
-from keys.nkeys import KEY_KINDS, KeyKind, KeyPair, with_article
+from keys.jwt import MAX_DATE, format_date
+from keys.nkeys import KEY_KINDS, KeyKind, KeyPair, decode_public_key, is_public_key, with_article
 from keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
+from keys.vouch import vouch
 from keys.wasm import exports
 
 __all__ = ["CAPABILITY_SHORTCUTS", "claims_group", "keys_group", "main"]
@@ -37,6 +39,7 @@ CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
     "z": "wascc:extras",
 }
 _FORMAT = click.Choice(["text", "json"])
+_DAY: Final = 86_400
 
 
 @contextmanager
@@ -64,9 +67,19 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _when(seconds: int | None, never: str = "never") -> str:
-    if seconds is None:
-        return never
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+    return never if seconds is None else format_date(seconds)
+
+
+def _check_days(now: int, **days: int | None) -> None:
+    """Refuse (as a usage error) a number of days that puts a token's date past year 9999."""
+    most = (MAX_DATE - now) // _DAY
+    for option, value in days.items():
+        if value is not None and value > most:
+            raise click.BadParameter(
+                f"that many days from now lies past the end of year 9999, the last date a token "
+                f"can carry; give at most {most} days",
+                param_hint=f"'--{option.replace('_', '-')}'",
+            )
 
 
 @click.group("keys")
@@ -120,6 +133,58 @@ def list_command(show_seeds: bool, fmt: str) -> None:
     for row in rows:
         line = f"{row['name']:<{width}}  {row['kind']:<8}  {row['public_key']}"
         click.echo(f"{line}  {row['seed']}" if show_seeds else line)
+
+
+def _public_key_of(source: str) -> str:
+    """The public key ``source`` names: a public key itself, or a seed, ``.nk`` file or
+    saved key's name (only its public key is used)."""
+    text = source.strip()
+    if is_public_key(text):
+        return text
+    with _friendly_errors():
+        return load_key(text).public_key
+
+
+@keys_group.command("vouch")
+@click.argument("subject", metavar="KEY")
+@click.option(
+    "--account",
+    required=True,
+    metavar="SEED|PATH|NAME",
+    help="The lattice's account key that vouches (seed, .nk file or saved key name).",
+)
+@click.option("--name", help="A name for the host or controller (shown in refusals).")
+@click.option("--expires-in", type=click.IntRange(min=1), metavar="DAYS", help="Valid for DAYS.")
+@click.option("-o", "--output", metavar="FILE", help="Write the voucher to FILE [default: stdout].")
+def vouch_command(
+    subject: str, account: str, name: str | None, expires_in: int | None, output: str | None
+) -> None:
+    """Vouch, as the lattice's account, for a host key (N…) or a controller key (U…).
+
+    KEY is the public key, or its seed, .nk file or saved name. Hosts anchored in the account
+    (`wascc up --lattice-account A…`) trust a host that presents the voucher (`--host-token
+    FILE`) and obey `wascc ctl` commands signed by a vouched user key (`--signer-token FILE`).
+    A voucher is not a secret, but it is only good with the key it names.
+    """
+    now = int(time.time())
+    _check_days(now, expires_in=expires_in)
+    public = _public_key_of(subject)
+    signer = _given_key("--account", account, ("account",))
+    with _friendly_errors():
+        token = vouch(
+            signer,
+            public,
+            name=name,
+            expires_in=None if expires_in is None else timedelta(days=expires_in),
+            now=now,
+        )
+    if output is None:
+        click.echo(token)
+        return
+    _write(Path(output), token.encode("ascii") + b"\n")
+    kind, _ = decode_public_key(public)
+    role = "host" if kind == "server" else "controller"
+    click.echo(f"Wrote {output}: account {signer.public_key} vouches for {role} {public}")
 
 
 @click.group("claims")
@@ -198,6 +263,8 @@ def sign_command(  # click passes options by keyword
     Keys not given are taken from (or generated into) the keys directory: account.nk for the
     issuer, module_NAME.nk (service_NAME.nk with --provider) for the subject.
     """
+    now = int(time.time())
+    _check_days(now, expires_in=expires_in, not_before_in=not_before_in)
     module = _read(source)
     with _friendly_errors():
         exported = exports(module, path=source)
@@ -238,6 +305,7 @@ def sign_command(  # click passes options by keyword
             expires_in=None if expires_in is None else timedelta(days=expires_in),
             not_before_in=None if not_before_in is None else timedelta(days=not_before_in),
             provider=provider,
+            now=now,
         )
     source_path = Path(source)
     target = Path(output) if output else source_path.with_name(f"{source_path.stem}_s.wasm")

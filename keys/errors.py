@@ -9,7 +9,8 @@ The whole tree (host/errors.py adds the runtime branches)::
     ├── ClaimsError               a module's signature or claims do not check out (.path)
     │   ├── NotAModule            not a wasm module, or truncated
     │   ├── TokenMissing          no jwt / wasmcloud_jwt custom section
-    │   ├── TokenMalformed        not three base64url segments of JSON
+    │   ├── TokenMalformed        not three base64url segments of JSON, or a bad claim
+    │   │   └── AmbiguousClaims   more than one jwt / wasmcloud_jwt section: which token holds?
     │   ├── BadHeader             typ/alg are not jwt/Ed25519
     │   ├── HashMismatch          the module was changed after signing
     │   ├── BadSignature          the token was not signed by its issuer
@@ -26,6 +27,7 @@ Messages never contain a seed.
 from __future__ import annotations
 
 __all__ = [
+    "AmbiguousClaims",
     "BadHeader",
     "BadSignature",
     "ClaimsError",
@@ -84,7 +86,17 @@ class TokenMissing(ClaimsError):
 
 
 class TokenMalformed(ClaimsError):
-    """The token is not three base64url segments holding JSON claims with a ``wascap`` object."""
+    """The token is not three base64url segments holding JSON claims with a ``wascap`` object,
+    or a claim in it has the wrong type or an impossible value (a date past the year 9999)."""
+
+
+class AmbiguousClaims(TokenMalformed):
+    """The module carries more than one ``jwt`` / ``wasmcloud_jwt`` section.
+
+    Which token governs the module would depend on the reader: a second token appended to a
+    signed module (from another account, with wider capabilities) must not be able to win.
+    Re-signing replaces every such section with one.
+    """
 
 
 class BadHeader(ClaimsError):

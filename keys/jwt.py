@@ -31,13 +31,16 @@ from keys.nkeys import KeyKind, KeyPair, decode_public_key, verify
 
 __all__ = [
     "HEADER",
+    "MAX_DATE",
     "DecodedToken",
     "b64url_decode",
     "b64url_encode",
     "check_header",
     "check_time_window",
+    "date_claim",
     "decode_token",
     "encode_token",
+    "format_date",
     "verify_signature",
     "verify_token",
 ]
@@ -48,6 +51,9 @@ _HEADER_SEGMENT: Final = base64.urlsafe_b64encode(
 ).rstrip(b"=")
 _URL_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 _RESIGN: Final = "re-sign it with `wascc claims sign`"
+_SHOWN: Final = 40  # longest claim value an error message repeats
+
+MAX_DATE: Final = 253_402_300_799  # 9999-12-31 23:59:59 UTC, the last second a date may name
 
 
 class DecodedToken(NamedTuple):
@@ -168,16 +174,55 @@ def verify_signature(decoded: DecodedToken, *, path: str | None = None) -> None:
         )
 
 
-def _numeric_date(claims: Mapping[str, Any], key: str, path: str | None) -> int | float | None:
+def _shown(value: object) -> str:
+    """``value`` as the token spells it, cut short: a claim may be as long as the token."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON, or an int past str()'s 4300-digit limit
+        text = "a number too long to write out" if isinstance(value, int) else repr(value)
+    return text if len(text) <= _SHOWN else f"{text[: _SHOWN - 1]}…"
+
+
+def date_claim(
+    claims: Mapping[str, Any], key: str, *, whole: bool = False, path: str | None = None
+) -> int | float | None:
+    """The date claim ``key`` (``exp``, ``iat``, ``nbf``) in seconds since 1970; None if absent.
+
+    A date is a number of seconds from 0 to :data:`MAX_DATE`, the last second of the year 9999,
+    and a whole one when ``whole`` (module tokens carry u64 seconds). Anything else raises
+    ``TokenMalformed`` naming the claim: a string, a bool, a negative or gigantic number, inf or
+    nan cannot be compared or printed as a date, and no honest signer writes one.
+    """
     value = claims.get(key)
+    if value is None:
+        return None
     # bool is an int subclass, and `"exp": true` is a broken token, not the date 1970-01-01.
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+    # The range test also refuses inf and nan (nan compares false to everything).
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and not (whole and isinstance(value, float))
+        and 0 <= value <= MAX_DATE
+    ):
         return value
-    raise TokenMalformed(f"the token's {key} is not a number of seconds; {_RESIGN}", path=path)
+    number = "a whole number" if whole else "a number"
+    raise TokenMalformed(
+        f"the claim {key!r} is {_shown(value)}, not a date a token can carry ({number} of "
+        f"seconds from 0 to {MAX_DATE}, the end of year 9999); {_RESIGN}",
+        path=path,
+    )
 
 
-def _utc(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+def format_date(seconds: float) -> str:
+    """``seconds`` since 1970 as ``YYYY-MM-DD HH:MM:SS UTC``, for messages; never raises.
+
+    A value the platform cannot turn into a calendar date (out of range, inf, nan) is shown as a
+    number instead: reporting a broken date must not fail in its turn.
+    """
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+    except (OverflowError, OSError, TypeError, ValueError):
+        return f"{_shown(seconds)} (not a calendar date)"
 
 
 def check_time_window(
@@ -185,19 +230,22 @@ def check_time_window(
 ) -> None:
     """Raise ``TokenExpired`` once ``exp`` is reached, ``TokenNotYetValid`` before ``nbf``.
 
-    Boundaries follow RFC 7519: usable from ``nbf`` inclusive until ``exp`` exclusive.
+    Boundaries follow RFC 7519: usable from ``nbf`` inclusive until ``exp`` exclusive. Each of
+    ``exp``, ``iat`` and ``nbf`` may be absent; one that is no date (see :func:`date_claim`)
+    raises ``TokenMalformed``.
     """
     current = time.time() if now is None else now
-    expires = _numeric_date(claims, "exp", path)
-    not_before = _numeric_date(claims, "nbf", path)
+    expires = date_claim(claims, "exp", path=path)
+    date_claim(claims, "iat", path=path)  # not compared, but a broken date is a broken token
+    not_before = date_claim(claims, "nbf", path=path)
     if expires is not None and current >= expires:
         raise TokenExpired(
-            f"the token expired at {_utc(expires)}; re-sign it with a later --expires-in",
+            f"the token expired at {format_date(expires)}; re-sign it with a later --expires-in",
             path=path,
         )
     if not_before is not None and current < not_before:
         raise TokenNotYetValid(
-            f"the token is not valid before {_utc(not_before)}; wait, or re-sign it without "
+            f"the token is not valid before {format_date(not_before)}; wait, or re-sign it without "
             "--not-before-in",
             path=path,
         )

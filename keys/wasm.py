@@ -2,7 +2,9 @@
 
 A module is the 8 bytes ``\\0asm`` + version 1, then sections, each ``id (1 byte) +
 uleb128(size) + payload``. A custom section (id 0) starts its payload with a name; the signing
-token is the rest of a custom section named ``jwt`` (``wasmcloud_jwt`` from newer tools).
+token is the rest of a custom section named ``jwt`` (``wasmcloud_jwt`` from newer tools). A
+module carries at most one such section: reading the token of a module with several raises
+``AmbiguousClaims``, while hashing and re-signing (which replaces them all) still work on it.
 
 Only section headers are read, never code, so walking a 2 MB module touches a few dozen bytes.
 :func:`module_hash` feeds the module to SHA-256 in long runs of memoryview slices in the same
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple, TypeAlias
 
-from keys.errors import NotAModule, TokenMalformed
+from keys.errors import AmbiguousClaims, NotAModule, TokenMalformed
 
 __all__ = [
     "TOKEN_SECTION",
@@ -144,11 +146,23 @@ def iter_sections(module: ModuleBytes, *, path: str | None = None) -> Iterator[S
         pos = end
 
 
-def _token_text(view: memoryview, found: dict[str, Section], path: str | None) -> str | None:
-    # `jwt` wins over `wasmcloud_jwt`; `found` keeps the last section of each name.
-    chosen = found.get(TOKEN_SECTION) or found.get("wasmcloud_jwt")
-    if chosen is None:
+def _token_text(view: memoryview, tokens: list[Section], path: str | None) -> str | None:
+    """The text of the one token section in ``tokens``; None if there is none.
+
+    More than one is refused whatever their names: if readers disagreed on which token wins, a
+    token appended to a signed module could grant capabilities its signer never saw.
+    """
+    if not tokens:
         return None
+    if len(tokens) > 1:
+        names = ", ".join(repr(section.name) for section in tokens)
+        raise AmbiguousClaims(
+            f"the module carries {len(tokens)} claims sections ({names}) where one is allowed, "
+            "so which token governs it is ambiguous; strip them and sign it once with "
+            "`wascc claims sign`, which replaces every claims section",
+            path=path,
+        )
+    chosen = tokens[0]
     try:
         return bytes(view[chosen.body_start : chosen.end]).decode("ascii")
     except UnicodeDecodeError:
@@ -162,15 +176,12 @@ def _token_text(view: memoryview, found: dict[str, Section], path: str | None) -
 def find_token(module: ModuleBytes, *, path: str | None = None) -> str | None:
     """The token embedded in ``module``, or None if it is not signed.
 
-    ``jwt`` wins over ``wasmcloud_jwt``. Among several sections of one name the last wins: tools
-    that append without removing leave the newest token last.
+    The token lives in a ``jwt`` or a ``wasmcloud_jwt`` section; a module with more than one
+    such section raises ``AmbiguousClaims``.
     """
     view = _view(module, path)
-    found: dict[str, Section] = {}
-    for section in iter_sections(view, path=path):
-        if section.name in TOKEN_SECTIONS:
-            found[section.name] = section
-    return _token_text(view, found, path)
+    tokens = [s for s in iter_sections(view, path=path) if s.name in TOKEN_SECTIONS]
+    return _token_text(view, tokens, path)
 
 
 def strip_token(module: ModuleBytes, *, path: str | None = None) -> bytes:
@@ -201,13 +212,31 @@ class Scan(NamedTuple):
 def scan(module: ModuleBytes, *, path: str | None = None) -> Scan:
     """Find the token and compute :func:`module_hash` in a single pass over ``module``.
 
+    Raises ``AmbiguousClaims`` when the module carries more than one token section.
+    """
+    view = _view(module, path)
+    tokens, digest = _walk(view, path)
+    return Scan(_token_text(view, tokens, path), digest)
+
+
+def module_hash(module: ModuleBytes, *, path: str | None = None) -> str:
+    """Uppercase hex SHA-256 of ``module`` without its token sections, as claims record it.
+
+    Unlike :func:`scan` this accepts a module with several token sections: signing such a
+    module (which replaces them all) is how it is repaired.
+    """
+    return _walk(_view(module, path), path)[1]
+
+
+def _walk(view: memoryview, path: str | None) -> tuple[list[Section], str]:
+    """The token sections of a module and its hash, from one walk over the section headers.
+
     Sections are hashed as ``id + minimal uleb128(size) + payload``. When a section's header is
     already minimal (nearly always) its bytes are hashed where they lie, and neighbouring
     sections are fed to SHA-256 as one memoryview slice: no copy of the module is made.
     """
-    view = _view(module, path)
     digest = hashlib.sha256()
-    found: dict[str, Section] = {}
+    tokens: list[Section] = []
     run_start, run_end = 0, 8  # bytes still to hash as they lie: magic, version, sections
     for section in iter_sections(view, path=path):
         is_token = section.name in TOKEN_SECTIONS
@@ -218,18 +247,13 @@ def scan(module: ModuleBytes, *, path: str | None = None) -> Scan:
         digest.update(view[run_start:run_end])
         run_start = run_end = section.end
         if is_token:
-            found[section.name or ""] = section
+            tokens.append(section)
         else:
             # A padded size (valid wasm, rare) is re-emitted minimally, as the spec prescribes.
             digest.update(bytes([section.id]) + _uleb_bytes(section.size))
             digest.update(view[section.data_start : section.end])
     digest.update(view[run_start:run_end])
-    return Scan(_token_text(view, found, path), digest.hexdigest().upper())
-
-
-def module_hash(module: ModuleBytes, *, path: str | None = None) -> str:
-    """Uppercase hex SHA-256 of ``module`` without its token sections, as claims record it."""
-    return scan(module, path=path).hash
+    return tokens, digest.hexdigest().upper()
 
 
 def exports(module: ModuleBytes, *, path: str | None = None) -> list[tuple[str, ExportKind]]:

@@ -19,6 +19,7 @@ def test_public_names() -> None:
     assert set(keys.__all__) == {
         "KEY_KINDS",
         "WELL_KNOWN_CAPABILITIES",
+        "AmbiguousClaims",
         "BadHeader",
         "BadSignature",
         "Claims",

@@ -17,6 +17,7 @@ from keys.claims import (
     validate_module,
 )
 from keys.errors import (
+    AmbiguousClaims,
     BadHeader,
     BadSignature,
     ClaimsError,
@@ -30,12 +31,21 @@ from keys.errors import (
     UntrustedIssuer,
     WrongKeyKind,
 )
-from keys.jwt import b64url_decode, b64url_encode
+from keys.jwt import MAX_DATE, b64url_decode, b64url_encode, encode_token
 from keys.nkeys import KeyPair
-from keys.wasm import embed_token, find_token, iter_sections, module_hash, strip_token
+from keys.wasm import (
+    TOKEN_SECTIONS,
+    embed_token,
+    find_token,
+    iter_sections,
+    module_hash,
+    strip_token,
+)
+from tests.conftest import Signer
 
 NOW = 1_700_000_000
 ForgeModule = Callable[..., bytes]
+AddSection = Callable[[bytes, str, bytes], bytes]
 
 
 def _claims_of(module: bytes) -> dict[str, Any]:
@@ -237,8 +247,9 @@ def test_wrong_header(signed: bytes, account: KeyPair) -> None:
     [
         (lambda c: c.pop("wascap"), "no wascap claims object"),
         (lambda c: c["wascap"].pop("hash"), "'hash' must be a string"),
-        (lambda c: c.update(iat="yesterday"), "'iat' must be an integer"),
-        (lambda c: c.update(iat=True), "'iat' must be an integer"),
+        (lambda c: c.update(iat="yesterday"), "'iat' is \"yesterday\", not a date"),
+        (lambda c: c.update(iat=True), "'iat' is true, not a date"),
+        (lambda c: c.pop("iat"), "'iat' is missing"),
         (lambda c: c["wascap"].update(caps="wascc:keyvalue"), "'caps' must be a list of strings"),
         (lambda c: c["wascap"].update(prov="yes"), "'prov' must be true or false"),
     ],
@@ -302,6 +313,7 @@ def test_every_failure_is_a_distinct_claims_error() -> None:
         NotAModule,
         TokenMissing,
         TokenMalformed,
+        AmbiguousClaims,
         BadHeader,
         HashMismatch,
         BadSignature,
@@ -310,7 +322,7 @@ def test_every_failure_is_a_distinct_claims_error() -> None:
         InvalidIssuerOrSubject,
         UntrustedIssuer,
     }
-    assert len(failures) == 10
+    assert len(failures) == 11
     assert all(issubclass(cls, ClaimsError) for cls in failures)
 
 
@@ -354,3 +366,175 @@ def test_well_known_capabilities() -> None:
     """The spec's eight well-known contract ids are listed."""
     assert len(WELL_KNOWN_CAPABILITIES) == 8
     assert "wascc:keyvalue" in WELL_KNOWN_CAPABILITIES
+
+
+def _attacker_token(signed: bytes) -> bytes:
+    """A token for ``signed``'s code from another account, validly signed, granting every
+    capability: what an attacker appends to widen a signed actor's rights."""
+    attacker = KeyPair.generate("account")
+    claims = _claims_of(signed) | {"iss": attacker.public_key}
+    claims["wascap"]["caps"] = list(WELL_KNOWN_CAPABILITIES)
+    return encode_token(claims, attacker).encode()
+
+
+def _second_token(signed: bytes, names: tuple[str, str], add_section: AddSection) -> bytes:
+    """``signed`` with its own token as section ``names[0]``, then an attacker's as ``names[1]``."""
+    own = find_token(signed)
+    assert own is not None
+    module = add_section(strip_token(signed), names[0], own.encode())
+    return add_section(module, names[1], _attacker_token(signed))
+
+
+AMBIGUOUS_NAMES = [
+    ("jwt", "jwt"),
+    ("jwt", "wasmcloud_jwt"),
+    ("wasmcloud_jwt", "jwt"),
+    ("wasmcloud_jwt", "wasmcloud_jwt"),
+]
+
+
+def test_an_attacker_token_alone_would_widen_the_caps(
+    signer: Signer, add_section: AddSection
+) -> None:
+    """The threat: another account's token over the same code validates with every capability."""
+    signed = signer.sign("echo", caps=["wascc:logging"])
+    forged = add_section(strip_token(signed), "wasmcloud_jwt", _attacker_token(signed))
+    assert validate_module(forged).caps == WELL_KNOWN_CAPABILITIES
+
+
+@pytest.mark.parametrize("names", AMBIGUOUS_NAMES, ids="+".join)
+def test_a_second_token_is_ambiguous(
+    signer: Signer, add_section: AddSection, names: tuple[str, str]
+) -> None:
+    """A signed sample actor carrying a second token is refused by validate and inspect."""
+    module = _second_token(signer.sign("echo", caps=["wascc:logging"]), names, add_section)
+    for read in (validate_module, inspect_module):
+        with pytest.raises(AmbiguousClaims) as info:
+            read(module, path="echo_s.wasm")
+        message = str(info.value)
+        assert message.startswith("echo_s.wasm: the module carries 2 claims sections")
+        assert f"({names[0]!r}, {names[1]!r})" in message
+        assert "sign it once with `wascc claims sign`, which replaces every claims section" in (
+            message
+        )
+        assert info.value.path == "echo_s.wasm"
+
+
+def test_three_tokens_are_ambiguous(signer: Signer, add_section: AddSection) -> None:
+    """Three token sections are refused too, and the message counts them."""
+    signed = signer.sign("echo")
+    module = add_section(signed, "jwt", _attacker_token(signed))
+    module = add_section(module, "wasmcloud_jwt", _attacker_token(signed))
+    with pytest.raises(
+        AmbiguousClaims, match="3 claims sections \\('jwt', 'jwt', 'wasmcloud_jwt'\\)"
+    ):
+        validate_module(module)
+
+
+@pytest.mark.parametrize("names", AMBIGUOUS_NAMES, ids="+".join)
+def test_re_signing_repairs_an_ambiguous_module(
+    signer: Signer, add_section: AddSection, names: tuple[str, str]
+) -> None:
+    """sign_module on a module with two token sections leaves exactly one, and it validates."""
+    signed = signer.sign("echo", caps=["wascc:logging"])
+    module = _second_token(signed, names, add_section)
+    assert module_hash(module) == module_hash(signed)
+    repaired = sign_module(
+        module,
+        issuer=signer.account,
+        subject=signer.module_key("echo"),
+        name="echo",
+        caps=["wascc:logging"],
+    )
+    tokens = [s.name for s in iter_sections(repaired) if s.id == 0 and s.name in TOKEN_SECTIONS]
+    assert tokens == ["jwt"]
+    claims = validate_module(repaired)
+    assert (claims.caps, claims.issuer) == (("wascc:logging",), signer.account.public_key)
+    assert strip_token(repaired) == strip_token(signed)
+
+
+BAD_DATES = [10**30, -(10**30), -1, MAX_DATE + 1, 1.5, float("inf"), float("nan"), True, "2030"]
+
+
+@pytest.mark.parametrize("value", BAD_DATES, ids=repr)
+@pytest.mark.parametrize("field", ["exp", "iat", "nbf"])
+def test_impossible_dates_are_malformed(
+    *,
+    actor_wasm: bytes,
+    account: KeyPair,
+    module_key: KeyPair,
+    forge_module: ForgeModule,
+    field: str,
+    value: object,
+) -> None:
+    """A signed token whose exp, iat or nbf is no whole second of 1970 to 9999 is malformed."""
+    module = forge_module(
+        actor_wasm, account, _claims(account, module_key, actor_wasm) | {field: value}
+    )
+    for read in (validate_module, inspect_module):
+        with pytest.raises(TokenMalformed, match=f"^x\\.wasm: the claim '{field}' is ") as info:
+            read(module, path="x.wasm")
+        message = str(info.value)
+        assert "a whole number of seconds from 0 to 253402300799, the end of year 9999" in message
+        assert message.endswith("re-sign it with `wascc claims sign`")
+
+
+def test_huge_dates_are_cut_short(
+    actor_wasm: bytes, account: KeyPair, module_key: KeyPair, forge_module: ForgeModule
+) -> None:
+    """A 200-digit exp is quoted by its first digits only, not in full."""
+    value = 10**200
+    module = forge_module(
+        actor_wasm, account, _claims(account, module_key, actor_wasm) | {"exp": value}
+    )
+    with pytest.raises(TokenMalformed, match="'exp' is 1000000000") as info:
+        validate_module(module)
+    assert str(value) not in str(info.value)
+    assert "0…, not a date" in str(info.value)
+    assert len(str(info.value)) < 250
+
+
+def test_the_last_second_of_9999_is_a_date(
+    actor_wasm: bytes, account: KeyPair, module_key: KeyPair, forge_module: ForgeModule
+) -> None:
+    """exp, iat and nbf of 253402300799 (9999-12-31 23:59:59 UTC), and 0, are accepted."""
+    base = _claims(account, module_key, actor_wasm)
+    late = forge_module(actor_wasm, account, base | {"iat": MAX_DATE, "nbf": MAX_DATE})
+    claims = validate_module(late, now=MAX_DATE)
+    assert (claims.issued_at, claims.not_before, claims.expires) == (MAX_DATE, MAX_DATE, None)
+    lasting = forge_module(actor_wasm, account, base | {"iat": 0, "nbf": 0, "exp": MAX_DATE})
+    assert validate_module(lasting, now=NOW).expires == MAX_DATE
+    assert inspect_module(lasting, now=MAX_DATE).usable is False
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"expires_in": 1e30}, id="expires_in=1e30"),
+        pytest.param({"expires_in": 10**400}, id="expires_in=10**400"),
+        pytest.param({"expires_in": float("inf")}, id="expires_in=inf"),
+        pytest.param({"not_before_in": float("nan")}, id="not_before_in=nan"),
+        pytest.param({"expires_in": timedelta(days=999_999_999)}, id="expires_in=max-timedelta"),
+        pytest.param({"not_before_in": -NOW - 1}, id="not_before_in=before-1970"),
+        pytest.param({"now": -1.0}, id="now=-1"),
+        pytest.param({"now": float(MAX_DATE + 1)}, id="now=year-10000"),
+        pytest.param({"now": float("inf")}, id="now=inf"),
+    ],
+)
+def test_sign_refuses_dates_no_token_can_carry(
+    actor_wasm: bytes, account: KeyPair, module_key: KeyPair, options: dict[str, Any]
+) -> None:
+    """sign_module raises ValueError rather than write a date the host would refuse."""
+    options = {"now": NOW, **options}
+    with pytest.raises(ValueError, match="outside what a token can carry"):
+        sign_module(actor_wasm, issuer=account, subject=module_key, name="m", **options)
+
+
+def test_sign_up_to_the_end_of_9999(
+    actor_wasm: bytes, account: KeyPair, module_key: KeyPair
+) -> None:
+    """A lifetime ending on the last second of 9999 is signed and validates."""
+    module = sign_module(
+        actor_wasm, issuer=account, subject=module_key, name="m", expires_in=MAX_DATE - NOW, now=NOW
+    )
+    assert validate_module(module, now=NOW).expires == MAX_DATE

@@ -7,6 +7,8 @@ import os
 import stat
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,15 @@ import pytest
 import wasmtime
 from click.testing import CliRunner, Result
 
+from keys.claims import WELL_KNOWN_CAPABILITIES, sign_module
 from keys.cli import claims_group, keys_group, main
+from keys.jwt import MAX_DATE, encode_token
 from keys.nkeys import KeyPair
 from keys.store import save_key
-from keys.wasm import iter_sections
+from keys.wasm import TOKEN_SECTIONS, find_token, iter_sections, module_hash, strip_token
 
 REPO = Path(__file__).resolve().parents[2]
+AddSection = Callable[[bytes, str, bytes], bytes]
 
 
 def run(*args: str) -> Result:
@@ -274,3 +279,100 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["public_key"].startswith("A")
     assert (tmp_path / "keys" / "acct.nk").exists()
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("jwt", "jwt"), ("jwt", "wasmcloud_jwt"), ("wasmcloud_jwt", "wasmcloud_jwt")],
+    ids="+".join,
+)
+def test_ambiguous_module_is_refused_then_repaired(
+    actor_file: Path, tmp_path: Path, add_section: AddSection, names: tuple[str, str]
+) -> None:
+    """Inspect refuses a module with two claims sections in one line; signing it repairs it."""
+    assert run("claims", "sign", str(actor_file), "--name", "demo", "-l").exit_code == 0
+    signed = (tmp_path / "actor_s.wasm").read_bytes()
+    own = find_token(signed)
+    assert own is not None
+    wider = sign_module(
+        actor_file.read_bytes(),
+        issuer=KeyPair.generate("account"),
+        subject=KeyPair.generate("module"),
+        name="demo",
+        caps=WELL_KNOWN_CAPABILITIES,
+    )
+    module = add_section(strip_token(signed), names[0], own.encode())
+    module = add_section(module, names[1], (find_token(wider) or "").encode())
+    ambiguous = tmp_path / "ambiguous.wasm"
+    ambiguous.write_bytes(module)
+    for fmt in ("text", "json"):
+        result = run("claims", "inspect", str(ambiguous), "-o", fmt)
+        _assert_friendly_failure(
+            result, str(ambiguous), "2 claims sections", "sign it once with `wascc claims sign`"
+        )
+        assert result.stdout == ""
+
+    repaired = tmp_path / "repaired.wasm"
+    result = run("claims", "sign", str(ambiguous), "--name", "demo", "-l", "-o", str(repaired))
+    assert result.exit_code == 0, result.output
+    code, record = _inspect_json(repaired)
+    assert code == 0
+    assert record["capabilities"] == ["wascc:logging"]
+    data = repaired.read_bytes()
+    assert [s.name for s in iter_sections(data) if s.name in TOKEN_SECTIONS] == ["jwt"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("value", [10**30, -(10**30), -1, MAX_DATE + 1], ids=str)
+@pytest.mark.parametrize("field", ["exp", "iat", "nbf"])
+def test_inspect_impossible_date(
+    *,
+    actor_wasm: bytes,
+    tmp_path: Path,
+    add_section: AddSection,
+    field: str,
+    value: int,
+    fmt: str,
+) -> None:
+    """Inspecting a validly signed token with a date of year 10000 or more, or before 1970,
+    fails with one Error line naming the claim, not a traceback."""
+    account, module_key = KeyPair.generate("account"), KeyPair.generate("module")
+    claims: dict[str, Any] = {
+        "jti": "j",
+        "iat": 1_700_000_000,
+        "iss": account.public_key,
+        "sub": module_key.public_key,
+        "wascap": {"name": "late", "hash": module_hash(actor_wasm), "prov": False},
+    }
+    claims[field] = value
+    path = tmp_path / "late.wasm"
+    path.write_bytes(add_section(actor_wasm, "jwt", encode_token(claims, account).encode()))
+    result = run("claims", "inspect", str(path), "-o", fmt)
+    _assert_friendly_failure(result, f"the claim '{field}' is ", "end of year 9999")
+    assert "0" * 40 not in result.output  # a gigantic number is cut short
+
+
+@pytest.mark.parametrize("option", ["--expires-in", "--not-before-in"])
+@pytest.mark.parametrize("days", [str(10**30), "2932897"])
+def test_sign_refuses_days_past_9999(
+    actor_file: Path, keys_dir: Path, option: str, days: str
+) -> None:
+    """Days reaching past the year 9999 are a usage error (exit 2) before any key is made."""
+    result = run("claims", "sign", str(actor_file), "--name", "x", option, days)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert f"Invalid value for '{option}'" in result.stderr
+    assert "past the end of year 9999" in result.stderr
+    assert not keys_dir.exists()
+    assert not actor_file.with_name("actor_s.wasm").exists()
+
+
+def test_sign_up_to_the_end_of_9999(actor_file: Path) -> None:
+    """The largest lifetime accepted signs a module that inspects with a year-9999 expiry."""
+    most = (MAX_DATE - int(time.time())) // 86400 - 1  # a day's margin for the clock
+    result = run("claims", "sign", str(actor_file), "--name", "x", "--expires-in", str(most))
+    assert result.exit_code == 0, result.output
+    shown = run("claims", "inspect", str(actor_file.with_name("actor_s.wasm")))
+    assert shown.exit_code == 0
+    assert "Expires  9999-12-" in shown.stdout

@@ -19,10 +19,13 @@ from keys.errors import (
     TokenNotYetValid,
 )
 from keys.jwt import (
+    MAX_DATE,
     b64url_decode,
     b64url_encode,
+    check_time_window,
     decode_token,
     encode_token,
+    format_date,
     verify_token,
 )
 from keys.nkeys import KeyKind, KeyPair
@@ -58,7 +61,7 @@ json_values = st.recursive(
 )
 
 
-free_names = st.text(max_size=10).filter(lambda name: name not in {"exp", "nbf", "iss"})
+free_names = st.text(max_size=10).filter(lambda name: name not in {"exp", "iat", "nbf", "iss"})
 
 
 @given(extra=st.dictionaries(free_names, json_values, max_size=6))
@@ -165,3 +168,55 @@ def test_non_numeric_dates_are_malformed(value: object) -> None:
     token = encode_token({"iss": ACCOUNT.public_key, "exp": value}, ACCOUNT)
     with pytest.raises(TokenMalformed, match="exp"):
         verify_token(token)
+
+
+IMPOSSIBLE_DATES = [
+    10**30,
+    -(10**30),
+    -1,
+    MAX_DATE + 1,
+    MAX_DATE + 0.5,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+]
+
+
+@pytest.mark.parametrize("value", IMPOSSIBLE_DATES, ids=repr)
+@pytest.mark.parametrize("field", ["exp", "iat", "nbf"])
+def test_impossible_dates_are_malformed(field: str, value: float) -> None:
+    """exp, iat or nbf outside 0 to 253402300799, inf or nan raise TokenMalformed naming it."""
+    token = encode_token({"iss": ACCOUNT.public_key, field: value}, ACCOUNT)  # inf as Infinity
+    expected = f"the claim '{field}' is .*, not a date a token can carry \\(a number of seconds"
+    with pytest.raises(TokenMalformed, match=expected):
+        verify_token(token, now=100)
+    with pytest.raises(TokenMalformed, match=f"^a\\.wasm: {expected}"):
+        check_time_window({field: value}, now=100, path="a.wasm")
+
+
+def test_dates_in_range_are_accepted_whole_or_not() -> None:
+    """Finite dates from 0 to the last second of 9999 pass, fractional seconds included."""
+    claims = {"iss": ACCOUNT.public_key, "iat": 0, "nbf": 100.25, "exp": MAX_DATE}
+    verify_token(encode_token(claims, ACCOUNT), now=100.25)
+    check_time_window({"iat": 1.5, "nbf": float(MAX_DATE), "exp": None}, now=MAX_DATE)
+    with pytest.raises(TokenExpired, match="expired at 9999-12-31 23:59:59 UTC"):
+        check_time_window({"exp": MAX_DATE}, now=MAX_DATE)
+
+
+def test_a_date_too_long_to_print_is_malformed() -> None:
+    """An int past Python's digit limit for str() is refused without being printed."""
+    with pytest.raises(TokenMalformed, match="'exp' is a number too long to write out"):
+        check_time_window({"exp": 10**5000})
+
+
+@given(
+    seconds=st.integers()
+    | st.floats()
+    | st.sampled_from([10**5000, -(10**5000), MAX_DATE, MAX_DATE + 1, -1])
+)
+def test_format_date_never_raises(seconds: float) -> None:
+    """Any number formats to some text: a date when it is one, else the number cut short."""
+    text = format_date(seconds)
+    if isinstance(seconds, int) and 0 <= seconds <= MAX_DATE:
+        assert text.endswith(" UTC")
+    assert len(text) < 80

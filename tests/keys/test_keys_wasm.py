@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable
 
 import pytest
+import wasmtime
 from hypothesis import given
 from hypothesis import strategies as st
 
 from keys.claims import sign_module, validate_module
-from keys.errors import NotAModule, TokenMalformed
+from keys.errors import AmbiguousClaims, ClaimsError, NotAModule, TokenMalformed
 from keys.nkeys import KeyPair
 from keys.wasm import (
+    TOKEN_SECTIONS,
     embed_token,
     exports,
     find_token,
@@ -52,14 +55,50 @@ def test_embed_replaces_old_tokens(actor_wasm: bytes, add_section: AddSection) -
     assert find_token(signed) == "second.a.b"
 
 
-def test_wasmcloud_jwt_is_read_and_jwt_preferred(
+def test_wasmcloud_jwt_is_read(actor_wasm: bytes, add_section: AddSection) -> None:
+    """Newer tools' wasmcloud_jwt section is read like a jwt one."""
+    assert find_token(add_section(actor_wasm, "wasmcloud_jwt", b"w.x.y")) == "w.x.y"
+    assert scan(add_section(actor_wasm, "wasmcloud_jwt", b"w.x.y")).token == "w.x.y"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("jwt", "jwt"),
+        ("jwt", "wasmcloud_jwt"),
+        ("wasmcloud_jwt", "jwt"),
+        ("wasmcloud_jwt", "wasmcloud_jwt"),
+        ("jwt", "wasmcloud_jwt", "jwt"),
+    ],
+    ids="+".join,
+)
+def test_several_token_sections_are_ambiguous(
+    actor_wasm: bytes, add_section: AddSection, names: tuple[str, ...]
+) -> None:
+    """Two or more token sections, of any names, make find_token and scan raise AmbiguousClaims."""
+    module = actor_wasm
+    for number, name in enumerate(names):
+        module = add_section(module, name, f"token{number}.x.y".encode())
+    for read in (find_token, scan):
+        with pytest.raises(AmbiguousClaims) as info:
+            read(module, path="two.wasm")
+        message = str(info.value)
+        assert message.startswith(f"two.wasm: the module carries {len(names)} claims sections (")
+        assert ", ".join(repr(name) for name in names) in message
+        assert "strip them and sign it once with `wascc claims sign`" in message
+        assert info.value.path == "two.wasm"
+        assert isinstance(info.value, TokenMalformed)
+
+
+def test_ambiguous_module_still_hashes_and_re_embeds(
     actor_wasm: bytes, add_section: AddSection
 ) -> None:
-    """Newer tools' wasmcloud_jwt is read, but a jwt section wins when both exist."""
-    newer = add_section(actor_wasm, "wasmcloud_jwt", b"w.x.y")
-    assert find_token(newer) == "w.x.y"
-    both = add_section(add_section(actor_wasm, "jwt", b"j.x.y"), "wasmcloud_jwt", b"w.x.y")
-    assert find_token(both) == "j.x.y"
+    """module_hash and embed_token accept several token sections, so re-signing repairs them."""
+    module = add_section(add_section(actor_wasm, "jwt", b"a.b.c"), "wasmcloud_jwt", b"d.e.f")
+    assert module_hash(module) == module_hash(actor_wasm)
+    repaired = embed_token(module, "new.t.k")
+    assert [section.name for section in iter_sections(repaired) if section.id == 0] == ["jwt"]
+    assert scan(repaired) == ("new.t.k", module_hash(actor_wasm))
 
 
 def test_non_ascii_token_is_malformed(actor_wasm: bytes, add_section: AddSection) -> None:
@@ -129,6 +168,50 @@ def test_fuzzed_sections_raise_only_not_a_module(tail: bytes) -> None:
         scan(module)
         exports(module)
     except (NotAModule, TokenMalformed):
+        pass
+
+
+_BASE = bytes(wasmtime.wat2wasm('(module (memory (export "memory") 1) (func (export "f")))'))
+_BOUNDARIES = [8, *(section.end for section in iter_sections(_BASE))]
+_placed_sections = st.lists(
+    st.tuples(
+        st.integers(0, len(_BOUNDARIES) - 1),
+        st.sampled_from(["jwt", "wasmcloud_jwt", "name", "jwt2"]),
+        st.binary(max_size=12),
+    ),
+    max_size=4,
+)
+
+
+@given(placed=_placed_sections, tail=st.binary(max_size=8))
+def test_token_sections_anywhere(placed: list[tuple[int, str, bytes]], tail: bytes) -> None:
+    """With 0 to 4 token sections anywhere, module_hash never fails and scan finds the only
+    token or refuses several; a damaged tail raises only NotAModule or a ClaimsError."""
+    pieces = [_BASE[start:end] for start, end in itertools.pairwise([0, *_BOUNDARIES])]
+    ordered = sorted(placed, key=lambda item: item[0])  # stable: same-place sections keep order
+    for where, name, body in ordered:
+        encoded = name.encode()
+        payload = bytes([len(encoded)]) + encoded + body
+        pieces[where] += bytes([0, len(payload)]) + payload  # payloads stay under 128 bytes
+    module = b"".join(pieces)
+    bodies = [body for _, name, body in ordered if name in TOKEN_SECTIONS]
+
+    assert module_hash(module) == hashlib.sha256(strip_token(module)).hexdigest().upper()
+    if len(bodies) > 1:
+        with pytest.raises(AmbiguousClaims, match=f"carries {len(bodies)} claims sections"):
+            scan(module)
+        with pytest.raises(AmbiguousClaims):
+            find_token(module)
+    elif bodies and not bodies[0].isascii():
+        with pytest.raises(TokenMalformed, match="ASCII"):
+            scan(module)
+    else:
+        expected = bodies[0].decode() if bodies else None
+        assert scan(module).token == find_token(module) == expected
+    try:
+        module_hash(module + tail)
+        scan(module + tail)
+    except (NotAModule, ClaimsError):
         pass
 
 
