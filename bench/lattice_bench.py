@@ -38,6 +38,7 @@ from bench.signing import sign_throwaway
 from host import Host
 from host.errors import LatticeError
 from host.lattice import Entity, Lattice, LatticeConfig, seal
+from host.trust import TrustPolicy
 from keys.claims import validate_module
 from keys.nkeys import KeyPair, decode_public_key
 
@@ -202,8 +203,16 @@ async def _run(seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, nats_server(Path(tmp)) as srv:
         url = f"nats://127.0.0.1:{srv.port}"
         module = sign_throwaway(ECHO.read_bytes(), "echo")
-        async with Host(cache_dir=Path(tmp)) as a, Host(cache_dir=Path(tmp)) as b:
-            la, lb = Lattice(a, LatticeConfig(url=url)), Lattice(b, LatticeConfig(url=url))
+        # As `wascc up --lattice-account` runs: anchored in an account that vouched for both
+        # hosts, so every invocation also carries a voucher and passes the replay guard.
+        account = KeyPair.generate("account")
+        trust = TrustPolicy.build(lattice_account=account.public_key)
+        config = LatticeConfig(url=url, vouch_with=account)
+        async with (
+            Host(cache_dir=Path(tmp), trust=trust) as a,
+            Host(cache_dir=Path(tmp), trust=trust) as b,
+        ):
+            la, lb = Lattice(a, config), Lattice(b, config)
             await la.join(wait=5)
             await lb.join(wait=5)
             responder = await nats.connect(url)

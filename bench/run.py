@@ -27,6 +27,7 @@ from bench import (
     kv_bench,
     messaging_bench,
     process_bench,
+    replay_bench,
 )
 from bench.report import Section, machine, versions
 
@@ -92,6 +93,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("start-up", lambda: [process_bench.startup_section()]),
         ("scaling", lambda: [process_bench.scaling_section(load_seconds)]),
         ("lattice", lambda: _lattice(load_seconds)),
+        ("replay guard", lambda: [replay_bench.section()]),
     ]
 
 

@@ -4,31 +4,46 @@
 route                                      what
 =========================================  ===============================================
 ``GET /healthz``                           200 ``{"status": "ok"}``; 503 while stopping
+                                           (the only route that needs no token)
 ``GET /inventory``                         actors with claims, providers, bindings (JSON;
                                            secrets in binding values redacted)
 ``GET /metrics``                           Prometheus text (``host.metrics``)
-``POST /actors/{actor}/call/{operation}``  body = the payload; answer = the actor's reply
-                                           bytes (``wascc call --host-admin``)
-``POST /actors/update[?force=true]``       body = a signed module: live update of the
-                                           running actor with its key (``wascc update``)
+``POST /actors/{actor}/call/{operation}``  ``application/json``: the call's JSON value,
+                                           encoded as ``wascc call`` does (empty body: the
+                                           empty payload); ``application/octet-stream``: the
+                                           payload as is. Answer: the actor's reply bytes
+                                           (``wascc call --host-admin``)
+``POST /actors/update[?force=true]``       ``application/wasm``: a signed module: live
+``[&rotate_issuer=true]``                  update of the running actor with its key
+                                           (``wascc update``)
 =========================================  ===============================================
 
-``{actor}`` is a public key or the name of a running actor. Errors are JSON ``{"error":
-message, "type": exception class}`` with the message the host gives. The endpoint has no
-authentication: bind it to loopback (the default) or a private network only.
+Every request passes the guard of ``host.admin_guard`` first: a ``Host`` that names this
+endpoint, no cross-site ``Origin``, then (on every route but ``/healthz``) the bearer token
+the host wrote to ``admin-PORT.token``; its module docstring has the rules and why.
+
+The POST routes take only the media types above (else 415): a browser page can send the
+CORS-safelisted ones (``text/plain``, forms) anywhere without asking first. ``{actor}`` is a
+public key or the name of a running actor. Errors are JSON ``{"error": message, "type":
+exception class}`` with the message the host gives. The token travels in clear over HTTP:
+keep the endpoint on loopback (the default) or a private network.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from host.admin_guard import AdminGuard, admin_url, ipaddress_is_loopback, json_error
+from host.admin_token import new_token, remove_token, token_path, write_token
+from host.call import encode_request
 from host.errors import (
     ActorBusy,
     ActorNotFound,
@@ -41,6 +56,7 @@ from host.host import Host
 from host.invocation import SYSTEM_ORIGIN
 from host.metrics import HostMetrics
 from keys.claims import validate_module
+from providers.codec import CodecError
 
 __all__ = ["MAX_MODULE_SIZE", "AdminServer", "redact_values"]
 
@@ -51,6 +67,7 @@ MAX_MODULE_SIZE = 256 * 2**20
 
 _SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "SEED", "JWT", "KEY", "CREDENTIAL")
 _REDACTED = "[redacted]"
+_WASM, _JSON, _RAW = "application/wasm", "application/json", "application/octet-stream"
 
 
 def redact_values(values: Mapping[str, str]) -> dict[str, str]:
@@ -81,16 +98,6 @@ def _redact_url(value: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:{_REDACTED}@{host}"))
 
 
-def ipaddress_is_loopback(address: str) -> bool:
-    """Whether ``address`` (an IP or ``localhost``) only accepts local connections."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:  # a host name: it may resolve anywhere
-        return False
-
-
 def _status_of(exc: WasccError) -> int:
     if isinstance(exc, ActorNotFound):
         return 404
@@ -105,17 +112,20 @@ def _status_of(exc: WasccError) -> int:
     return 500
 
 
-def _error(status: int, exc: BaseException | str, kind: str | None = None) -> web.Response:
-    message = str(exc)
-    name = kind or (type(exc).__name__ if isinstance(exc, BaseException) else "AdminError")
-    return web.json_response({"error": message, "type": name}, status=status)
+def _media_type(request: web.Request) -> str | None:
+    """The request's media type without parameters; ``None`` when it sent none (aiohttp
+    would say ``application/octet-stream``, but a browser may leave the header out)."""
+    if hdrs.CONTENT_TYPE not in request.headers:
+        return None
+    return request.content_type
 
 
 class AdminServer:
     """Serves the routes above for ``host`` on ``address:port`` until ``close()``.
 
     ``accepting()`` tells whether the process still takes new work; while it says no,
-    ``/healthz`` answers 503 and calls and updates are refused.
+    ``/healthz`` answers 503 and calls and updates are refused. The token file goes to
+    ``data_dir`` (``token_file`` once started).
     """
 
     def __init__(
@@ -125,23 +135,29 @@ class AdminServer:
         *,
         address: str,
         port: int,
+        data_dir: Path,
         accepting: Callable[[], bool],
     ) -> None:
         self.host = host
         self.metrics = metrics
         self.address = address
         self.port = port
+        self.data_dir = data_dir
+        self.token_file: Path | None = None
+        self._token = ""
         self._accepting = accepting
         self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
         """Where it listens, e.g. ``http://127.0.0.1:9000``."""
-        return f"http://{self.address}:{self.port}"
+        return admin_url(self.address, self.port)
 
     async def start(self) -> None:
-        """Listen; ``OSError`` if the address is taken."""
-        app = web.Application(client_max_size=MAX_MODULE_SIZE)
+        """Listen and write the token file; ``OSError`` if the address is taken,
+        ``AdminTokenError`` if the token cannot be written."""
+        guard = AdminGuard(self.address, lambda: self.port, lambda: self._token)
+        app = web.Application(client_max_size=MAX_MODULE_SIZE, middlewares=[guard.middleware()])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/inventory", self._inventory)
         app.router.add_get("/metrics", self._metrics)
@@ -150,27 +166,37 @@ class AdminServer:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, self.address, self.port)
+        self._token = new_token()  # before the first request can arrive
         try:
             await site.start()
+            if runner.addresses:
+                self.port = int(runner.addresses[0][1])
+            path = token_path(self.data_dir, self.port)
+            write_token(path, self._token)
         except BaseException:
             await runner.cleanup()
             raise
-        self._runner = runner
-        if runner.addresses:
-            self.port = int(runner.addresses[0][1])
+        self._runner, self.token_file = runner, path
         logger.info("admin endpoint on %s", self.url)
+        logger.info("admin token in %s", path)
         if not ipaddress_is_loopback(self.address):
             logger.warning(
-                "the admin endpoint on %s has no authentication and is not on loopback: anyone "
-                "who reaches it can call and replace actors",
+                "the admin endpoint on %s is not on loopback: its token travels in clear over "
+                "HTTP, and anyone who reads it on the way can call and replace actors; keep it "
+                "on loopback or a private network",
                 self.url,
             )
 
     async def close(self) -> None:
-        """Stop serving. Idempotent."""
+        """Stop serving and remove the token file. Idempotent."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        path, self.token_file = self.token_file, None
+        if path is not None:
+            remove_token(path, self._token)
+
+    # routes ------------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
         if not self._accepting():
@@ -202,32 +228,72 @@ class AdminServer:
             actor=target,
         )
 
+    async def _payload(self, request: web.Request, operation: str) -> bytes | web.Response:
+        """The call's payload from its body, or the error answer (400, 415)."""
+        media = _media_type(request)
+        if media not in (_JSON, _RAW):
+            return json_error(
+                415,
+                f"a call takes its JSON value as Content-Type: {_JSON} (or the payload itself "
+                f"as {_RAW}), not {media or 'no Content-Type'}",
+                "UnsupportedMediaType",
+            )
+        body = await request.read()
+        if media == _RAW or not body:
+            return body
+        try:
+            value = json.loads(body)
+        except ValueError as exc:
+            return json_error(
+                400, f"the body is not JSON ({exc}); send the call's JSON value", "BadRequest"
+            )
+        try:
+            return encode_request(operation, value)
+        except CodecError as exc:
+            return json_error(400, exc)
+        except (TypeError, ValueError, OverflowError) as exc:  # msgpack: a number too large
+            return json_error(400, f"cannot encode the JSON value as msgpack: {exc}", "BadRequest")
+
     async def _call(self, request: web.Request) -> web.Response:
-        if not self._accepting():
-            return _error(503, "the host is shutting down", "HostStopping")
-        payload = await request.read()
         operation = request.match_info["operation"]
+        payload = await self._payload(request, operation)
+        if isinstance(payload, web.Response):
+            return payload
+        if not self._accepting():
+            return json_error(503, "the host is shutting down", "HostStopping")
         try:
             key = self._find(request.match_info["actor"])
             reply = await self.host.call_actor(key, operation, payload, origin=SYSTEM_ORIGIN)
         except WasccError as exc:
-            return _error(_status_of(exc), exc)
+            return json_error(_status_of(exc), exc)
         except Exception as exc:  # a bug somewhere below: logged with its traceback
             logger.exception("admin call %s on %s failed", operation, request.match_info["actor"])
-            return _error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
-        return web.Response(body=reply, content_type="application/octet-stream")
+            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+        return web.Response(body=reply, content_type=_RAW)
 
     async def _update(self, request: web.Request) -> web.Response:
+        media = _media_type(request)
+        if media != _WASM:
+            return json_error(
+                415,
+                f"an update takes the signed module as Content-Type: {_WASM}, not "
+                f"{media or 'no Content-Type'}",
+                "UnsupportedMediaType",
+            )
         if not self._accepting():
-            return _error(503, "the host is shutting down", "HostStopping")
+            return json_error(503, "the host is shutting down", "HostStopping")
         module = await request.read()
-        force = request.query.get("force", "").lower() in ("1", "true", "yes")
+        force = _flag(request, "force")
+        rotate = _flag(request, "rotate_issuer")
         try:
             claims = validate_module(module, path="the uploaded module")
             previous = self.host.actor(claims.subject).claims.rev
-            updated = await self.host.replace_actor(module, force=force)
+            updated = await self.host.replace_actor(module, force=force, rotate_issuer=rotate)
         except WasccError as exc:
-            return _error(_status_of(exc), exc)
+            return json_error(_status_of(exc), exc)
+        except Exception as exc:  # a bug somewhere below: logged with its traceback
+            logger.exception("admin update failed")
+            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
         return web.json_response(
             {
                 "key": updated.subject,
@@ -236,3 +302,7 @@ class AdminServer:
                 "rev": updated.rev,
             }
         )
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes")

@@ -7,7 +7,8 @@ given and shown as UTF-8 text (binary replies as ``{"base64": …}``).
 
 The call runs either on a throwaway in-process host (the target is a signed module file;
 logging and an in-memory key-value store are bound when its claims list them) or on a running
-host through its admin endpoint (``host.admin``).
+host through its admin endpoint (``host.admin``), which takes the call's JSON itself (encoded
+there as here) and a token (``host.admin_token``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import msgpack
 
+from host.admin_token import TOKEN_ENV, AdminToken
 from host.capabilities import ProviderLookupError, resolve_provider
 from host.errors import WasccError
 from host.host import Host
@@ -123,12 +126,21 @@ def _local_providers(claims: Claims, scratch: Path) -> list[tuple[str, Provider,
     return providers
 
 
-async def _post(admin: str, path: str, body: bytes, query: dict[str, str] | None = None) -> bytes:
+async def _post(
+    admin: str,
+    path: str,
+    body: bytes,
+    *,
+    token: AdminToken,
+    content_type: str,
+    query: dict[str, str] | None = None,
+) -> bytes:
     url = f"http://{admin}{path}"
+    headers = {"Authorization": f"Bearer {token.secret}", "Content-Type": content_type}
     try:
         async with (
             aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.post(url, data=body, params=query) as response,
+            session.post(url, data=body, params=query, headers=headers) as response,
         ):
             data = await response.read()
             if response.status == 200:
@@ -140,23 +152,57 @@ async def _post(admin: str, path: str, body: bytes, query: dict[str, str] | None
         ) from None
     except TimeoutError:
         raise AdminClientError(f"the host at http://{admin} did not answer in time") from None
+    raise AdminClientError(_refusal(admin, response.status, data, token))
+
+
+def _refusal(admin: str, status: int, data: bytes, token: AdminToken) -> str:
+    """One line saying why the admin endpoint at ``admin`` answered ``status``."""
     try:
-        message = str(json.loads(data)["error"])
+        message = " ".join(str(json.loads(data)["error"]).split())
     except (ValueError, KeyError, TypeError):
-        message = f"the admin endpoint answered {response.status}: {data[:200]!r}"
-    raise AdminClientError(message)
+        message = f"the admin endpoint answered {status}: {data[:200]!r}"
+    if status == 401:
+        return (
+            f"the host at http://{admin} refused the admin token from {token.source} (401); "
+            "it makes a new one each time it starts: give the data directory of the host "
+            "listening there with --data-dir, or the current token with --admin-token-file or "
+            f"${TOKEN_ENV}"
+        )
+    if status in (403, 415):
+        return f"the host at http://{admin} refused the request ({status}): {message}"
+    return message
 
 
-async def call_remote(admin: str, target: str, operation: str, payload: bytes) -> bytes:
-    """Call ``operation`` on the actor ``target`` (key or name) of the host at ``admin``."""
-    return await _post(admin, f"/actors/{target}/call/{operation}", payload)
+async def call_remote(
+    admin: str, target: str, operation: str, data: str | None, *, token: AdminToken
+) -> bytes:
+    """Call ``operation`` on the actor ``target`` (key or name) of the host at ``admin``.
+
+    ``data`` is the call's JSON text, encoded by the host as ``encode_request`` does; ``None``
+    sends the empty payload."""
+    body = b"" if data is None else data.encode("utf-8")
+    path = f"/actors/{quote(target, safe='')}/call/{quote(operation, safe='')}"
+    return await _post(admin, path, body, token=token, content_type="application/json")
 
 
-async def update_remote(admin: str, file: Path, *, force: bool) -> dict[str, Any]:
-    """Live-update the running actor that ``file`` is a new revision of."""
+async def update_remote(
+    admin: str, file: Path, *, token: AdminToken, force: bool, rotate_issuer: bool = False
+) -> dict[str, Any]:
+    """Live-update the running actor that ``file`` is a new revision of; ``rotate_issuer``
+    accepts a module signed by another account the host trusts."""
     module = await asyncio.to_thread(file.read_bytes)
     # Checked here too, so that a bad file is reported with its name, not as "the upload".
     validate_module(module, path=str(file))
-    reply = await _post(admin, "/actors/update", module, {"force": "true"} if force else None)
+    query = {
+        name: "true" for name, on in (("force", force), ("rotate_issuer", rotate_issuer)) if on
+    }
+    reply = await _post(
+        admin,
+        "/actors/update",
+        module,
+        token=token,
+        content_type="application/wasm",
+        query=query or None,
+    )
     result: dict[str, Any] = json.loads(reply)
     return result

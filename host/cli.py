@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from host.admin_token import TOKEN_ENV, AdminToken, find_token
 from host.call import (
     call_local,
     call_remote,
@@ -37,8 +38,10 @@ from host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
 from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
+from host.trust.options import public_keys, read_voucher_file, trust_options, trust_policy
+from host.trust.policy import UNANCHORED
 from keys.cli import claims_group, keys_group
-from keys.nkeys import is_public_key, with_article
+from keys.nkeys import KeyPair, with_article
 from keys.store import load_key
 
 __all__ = ["main"]
@@ -85,12 +88,24 @@ def _default_data_dir() -> Path:
 
 
 def _load(
-    file: Path, expand_env: bool, reserved: dict[int, str] | None = None, *, lattice: bool = False
+    file: Path,
+    expand_env: bool,
+    reserved: dict[int, str] | None = None,
+    *,
+    lattice: bool = False,
+    issuers: tuple[str, ...] | None = None,
 ) -> Manifest:
     """The checked manifest, or every problem on stderr and exit status 2. ``lattice``: a
-    lattice is given on the command line (bindings may name remote actors and providers)."""
+    lattice is given on the command line (bindings may name remote actors and providers);
+    ``issuers``: ``--trust-issuer`` (replacing the manifest's trust.issuers)."""
     try:
-        return load_manifest(file, expand=expand_env, reserved_ports=reserved, lattice=lattice)
+        return load_manifest(
+            file,
+            expand=expand_env,
+            reserved_ports=reserved,
+            lattice=lattice,
+            trusted_issuers=issuers,
+        )
     except ManifestInvalid as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -150,7 +165,9 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     "--admin",
     type=ADDRESS,
     envvar="WASCC_ADMIN",
-    help="Serve /healthz, /inventory, /metrics and calls on HOST:PORT (never expose it).",
+    help="Serve /healthz, /inventory, /metrics, calls and updates on HOST:PORT; every route "
+    "but /healthz needs the token written to DATA_DIR/admin-PORT.token (keep it on loopback: "
+    "the token travels in clear).",
 )
 @click.option(
     "--shutdown-timeout",
@@ -194,12 +211,7 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     ".nk file or a saved key's name [default: the manifest's lattice.host_key, else a new key "
     "per process].",
 )
-@click.option(
-    "--trust-host",
-    multiple=True,
-    help="Accept invocations only from this host id (N…; repeatable) [default: the "
-    "manifest's lattice.trusted_hosts, else every host that signs correctly].",
-)
+@trust_options
 def up_command(  # click passes options by keyword
     *,
     manifest: Path,
@@ -216,6 +228,12 @@ def up_command(  # click passes options by keyword
     lattice_creds: Path | None,
     host_key: str | None,
     trust_host: tuple[str, ...],
+    trust_issuer: tuple[str, ...],
+    lattice_account: str | None,
+    host_token: Path | None,
+    trust_controller: tuple[str, ...],
+    insecure_lattice: bool | None,
+    replay_window: float | None,
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
@@ -226,11 +244,13 @@ def up_command(  # click passes options by keyword
     configure_logging(log_level, log_format)
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
-    checked = _load(manifest, expand_env, reserved, lattice=bool(lattice))
+    issuers = public_keys(trust_issuer, "account", "--trust-issuer") if trust_issuer else None
+    checked = _load(manifest, expand_env, reserved, lattice=bool(lattice), issuers=issuers)
     section = checked.lattice
     creds_file: str | Path | None = lattice_creds
     seed = _host_seed(host_key) if host_key else None
-    trusted = _trusted_hosts(trust_host) if trust_host else None
+    trusted = public_keys(trust_host, "server", "--trust-host") if trust_host else None
+    voucher = read_voucher_file(host_token, "--host-token") if host_token else None
     if section is not None:  # the command line overrides the manifest
         lattice = lattice or section.url
         namespace = namespace if namespace is not None else section.namespace
@@ -238,7 +258,20 @@ def up_command(  # click passes options by keyword
         labels = {**section.labels, **labels}
         creds_file = creds_file or section.credentials
         seed = seed or section.host_key
-        trusted = trusted if trusted is not None else section.trusted_hosts
+        voucher = voucher or section.host_token
+    rpc_timeout = rpc_timeout if rpc_timeout is not None else DEFAULT_RPC_TIMEOUT
+    trust, account_seed = trust_policy(
+        checked,
+        issuers=issuers,
+        hosts=trusted,
+        account=lattice_account,
+        controllers=trust_controller,
+        insecure=insecure_lattice,
+        replay_window=replay_window,
+    )
+    if lattice and not trust.lattice_anchored and not trust.insecure_lattice:
+        click.echo(f"Error: {UNANCHORED.format(url=lattice)}", err=True)
+        sys.exit(EXIT_USAGE)
     config = ServerConfig(
         manifest=checked,
         data_dir=data_dir or _default_data_dir(),
@@ -249,14 +282,18 @@ def up_command(  # click passes options by keyword
             LatticeConfig(
                 url=lattice,
                 namespace=namespace,
-                rpc_timeout=rpc_timeout if rpc_timeout is not None else DEFAULT_RPC_TIMEOUT,
+                rpc_timeout=rpc_timeout,
                 credentials=lattice_credentials(creds_file, "--lattice-creds"),
                 seed=seed,
-                trusted_hosts=trusted,
+                voucher=voucher,
+                vouch_with=(
+                    KeyPair.from_seed(account_seed) if account_seed and not voucher else None
+                ),
             )
             if lattice
             else None
         ),
+        trust=trust,
     )
     sys.exit(asyncio.run(_serve(config)))
 
@@ -276,18 +313,6 @@ def _host_seed(source: str) -> str:
             param_hint="--host-key",
         )
     return pair.seed
-
-
-def _trusted_hosts(values: tuple[str, ...]) -> tuple[str, ...]:
-    """``--trust-host`` values, each checked to be a host id."""
-    for value in values:
-        if not is_public_key(value, "server"):
-            raise click.BadParameter(
-                f"{value!r} is not a host id; give a public server key (N…) as "
-                "`wascc ctl get hosts` shows it",
-                param_hint="--trust-host",
-            )
-    return values
 
 
 async def _serve(config: ServerConfig) -> int:
@@ -350,6 +375,33 @@ def _read_data(data: str | None) -> Any:
         raise click.BadParameter(f"{source} is not JSON: {exc}") from None
 
 
+_token_file_opt = click.option(
+    "--admin-token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"The host's admin token file [default: ${TOKEN_ENV} (the token itself), else "
+    "admin-PORT.token in the data directory].",
+)
+_client_data_dir_opt = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help=f"The host's data directory, where it writes admin-PORT.token [default: ${DATA_ENV} "
+    "or ~/.wascc/data].",
+)
+
+
+def _admin_address(address: tuple[str, int]) -> str:
+    """``HOST:PORT`` for a URL (``[::1]:9000`` for IPv6)."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _admin_token(
+    address: tuple[str, int], token_file: Path | None, data_dir: Path | None
+) -> AdminToken:
+    """The token for the admin endpoint at ``address`` (``host.admin_token.find_token``)."""
+    return find_token(address[1], token_file=token_file, data_dir=data_dir or _default_data_dir())
+
+
 @main.command("call")
 @click.argument("target")
 @click.argument("operation")
@@ -360,6 +412,8 @@ def _read_data(data: str | None) -> Any:
     envvar="WASCC_HOST_ADMIN",
     help="Call the actor on the running host whose admin endpoint is HOST:PORT.",
 )
+@_token_file_opt
+@_client_data_dir_opt
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True)
 def call_command(
     *,
@@ -367,6 +421,8 @@ def call_command(
     operation: str,
     data: str | None,
     host_admin: tuple[str, int] | None,
+    admin_token_file: Path | None,
+    data_dir: Path | None,
     log_level: str,
 ) -> None:
     """Invoke OPERATION on an actor and print the decoded reply as JSON.
@@ -375,22 +431,27 @@ def call_command(
     with --host-admin, the key or name of an actor on a running host (a module file there
     stands for its key). DATA is JSON, @FILE or - (stdin); it is encoded as the operation's
     message when the operation is known (HandleRequest, Get, ...), else as msgpack.
+
+    With --host-admin the admin token is read from --admin-token-file, else taken from
+    $WASCC_ADMIN_TOKEN, else read from admin-PORT.token in the host's data directory.
     """
     configure_logging(log_level)
     value = _read_data(data)
     with _friendly_errors():
-        payload = b"" if value is None and data is None else encode_request(operation, value)
         if host_admin is not None:
-            admin = f"{host_admin[0]}:{host_admin[1]}"
+            admin = _admin_address(host_admin)
+            token = _admin_token(host_admin, admin_token_file, data_dir)
             file = Path(target)
             actor = module_claims(file).subject if file.is_file() else target
-            reply = asyncio.run(call_remote(admin, actor, operation, payload))
+            text = None if data is None else json.dumps(value)
+            reply = asyncio.run(call_remote(admin, actor, operation, text, token=token))
         else:
             if not Path(target).is_file():
                 raise click.UsageError(
                     f"{target} is not a file; to call an actor of a running host by key or "
                     "name, add --host-admin HOST:PORT"
                 )
+            payload = b"" if value is None and data is None else encode_request(operation, value)
             reply = asyncio.run(call_local(Path(target), operation, payload))
         decoded = decode_reply(operation, reply)
     click.echo(json.dumps(decoded, indent=2, ensure_ascii=False))
@@ -406,13 +467,39 @@ def call_command(
     help="The running host's admin endpoint.",
 )
 @click.option("--force", is_flag=True, help="Update even if the revision is not newer.")
-def update_command(file: Path, host_admin: tuple[str, int], force: bool) -> None:
+@click.option(
+    "--rotate-issuer",
+    is_flag=True,
+    help="Accept FILE signed by another account than the running actor's (the host must "
+    "trust that account).",
+)
+@_token_file_opt
+@_client_data_dir_opt
+def update_command(
+    *,
+    file: Path,
+    host_admin: tuple[str, int],
+    force: bool,
+    rotate_issuer: bool,
+    admin_token_file: Path | None,
+    data_dir: Path | None,
+) -> None:
     """Live-update a running actor with FILE, a newer signed revision of it (same key).
 
-    Calls in flight finish on the old module; later calls run on the new one.
+    Calls in flight finish on the old module; later calls run on the new one. The admin
+    token is found as for `wascc call --host-admin`.
     """
     with _friendly_errors():
-        result = asyncio.run(update_remote(f"{host_admin[0]}:{host_admin[1]}", file, force=force))
+        token = _admin_token(host_admin, admin_token_file, data_dir)
+        result = asyncio.run(
+            update_remote(
+                _admin_address(host_admin),
+                file,
+                token=token,
+                force=force,
+                rotate_issuer=rotate_issuer,
+            )
+        )
     click.echo(
         f"updated {result['name']} ({result['key']}): rev {result['previous_rev']} -> "
         f"{result['rev']}"

@@ -24,6 +24,7 @@ from host.errors import (
 )
 from host.invocation import Invocation, current_invocation
 from host.typing import Authorizer, Middleware, Provider
+from keys.claims import Claims
 
 if TYPE_CHECKING:
     from host.actor import Actor
@@ -93,6 +94,11 @@ class RemoteRouter(Protocol):
     async def remove_actor(self, actor: str, contract_id: str, binding: str) -> None: ...
 
     async def changed(self, event: str, data: Mapping[str, Any]) -> None: ...
+
+    async def check_identity(self, claims: Claims) -> None:
+        """Raise ``IssuerMismatch`` if another host runs ``claims.subject`` under another
+        issuer (an actor's identity is its issuer and its key)."""
+        ...
 
 
 class Router(Protocol):

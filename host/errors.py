@@ -6,7 +6,8 @@
     │   ├── CapabilityNotClaimed           the actor's claims do not list the contract
     │   ├── BindingNotFound                claimed, but no binding (actor, contract, name)
     │   ├── ActorCallNotAllowed            actor-to-actor call to a key not in the caller's caps
-    │   └── NotAuthorized                  refused by the host's authorizer hook
+    │   ├── NotAuthorized                  refused by the host's authorizer hook
+    │   └── IssuerMismatch                 an update (or start) under another account's key
     ├── InvocationError                    an invocation failed
     │   ├── ActorNotFound
     │   ├── GuestError                     the guest returned failure with its error text
@@ -50,6 +51,7 @@ __all__ = [
     "HostError",
     "InvocationError",
     "InvocationTimeout",
+    "IssuerMismatch",
     "LatticeError",
     "ManifestError",
     "ModuleLoadError",
@@ -81,6 +83,11 @@ class ActorCallNotAllowed(AuthorizationError):
 
 class NotAuthorized(AuthorizationError):
     """The host's authorizer hook refused a load or an invocation."""
+
+
+class IssuerMismatch(AuthorizationError):
+    """A module for an actor that runs (here or in the lattice) under another issuer: the
+    actor's identity is (issuer, subject), and only its issuer may replace it."""
 
 
 class InvocationError(WasccError):

@@ -38,6 +38,7 @@ from host.errors import (
     WasccError,
 )
 from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
+from host.trust.policy import TrustPolicy, check_update
 from host.typing import Authorizer, Middleware, Provider, SyncProvider
 from host.wapc import WapcInstance
 from host.workers import WorkerThreads
@@ -63,6 +64,7 @@ class Host:
         cache_dir: Path | None = None,
         default_limits: Limits | None = None,
         trusted_issuers: Iterable[str] | None = None,
+        trust: TrustPolicy | None = None,
         authorizer: Authorizer | None = None,
         middleware: Iterable[Middleware] = (),
         call_timeout: float = 30.0,
@@ -74,7 +76,11 @@ class Host:
     ) -> None:
         self.engine = Engine(cache_dir=cache_dir)
         self.default_limits = default_limits or Limits()
-        self.trusted_issuers = frozenset(trusted_issuers) if trusted_issuers is not None else None
+        if trust is None:
+            trust = TrustPolicy.build(issuers=trusted_issuers)
+        elif trusted_issuers is not None:
+            raise HostError("give trusted issuers in the TrustPolicy, not as trusted_issuers too")
+        self.trust = trust
         self.authorizer = authorizer
         self.middleware = tuple(middleware)
         self.call_timeout = call_timeout
@@ -163,8 +169,13 @@ class Host:
 
     # actors --------------------------------------------------------------------------------
 
+    @property
+    def trusted_issuers(self) -> frozenset[str] | None:
+        """The accounts that may sign what this host runs (``None``: any)."""
+        return self.trust.issuers
+
     def _validate(self, module: bytes, path: str | None) -> Claims:
-        claims = validate_module(module, path=path, trusted_issuers=self.trusted_issuers)
+        claims = validate_module(module, path=path, trusted_issuers=self.trust.issuers)
         if self.authorizer is not None and not self.authorizer.can_load(claims):
             raise NotAuthorized(
                 f"the host's authorizer refused to load actor {claims.name} ({claims.subject})"
@@ -234,6 +245,8 @@ class Host:
         """
         data, path = _read_module(module, path)
         claims = self._validate(data, path)
+        if self.remote is not None:
+            await self.remote.check_identity(claims)
         if claims.subject in self._actors:
             running = self._actors[claims.subject]
             raise ActorAlreadyRunning(
@@ -247,7 +260,13 @@ class Host:
         self._actors[actor.key] = actor
         logger.info("actor %s started (%s)", actor.label, path or "bytes")
         await self._bind_extras(actor.claims)
-        await self._changed("actor_started", public_key=actor.key, name=actor.name, rev=claims.rev)
+        await self._changed(
+            "actor_started",
+            public_key=actor.key,
+            name=actor.name,
+            rev=claims.rev,
+            issuer=claims.issuer,
+        )
         return actor.claims
 
     async def replace_actor(
@@ -255,11 +274,14 @@ class Host:
         module: bytes | Path,
         *,
         force: bool = False,
+        rotate_issuer: bool = False,
         settings: ActorSettings | None = None,
         path: str | None = None,
     ) -> Claims:
-        """Live update: same subject, higher ``rev`` (or ``force=True``). Calls in flight and
-        calls already queued finish on the old instances; later calls go to the new ones."""
+        """Live update: same subject and issuer, higher ``rev`` (or ``force=True``). Calls in
+        flight and calls already queued finish on the old instances; later calls go to the new
+        ones. A module from another issuer is refused (``IssuerMismatch``) unless
+        ``rotate_issuer`` and the policy's trusted issuers list it (``check_update``)."""
         data, path = _read_module(module, path)
         claims = self._validate(data, path)
         old = self._actors.get(claims.subject)
@@ -268,6 +290,7 @@ class Host:
                 f"actor {claims.name} ({claims.subject}) is not running here; use add_actor",
                 actor=claims.subject,
             )
+        check_update(self.trust, old.claims, claims, label=old.label, rotate_issuer=rotate_issuer)
         old_rev, new_rev = old.claims.rev or 0, claims.rev or 0
         if not force and new_rev <= old_rev:
             raise RevisionNotNewer(
@@ -281,7 +304,9 @@ class Host:
         task.add_done_callback(self._retiring.discard)
         logger.info("actor %s updated: rev %s -> %s", new.label, old_rev, new_rev)
         await self._bind_extras(new.claims)
-        await self._changed("actor_update_complete", public_key=new.key, rev=new_rev)
+        await self._changed(
+            "actor_update_complete", public_key=new.key, rev=new_rev, issuer=claims.issuer
+        )
         return new.claims
 
     async def _bind_extras(self, claims: Claims) -> None:
@@ -604,6 +629,7 @@ class Host:
         (the admin endpoint redacts)."""
         return {
             "labels": dict(self.labels),
+            "trust": self.trust.describe(),
             "actors": [
                 {
                     "key": a.key,

@@ -10,7 +10,16 @@ The waSCC 0.14 format, with extensions::
       rpc_timeout: 2                           #   seconds a call to another host may take
       credentials: ./host.creds                #   NATS user credentials (--lattice-creds)
       host_key: ./host.nk                      #   this host's server key (--host-key)
-      trusted_hosts: [NAB...]                  #   accept invocations only from these hosts
+      host_token: ./host.jwt                   #   its voucher from the lattice's account
+      trusted_hosts: [NAB...]                  #   hosts trusted by name (like trust.hosts)
+    trust:                                     # optional: whom the host trusts (the flags
+      issuers: [AAB...]                        #   --trust-issuer ... override these); the
+      lattice_account: AAB...                  #   accounts that may sign actors; the
+      hosts: [NAB...]                          #   lattice's anchor (or its seed, file, name:
+      controllers: [UAB...]                    #   the host then vouches for itself); hosts
+      insecure_lattice: false                  #   and ctl keys trusted by name; any host
+      clock_skew: 5                            #   (experiments); seconds clocks may differ;
+      replay_window: 7                         #   seconds a lattice token lives (skew + RPC)
     actors:
       - ./echo_s.wasm                          # a signed module, relative to this file
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
@@ -43,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +67,7 @@ from host.manifest_check import (
 from host.manifest_schema import (
     Problem,
     RawLattice,
+    RawTrust,
     expand_env,
     parse_document,
     read_document,
@@ -71,6 +81,7 @@ __all__ = [
     "ManifestInvalid",
     "Problem",
     "RawLattice",
+    "RawTrust",
     "load_manifest",
 ]
 
@@ -97,6 +108,7 @@ class Manifest:
     capabilities: tuple[CapabilityEntry, ...]
     bindings: tuple[BindingEntry, ...]
     lattice: RawLattice | None = None  # the ``lattice`` section, if any
+    trust: RawTrust | None = None  # the ``trust`` section, if any (keys resolved)
     notes: tuple[str, ...] = ()  # what is checked only at start-up (remote actors/providers)
 
     def extras_bindings(self) -> tuple[BindingEntry, ...]:
@@ -111,6 +123,7 @@ def load_manifest(
     environ: Mapping[str, str] | None = None,
     reserved_ports: Mapping[int, str] | None = None,
     lattice: bool = False,
+    trusted_issuers: Collection[str] | None = None,
 ) -> Manifest:
     """Read and check ``file``; ``ManifestInvalid`` lists every problem found.
 
@@ -118,7 +131,8 @@ def load_manifest(
     environment). ``reserved_ports`` are ports something else of the process listens on
     (the admin endpoint), which no HTTP binding may take. ``lattice``: the host joins a
     lattice given on the command line (as if the file had a ``lattice`` section), so bindings
-    may name remote actors and providers.
+    may name remote actors and providers. ``trusted_issuers`` (``--trust-issuer``) replaces
+    the manifest's ``trust.issuers``: the actors must be signed by one of them.
     """
     shown = str(file)
     data, problems = read_document(file)
@@ -135,6 +149,7 @@ def load_manifest(
         lattice=lattice or raw.lattice is not None,
     )
     lattice_section = _checked_lattice(raw.lattice, checker)
+    trust_section = _checked_trust(raw.trust, checker, trusted_issuers)
     actors: list[ActorEntry] = []
     for raw_actor in raw.actors:
         actor = checker.actor(raw_actor.index, raw_actor.path, raw_actor.settings)
@@ -207,6 +222,7 @@ def load_manifest(
         tuple(capabilities),
         tuple(bindings),
         lattice_section,
+        trust_section,
         tuple(checker.notes),
     )
 
@@ -220,10 +236,37 @@ def _checked_lattice(section: RawLattice | None, checker: Checker) -> RawLattice
         )
     if section is not None and section.host_key is not None:
         section = dataclasses.replace(section, host_key=checker.host_key(section.host_key))
+    if section is not None and section.host_token is not None:
+        section = dataclasses.replace(section, host_token=checker.host_token(section.host_token))
     return section
 
 
-_SECTIONS = {"": 0, "labels": 1, "lattice": 2, "actors": 3, "capabilities": 4, "bindings": 5}
+def _checked_trust(
+    section: RawTrust | None, checker: Checker, issuers: Collection[str] | None
+) -> RawTrust | None:
+    """The trust section with ``lattice_account`` resolved to its public key (and its seed,
+    when a seed, file or saved name was given); the checker told which issuers may sign the
+    actors (``issuers`` given, else the section's)."""
+    if issuers is not None:
+        checker.issuers = tuple(issuers)
+    elif section is not None:
+        checker.issuers = section.issuers
+    if section is None or section.lattice_account is None:
+        return section
+    resolved = checker.lattice_account(section.lattice_account)
+    public, seed = resolved if resolved is not None else (None, None)
+    return dataclasses.replace(section, lattice_account=public, account_seed=seed)
+
+
+_SECTIONS = {
+    "": 0,
+    "labels": 1,
+    "lattice": 2,
+    "trust": 3,
+    "actors": 4,
+    "capabilities": 5,
+    "bindings": 6,
+}
 _ENTRY = re.compile(r"([a-z]*)(?:\[(\d+)\])?")
 
 

@@ -15,7 +15,7 @@ the lattice's inventory), and a remote provider receives the binding whenever it
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from keys.creds import CredentialsError, load_creds_file
 from keys.errors import WasccError
 from keys.nkeys import is_public_key, with_article
 from keys.store import load_key
+from keys.vouch import read_voucher
 
 __all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
 
@@ -96,6 +97,8 @@ class Checker:
     notes: list[str] = field(default_factory=list)
     # The manifest's providers by (contract, binding): their classes check binding values.
     served: dict[tuple[str, str], CapabilityEntry] = field(default_factory=dict)
+    # The accounts that may sign the actors (trust.issuers or --trust-issuer; None: any).
+    issuers: Collection[str] | None = None
 
     def _bad(self, path: str, message: str, fix: str = "") -> None:
         self.problems.append(Problem(path, message, fix))
@@ -141,6 +144,51 @@ class Checker:
             return None
         return pair.seed
 
+    def lattice_account(self, text: str) -> tuple[str, str | None] | None:
+        """``trust.lattice_account`` as ``(public key, seed)``: a public key (A…) gives no
+        seed; a seed, ``.nk`` file (relative to the manifest) or saved name gives both, and
+        the host then vouches for its own key with it."""
+        if is_public_key(text, "account"):
+            return text, None
+        relative = self.resolve(text)
+        try:
+            pair = load_key(str(relative) if relative.is_file() else text)
+        except WasccError as exc:
+            self._bad(
+                "trust.lattice_account",
+                f"cannot use it as the lattice's account: {exc}",
+                "give the account's public key (A…), or its seed, .nk file or saved name",
+            )
+            return None
+        if pair.kind != "account":
+            self._bad(
+                "trust.lattice_account",
+                f"it is {with_article(pair.kind)} key, not an account key",
+                "make one with `wascc keys gen account --save lattice` and give lattice",
+            )
+            return None
+        return pair.public_key, pair.seed
+
+    def host_token(self, text: str) -> str | None:
+        """The voucher in the file ``lattice.host_token`` names, once verified."""
+        file = self.resolve(text)
+        try:
+            token = file.read_text(encoding="ascii").strip()
+            read_voucher(token, path=str(file))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not a token (not ASCII)"
+            self._bad(
+                "lattice.host_token",
+                f"cannot read {file}: {reason}",
+                "give the file `wascc keys vouch` wrote (relative paths start at the "
+                "manifest's directory)",
+            )
+            return None
+        except WasccError as exc:
+            self._bad("lattice.host_token", str(exc), "")
+            return None
+        return token
+
     def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
         """Read and verify one actor's module."""
         path = f"actors[{index}]"
@@ -155,7 +203,7 @@ class Checker:
             )
             return None
         try:
-            claims = validate_module(module, path=str(file))
+            claims = validate_module(module, path=str(file), trusted_issuers=self.issuers)
         except WasccError as exc:
             self._bad(path, str(exc), "re-sign it with `wascc claims sign`")
             return None

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from keys.nkeys import is_public_key
+from keys.nkeys import KeyKind, is_public_key, with_article
 
 __all__ = [
     "Problem",
@@ -30,13 +30,14 @@ __all__ = [
     "RawCapability",
     "RawLattice",
     "RawManifest",
+    "RawTrust",
     "expand_env",
     "parse_document",
     "read_document",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
-_TOP = {"labels", "lattice", "actors", "capabilities", "bindings"}
+_TOP = {"labels", "lattice", "trust", "actors", "capabilities", "bindings"}
 _REQUIRED_TOP = {"actors", "capabilities", "bindings"}
 _ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
 _CAPABILITY_KEYS = {"path", "binding_name", "config"}
@@ -48,7 +49,17 @@ _LATTICE_KEYS = {
     "rpc_timeout",
     "credentials",
     "host_key",
+    "host_token",
     "trusted_hosts",
+}
+_TRUST_KEYS = {
+    "issuers",
+    "lattice_account",
+    "hosts",
+    "controllers",
+    "insecure_lattice",
+    "clock_skew",
+    "replay_window",
 }
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _SUBJECT_TOKEN = re.compile(r"[^.*>\s]+")
@@ -114,6 +125,24 @@ class RawLattice:
     credentials: str | None = None
     host_key: str | None = field(default=None, repr=False)
     trusted_hosts: tuple[str, ...] | None = None
+    host_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class RawTrust:
+    """The ``trust`` section: the host's ``TrustPolicy`` as written (``--trust-issuer``,
+    ``--lattice-account``, ``--trust-host``, ``--trust-controller``, ``--insecure-lattice``
+    and ``--replay-window`` override it). ``lattice_account`` is a public key, or a seed,
+    ``.nk`` file or saved name the manifest resolves (then the host vouches for itself)."""
+
+    issuers: tuple[str, ...] | None = None
+    lattice_account: str | None = field(default=None, repr=False)
+    hosts: tuple[str, ...] = ()
+    controllers: tuple[str, ...] = ()
+    insecure_lattice: bool = False
+    clock_skew: float | None = None
+    replay_window: float | None = None
+    account_seed: str | None = field(default=None, repr=False)  # set when resolved from a seed
 
 
 @dataclass
@@ -122,6 +151,7 @@ class RawManifest:
 
     labels: dict[str, str] = field(default_factory=dict)
     lattice: RawLattice | None = None
+    trust: RawTrust | None = None
     actors: list[RawActor] = field(default_factory=list)
     capabilities: list[RawCapability] = field(default_factory=list)
     bindings: list[RawBinding] = field(default_factory=list)
@@ -287,6 +317,8 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
             raw.labels = fields.string_map(top["labels"], "labels")
         if "lattice" in top:
             raw.lattice = _lattice(fields, top["lattice"])
+        if "trust" in top:
+            raw.trust = _trust(fields, top["trust"])
         for name, reader in (
             ("actors", _actor),
             ("capabilities", _capability),
@@ -345,39 +377,98 @@ def _lattice(fields: _Fields, item: object) -> RawLattice | None:
     if "credentials" in entry:
         credentials = fields.string(entry["credentials"], "lattice.credentials")
     host_key = fields.string(entry["host_key"], "lattice.host_key") if "host_key" in entry else None
+    host_token = None
+    if "host_token" in entry:
+        host_token = fields.string(entry["host_token"], "lattice.host_token")
     trusted = None
     if "trusted_hosts" in entry:
-        trusted = _trusted_hosts(fields, entry["trusted_hosts"])
+        trusted = _keys(fields, entry["trusted_hosts"], "lattice.trusted_hosts", _HOST_IDS)
     if url is None:
         return None
-    return RawLattice(url, namespace, labels, rpc_timeout, credentials, host_key, trusted)
+    return RawLattice(
+        url, namespace, labels, rpc_timeout, credentials, host_key, trusted, host_token
+    )
 
 
-def _trusted_hosts(fields: _Fields, item: object) -> tuple[str, ...] | None:
+# (what a listed key must be, its kinds, the fix): for the key lists of lattice and trust.
+_KeyRule = tuple[str, tuple[KeyKind, ...], str]
+_HOST_IDS: _KeyRule = (
+    "host id",
+    ("server",),
+    "give the public server key (N…) of a host, as `wascc ctl get hosts` shows it",
+)
+_ISSUERS: _KeyRule = (
+    "account key",
+    ("account",),
+    "give the public account key (A…) that signs the modules, as `wascc claims inspect` shows",
+)
+_CONTROLLERS: _KeyRule = (
+    "controller key",
+    ("account", "user"),
+    "give the public key (A… or U…) that `wascc ctl --signer` signs with",
+)
+
+
+def _keys(fields: _Fields, item: object, path: str, rule: _KeyRule) -> tuple[str, ...] | None:
+    """A list of public keys of the kinds ``rule`` allows."""
+    what, kinds, fix = rule
     if not isinstance(item, list):
         fields.bad(
-            "lattice.trusted_hosts",
-            f"expected a list of host ids, got {_kind(item)}",
-            "write [NAB…, NCD…]",
-            item,
+            path, f"expected a list of {what}s, got {_kind(item)}", "write [KEY1, KEY2]", item
         )
         return None
-    hosts: list[str] = []
+    keys: list[str] = []
     for index, value in enumerate(item):
-        path = f"lattice.trusted_hosts[{index}]"
-        text = fields.string(value, path)
+        entry_path = f"{path}[{index}]"
+        text = fields.string(value, entry_path)
         if text is None:
             continue
-        if not is_public_key(text.strip(), "server"):
-            fields.bad(
-                path,
-                f"{text!r} is not a host id",
-                "give the public server key (N…) of a host, as `wascc ctl get hosts` shows it",
-                text,
-            )
+        if not any(is_public_key(text.strip(), kind) for kind in kinds):
+            fields.bad(entry_path, f"{text!r} is not {with_article(what)}", fix, text)
             continue
-        hosts.append(text.strip())
-    return tuple(hosts)
+        keys.append(text.strip())
+    return tuple(keys)
+
+
+def _trust(fields: _Fields, item: object) -> RawTrust | None:
+    """``trust: {issuers?, lattice_account?, hosts?, controllers?, insecure_lattice?,
+    clock_skew?, replay_window?}``."""
+    entry = fields.mapping(item, "trust", _TRUST_KEYS, set())
+    if entry is None:
+        return None
+    issuers = (
+        _keys(fields, entry["issuers"], "trust.issuers", _ISSUERS) if "issuers" in entry else None
+    )
+    account = None
+    if "lattice_account" in entry:
+        account = fields.string(entry["lattice_account"], "trust.lattice_account")
+    hosts = _keys(fields, entry.get("hosts", []), "trust.hosts", _HOST_IDS) or ()
+    controllers = _keys(fields, entry.get("controllers", []), "trust.controllers", _CONTROLLERS)
+    insecure = entry.get("insecure_lattice", False)
+    if not isinstance(insecure, bool):
+        fields.bad(
+            "trust.insecure_lattice",
+            f"expected true or false, got {_kind(insecure)}",
+            "write true or false",
+            insecure,
+        )
+        insecure = False
+    numbers: dict[str, float | None] = {}
+    for key, minimum in (("clock_skew", 0.0), ("replay_window", 0.1)):
+        numbers[key] = (
+            fields.number(entry[key], f"trust.{key}", integer=False, minimum=minimum)
+            if key in entry
+            else None
+        )
+    return RawTrust(
+        issuers,
+        account.strip() if account else None,
+        hosts,
+        controllers or (),
+        insecure,
+        numbers["clock_skew"],
+        numbers["replay_window"],
+    )
 
 
 def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:

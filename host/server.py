@@ -40,6 +40,7 @@ from host.lattice import Lattice, LatticeConfig
 from host.manifest import BindingEntry, Manifest
 from host.manifest_check import EXTRAS, HTTP_SERVER
 from host.metrics import HostMetrics
+from host.trust import TrustPolicy
 
 __all__ = ["AcceptsWork", "HostServer", "ServerConfig"]
 
@@ -78,6 +79,7 @@ class ServerConfig:
     labels: Mapping[str, str] = field(default_factory=dict)  # added to the manifest's
     lattice: LatticeConfig | None = None
     lattice_wait: float = 3.0  # seconds startup waits for NATS before going on without it
+    trust: TrustPolicy = field(default_factory=TrustPolicy)
 
 
 class HostServer:
@@ -94,6 +96,7 @@ class HostServer:
             labels={**config.manifest.labels, **config.labels},
             middleware=[self.metrics] if self.metrics is not None else (),
             call_timeout=config.call_timeout,
+            trust=config.trust,
         )
         self.admin: AdminServer | None = None
         self.lattice = Lattice(self.host, config.lattice) if config.lattice else None
@@ -126,6 +129,16 @@ class HostServer:
         self._started = True
         for note in manifest.notes:
             logger.info("%s: %s", manifest.file, note)
+        if config.trust.issuers is None:
+            logger.info(
+                "trust: any account may sign the new actors this host runs (an update must "
+                "come from the running actor's account); restrict it with --trust-issuer or "
+                "trust.issuers"
+            )
+        else:
+            logger.info(
+                "trust: actors must be signed by %s", ", ".join(sorted(config.trust.issuers))
+            )
         try:
             if self.lattice is not None:  # before the manifest: it may bind remote providers
                 await self._join_lattice()
@@ -162,6 +175,7 @@ class HostServer:
                     self.metrics,
                     address=address,
                     port=port,
+                    data_dir=config.data_dir,
                     accepting=lambda: self.accepting,
                 )
                 try:
@@ -237,6 +251,7 @@ class HostServer:
         if self.admin is not None:
             where = f"{self.admin.address}:{self.admin.port}"
             self._announce(f"admin endpoint on {self.admin.url} (/healthz /inventory /metrics)")
+            self._announce(f"  admin token in {self.admin.token_file} (Authorization: Bearer …)")
             self._announce(f"  try: wascc call ACTOR OPERATION JSON --host-admin {where}")
         counts = (len(inventory[k]) for k in ("actors", "providers", "bindings"))
         self._announce("host ready: {} actors, {} providers, {} bindings".format(*counts))

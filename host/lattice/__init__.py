@@ -27,6 +27,7 @@ from host.lattice.errors import (
     LatticeUnavailable,
     MalformedMessage,
     RemoteError,
+    ReplayedInvocation,
 )
 from host.lattice.lattice import Lattice, LatticeConfig
 from host.lattice.subjects import Subjects
@@ -43,6 +44,7 @@ __all__ = [
     "LatticeUnavailable",
     "MalformedMessage",
     "RemoteError",
+    "ReplayedInvocation",
     "Response",
     "Subjects",
     "decode_envelope",

@@ -2,12 +2,15 @@
 
 Each host serves ``wasmbus.control.{host_id}.actor.{launch,terminate,update}`` and answers
 ``wasmbus.control.auction.request`` when its labels match the constraints. The functions at
-the bottom are the client side, used by ``wascc ctl``. Control messages carry modules that the
-receiving host validates like any other (signature, trusted issuers), so a control message
-cannot run an actor the host would not load from its manifest.
+the bottom are the client side, used by ``wascc ctl``.
 
-Launch and update carry msgpack ``{module: bin, force?: bool}``; terminate and auction JSON
-``{actor}`` / ``{constraints: {label: value}, actor?}``; every answer is JSON ``{ok, ...}``.
+Commands are signed by a controller the host trusts and checked before anything else
+(``host.lattice.command``); the modules they carry are then validated like any other
+(signature, trusted issuers, the running actor's issuer), so a control message cannot run an
+actor the host would not load from its manifest. Launch and update carry msgpack ``{module:
+bin, force?: bool, rotate_issuer?: bool}``, terminate JSON ``{actor}``; the auction (JSON
+``{constraints: {label: value}, actor?}``) only asks, so it is not signed. Every answer is
+JSON ``{ok, ...}``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import msgpack
 
 from host.errors import LatticeError, WasccError
 from host.lattice.client import LatticeClient, Message
+from host.lattice.command import Controller, open_command, seal_command
 from host.lattice.inventory import gather
 from host.lattice.subjects import Subjects
+from host.lattice.trust import LatticeTrust
 from keys.claims import validate_module
 
 if TYPE_CHECKING:
@@ -44,11 +49,19 @@ def labels_match(labels: Mapping[str, str], constraints: Mapping[str, str]) -> b
 class ControlServer:
     """Serves one host's control subjects and the auction."""
 
-    def __init__(self, host: Host, client: LatticeClient, subjects: Subjects, host_id: str):
+    def __init__(
+        self,
+        host: Host,
+        client: LatticeClient,
+        subjects: Subjects,
+        host_id: str,
+        trust: LatticeTrust,
+    ):
         self.host = host
         self.client = client
         self.subjects = subjects
         self.host_id = host_id
+        self.trust = trust
 
     async def subscribe(self) -> None:
         """Subscribe the control subjects (plain subscriptions: one host, one subject)."""
@@ -70,6 +83,7 @@ class ControlServer:
             await self.client.publish(msg.reply, json.dumps(answer).encode(), what="control")
 
     async def _act(self, action: str, data: bytes) -> dict[str, Any]:
+        data = open_command(action, data, self.trust)
         if action == "terminate":
             body = json.loads(data)
             actor = body.get("actor") if isinstance(body, dict) else None
@@ -84,8 +98,12 @@ class ControlServer:
         if action == "launch":
             claims = await self.host.add_actor(module, path="a module sent by wascc ctl")
         else:
-            force = bool(body.get("force", False))
-            claims = await self.host.replace_actor(module, force=force, path="wascc ctl update")
+            claims = await self.host.replace_actor(
+                module,
+                force=bool(body.get("force", False)),
+                rotate_issuer=bool(body.get("rotate_issuer", False)),
+                path="wascc ctl update",
+            )
         return {
             "ok": True,
             "host_id": self.host_id,
@@ -158,6 +176,7 @@ async def launch(
     *,
     host_id: str | None = None,
     constraints: Mapping[str, str] | None = None,
+    signer: Controller | None = None,
     timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Start ``module`` on ``host_id``, or on a host won by auction among those matching
@@ -172,7 +191,9 @@ async def launch(
                 f"auction (constraints: {wanted}); start a host with matching --label"
             )
         host_id = random.choice(hosts)  # spreading load, not security
-    body = msgpack.packb({"module": module}, use_bin_type=True)
+    body = seal_command(
+        "launch", host_id, msgpack.packb({"module": module}, use_bin_type=True), signer
+    )
     what = f"launch actor {claims.name} on host {host_id}"
     raw = await client.request(
         subjects.control(host_id, "launch"), body, timeout=timeout, what=what
@@ -191,16 +212,18 @@ async def terminate(
     actor: str,
     *,
     host_id: str | None = None,
+    signer: Controller | None = None,
     timeout: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Stop ``actor`` on ``host_id``, or on every host that runs it."""
     hosts = [host_id] if host_id else await _hosts_running(client, subjects, actor)
     if not hosts:
         raise LatticeError(f"no host of the lattice runs actor {actor}")
-    body = json.dumps({"actor": actor}).encode()
+    command = json.dumps({"actor": actor}).encode()
     results = []
     for host in hosts:
         what = f"stop actor {actor} on host {host}"
+        body = seal_command("terminate", host, command, signer)
         raw = await client.request(
             subjects.control(host, "terminate"), body, timeout=timeout, what=what
         )
@@ -214,6 +237,8 @@ async def update(
     module: bytes,
     *,
     force: bool = False,
+    rotate_issuer: bool = False,
+    signer: Controller | None = None,
     timeout: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Live-update the actor of ``module`` on every host that runs it."""
@@ -221,10 +246,13 @@ async def update(
     hosts = await _hosts_running(client, subjects, claims.subject)
     if not hosts:
         raise LatticeError(f"no host of the lattice runs actor {claims.name} ({claims.subject})")
-    body = msgpack.packb({"module": module, "force": force}, use_bin_type=True)
+    command = msgpack.packb(
+        {"module": module, "force": force, "rotate_issuer": rotate_issuer}, use_bin_type=True
+    )
     results = []
     for host in hosts:
         what = f"update actor {claims.name} on host {host}"
+        body = seal_command("update", host, command, signer)
         raw = await client.request(
             subjects.control(host, "update"), body, timeout=timeout, what=what
         )

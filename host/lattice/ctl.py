@@ -19,10 +19,13 @@ import click
 from host.errors import WasccError
 from host.lattice import control
 from host.lattice.client import LatticeClient, Message
+from host.lattice.command import CONTROLLER_KINDS, Controller
 from host.lattice.events import parse_event
 from host.lattice.inventory import gather
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
 from keys.creds import CredentialsError, UserCredentials, load_creds_file
+from keys.nkeys import with_article
+from keys.store import load_key
 
 __all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
 
@@ -66,6 +69,66 @@ _creds_opt = click.option(
     callback=_remember_creds,
     help="NATS user credentials (.creds file), if the lattice's NATS requires them.",
 )
+_SIGNER = "wascc.ctl_signer"
+
+
+def _remember_signer(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if param.name == "signer_token":
+        ctx.meta[_SIGNER + ".token"] = value
+    else:
+        ctx.meta[_SIGNER] = value
+
+
+def _controller(ctx: click.Context) -> Controller | None:
+    """The key that signs this command (``--signer``) with its voucher (``--signer-token``)."""
+    source, token_file = ctx.meta.get(_SIGNER), ctx.meta.get(_SIGNER + ".token")
+    if source is None:
+        if token_file is not None:
+            raise click.BadParameter("give the key it vouches for too", param_hint="--signer")
+        return None
+    try:
+        key = load_key(source)
+    except WasccError as exc:
+        raise click.BadParameter(f"cannot sign with it: {exc}", param_hint="--signer") from None
+    if key.kind not in CONTROLLER_KINDS:
+        raise click.BadParameter(
+            f"it is {with_article(key.kind)} key; control commands are signed by the lattice's "
+            "account key or by a user key it vouched for (`wascc keys gen user --save NAME`, "
+            "then `wascc keys vouch NAME --account ACCOUNT`)",
+            param_hint="--signer",
+        )
+    voucher = None
+    if token_file is not None:
+        try:
+            voucher = Path(token_file).expanduser().read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(
+                f"cannot read {token_file}: {getattr(exc, 'strerror', None) or exc}",
+                param_hint="--signer-token",
+            ) from None
+    return Controller(key, voucher)
+
+
+def _signer_opts(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--signer`` and ``--signer-token``: who signs a control command."""
+    command = click.option(
+        "--signer-token",
+        envvar="WASCC_CTL_SIGNER_TOKEN",
+        expose_value=False,
+        callback=_remember_signer,
+        help="The voucher of the signer's user key from the lattice's account (a file made by "
+        "`wascc keys vouch`).",
+    )(command)
+    return click.option(
+        "--signer",
+        envvar="WASCC_CTL_SIGNER",
+        expose_value=False,
+        callback=_remember_signer,
+        help="Sign the command with this key: the lattice's account, or a user key it vouched "
+        "for (a seed, a .nk file or a saved key's name). Hosts obey only signed commands.",
+    )(command)
+
+
 _namespace_opt = click.option(
     "--namespace", envvar="WASCC_NAMESPACE", default=None, help="Lattice namespace."
 )
@@ -136,10 +199,11 @@ def get_command(
 
 def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
     if kind == "hosts":
-        lines = ["HOST ID                                                   UPTIME  LABELS"]
+        lines = ["HOST ID                                                   UPTIME  TRUST  LABELS"]
         for h in answers:
             labels = ",".join(f"{k}={v}" for k, v in sorted(h.get("labels", {}).items()))
-            lines.append(f"{h['host_id']}  {h.get('uptime_s', 0):>6.0f}s  {labels}")
+            trust = _trust_text(h.get("trust"))
+            lines.append(f"{h['host_id']}  {h.get('uptime_s', 0):>6.0f}s  {trust}  {labels}")
         return lines
     lines = []
     for answer in answers:
@@ -154,6 +218,23 @@ def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
     return lines or [f"no {kind} in the lattice"]
 
 
+def _trust_text(trust: object) -> str:
+    """A host's trust policy in a few words: its anchor account, how many hosts and issuers
+    it trusts by name (``-o json`` shows all of it)."""
+    if not isinstance(trust, dict):
+        return "?"
+    if trust.get("insecure_lattice"):
+        return "INSECURE"
+    parts = []
+    if trust.get("lattice_account"):
+        parts.append(f"account={str(trust['lattice_account'])[:10]}…")
+    if trust.get("hosts"):
+        parts.append(f"hosts={len(trust['hosts'])}")
+    issuers = trust.get("issuers")
+    parts.append(f"issuers={len(issuers) if isinstance(issuers, list) else 'any'}")
+    return ",".join(parts)
+
+
 @ctl_group.group("start")
 def start_group() -> None:
     """Start something in the lattice."""
@@ -164,6 +245,7 @@ def start_group() -> None:
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
+@_signer_opts
 @click.option("--host", "host_id", help="Run it on this host (its N… id).")
 @click.option("--constraint", multiple=True, help="Auction among hosts with label key=value.")
 def start_actor(
@@ -171,11 +253,14 @@ def start_actor(
 ) -> None:
     """Start the signed actor FILE on a host (given, or won by auction)."""
     constraints = parse_labels(constraint, "--constraint")
+    signer = _controller(click.get_current_context())
     module = file.read_bytes()
     answer = _run(
         url,
         namespace,
-        lambda c, s: control.launch(c, s, module, host_id=host_id, constraints=constraints),
+        lambda c, s: control.launch(
+            c, s, module, host_id=host_id, constraints=constraints, signer=signer
+        ),
     )
     click.echo(f"started {answer['name']} ({answer['key']}) on {answer['host_id']}")
 
@@ -190,10 +275,14 @@ def stop_group() -> None:
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
+@_signer_opts
 @click.option("--host", "host_id", help="Only on this host (default: every host running it).")
 def stop_actor(key: str, url: str, namespace: str | None, host_id: str | None) -> None:
     """Stop the actor KEY."""
-    answers = _run(url, namespace, lambda c, s: control.terminate(c, s, key, host_id=host_id))
+    signer = _controller(click.get_current_context())
+    answers = _run(
+        url, namespace, lambda c, s: control.terminate(c, s, key, host_id=host_id, signer=signer)
+    )
     for answer in answers:
         click.echo(f"stopped {key} on {answer['host_id']}")
 
@@ -208,11 +297,27 @@ def update_group() -> None:
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
+@_signer_opts
 @click.option("--force", is_flag=True, help="Update even if the revision is not newer.")
-def update_actor(file: Path, url: str, namespace: str | None, force: bool) -> None:
+@click.option(
+    "--rotate-issuer",
+    is_flag=True,
+    help="Accept a module signed by another account than the running one (the hosts must "
+    "list it among their trusted issuers).",
+)
+def update_actor(
+    file: Path, url: str, namespace: str | None, force: bool, rotate_issuer: bool
+) -> None:
     """Live-update the actor of FILE wherever it runs."""
+    signer = _controller(click.get_current_context())
     module = file.read_bytes()
-    answers = _run(url, namespace, lambda c, s: control.update(c, s, module, force=force))
+    answers = _run(
+        url,
+        namespace,
+        lambda c, s: control.update(
+            c, s, module, force=force, rotate_issuer=rotate_issuer, signer=signer
+        ),
+    )
     for answer in answers:
         click.echo(f"updated {answer['name']} to rev {answer['rev']} on {answer['host_id']}")
 

@@ -7,6 +7,10 @@ hash}``: the hash covers origin, target, operation and message, so a receiver th
 token knows none of them was altered on the way and which host sent it.
 
 waSCC sent ``msg`` as an array of integers; we send ``bin`` (far faster) and accept both.
+
+One key is ours: ``host_voucher``, the sending host's voucher from the lattice's account
+(``keys.vouch``), present when the host has one. It lets a receiver that is anchored in that
+account trust a host it has never been told about; hosts that do not know the key ignore it.
 """
 
 from __future__ import annotations
@@ -119,23 +123,22 @@ class Envelope:
     id: str
     encoded_claims: str
     host_id: str
+    voucher: str | None = None  # the sending host's voucher (``host_voucher`` on the wire)
 
     def encode(self) -> bytes:
         """The msgpack bytes, fields in the spec's order, ``msg`` as ``bin``."""
-        return bytes(
-            msgpack.packb(
-                {
-                    "origin": self.origin.to_wire(),
-                    "target": self.target.to_wire(),
-                    "operation": self.operation,
-                    "msg": self.msg,
-                    "id": self.id,
-                    "encoded_claims": self.encoded_claims,
-                    "host_id": self.host_id,
-                },
-                use_bin_type=True,
-            )
-        )
+        fields = {
+            "origin": self.origin.to_wire(),
+            "target": self.target.to_wire(),
+            "operation": self.operation,
+            "msg": self.msg,
+            "id": self.id,
+            "encoded_claims": self.encoded_claims,
+            "host_id": self.host_id,
+        }
+        if self.voucher is not None:
+            fields["host_voucher"] = self.voucher
+        return bytes(msgpack.packb(fields, use_bin_type=True))
 
     def describe(self) -> str:
         """For messages: ``Echo on wasmbus://M… from wasmbus://… (invocation …)``."""
@@ -189,8 +192,10 @@ def seal(
     signer: KeyPair,
     *,
     invocation_id: str | None = None,
+    voucher: str | None = None,
 ) -> Envelope:
-    """A new envelope with its token, signed by the host key ``signer``.
+    """A new envelope with its token, signed by the host key ``signer`` (and the host's
+    ``voucher``, if it has one).
 
     The claims are written straight as JSON (this runs per invocation); they are the bytes
     ``keys.jwt.encode_token`` would write for ``{jti, iat, iss, sub, wascap: {target_url,
@@ -211,7 +216,7 @@ def seal(
     )
     signing_input = _HEADER_BYTES + b"." + base64.urlsafe_b64encode(claims.encode()).rstrip(b"=")
     token = f"{signing_input.decode('ascii')}.{b64url_encode(signer.sign(signing_input))}"
-    return Envelope(origin, target, operation, msg, inv_id, token, issuer)
+    return Envelope(origin, target, operation, msg, inv_id, token, issuer, voucher)
 
 
 def decode_envelope(data: bytes, *, limit: int | None = None) -> Envelope:
@@ -227,6 +232,9 @@ def decode_envelope(data: bytes, *, limit: int | None = None) -> Envelope:
     for key in ("operation", "id", "encoded_claims", "host_id"):
         if not isinstance(raw.get(key), str):
             raise MalformedMessage(f"the envelope's {key} is missing or not a string")
+    voucher = raw.get("host_voucher")
+    if voucher is not None and not isinstance(voucher, str):
+        raise MalformedMessage("the envelope's host_voucher is not a string")
     return Envelope(
         origin=Entity.from_wire(raw.get("origin"), "origin"),
         target=Entity.from_wire(raw.get("target"), "target"),
@@ -235,6 +243,7 @@ def decode_envelope(data: bytes, *, limit: int | None = None) -> Envelope:
         id=raw["id"],
         encoded_claims=raw["encoded_claims"],
         host_id=raw["host_id"],
+        voucher=voucher,
     )
 
 
@@ -249,10 +258,13 @@ def _message_bytes(value: object) -> bytes:
     raise MalformedMessage("the envelope's msg is neither bin nor an array of bytes (0-255)")
 
 
-def verify_envelope(envelope: Envelope, *, trusted_hosts: Collection[str] | None = None) -> None:
-    """Raise ``ForgedInvocation`` unless the token was signed by ``host_id`` (a server key,
-    in ``trusted_hosts`` when given) and covers exactly this origin, target, operation and
-    message."""
+def verify_envelope(
+    envelope: Envelope, *, trusted_hosts: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The token's claims; ``ForgedInvocation`` unless the token was signed by ``host_id`` (a
+    server key, in ``trusted_hosts`` when given) and covers exactly this origin, target,
+    operation and message. Whether that host is trusted and the token fresh is the
+    receiver's ``LatticeTrust``'s question."""
     claims = _verified_claims(envelope)
     if "exp" in claims or "nbf" in claims:  # hosts write neither; other tools may
         try:
@@ -260,6 +272,7 @@ def verify_envelope(envelope: Envelope, *, trusted_hosts: Collection[str] | None
         except ClaimsError as exc:
             raise _unverified(envelope, exc) from None
     _check_claims(envelope, claims, trusted_hosts)
+    return claims
 
 
 def _verified_claims(envelope: Envelope) -> dict[str, Any]:

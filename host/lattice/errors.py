@@ -5,6 +5,7 @@
     ├── LatticeTimeout             no answer within the RPC timeout (also TimeoutError)
     ├── MalformedMessage           a message that is not a valid envelope, or too large
     ├── ForgedInvocation           the anti-forgery token does not verify
+    │   └── ReplayedInvocation     a genuine token used again, or outside the replay window
     └── RemoteError                the remote host answered with an error text
 
 Messages name the subject or invocation and the fix.
@@ -21,6 +22,7 @@ __all__ = [
     "LatticeUnavailable",
     "MalformedMessage",
     "RemoteError",
+    "ReplayedInvocation",
 ]
 
 
@@ -39,6 +41,19 @@ class MalformedMessage(LatticeError):
 class ForgedInvocation(LatticeError):
     """An invocation whose anti-forgery token is missing, not signed by its host, or does not
     match the envelope (origin, target, operation or message altered)."""
+
+
+class ReplayedInvocation(ForgedInvocation):
+    """A token that verifies but must not be served (``host.lattice.replay``): its ``jti``
+    was already used, its ``iat`` lies outside the replay window (too old, from the future,
+    or at or before the floor of a full replay cache), or it has no usable ``jti`` or
+    ``iat``. ``jti`` is the token's id; ``reason`` is ``replayed``, ``stale``, ``future``,
+    ``overflow``, ``clock`` or ``unusable`` (both empty when not given)."""
+
+    def __init__(self, message: str, *, jti: str = "", reason: str = "") -> None:
+        self.jti = jti
+        self.reason = reason
+        super().__init__(message)
 
 
 class RemoteError(LatticeError):

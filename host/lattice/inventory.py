@@ -34,6 +34,7 @@ def host_inventory(
         return {
             **base,
             "labels": inventory["labels"],
+            "trust": inventory["trust"],
             "uptime_s": round(time.monotonic() - started, 3),
             "version": VERSION,
             "lattice": stats,

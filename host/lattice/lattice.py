@@ -23,41 +23,53 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from host.errors import IssuerMismatch, WasccError
 from host.lattice.client import LatticeClient, Message
 from host.lattice.control import ControlServer
+from host.lattice.directory import Directory
 from host.lattice.errors import LatticeError, MalformedMessage
 from host.lattice.events import EventType, cloud_event, parse_event
 from host.lattice.inventory import gather, host_inventory
 from host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from host.lattice.trust import LatticeTrust
+from host.trust.policy import UNANCHORED
+from keys.claims import Claims
 from keys.creds import UserCredentials
 from keys.nkeys import KeyPair
+from keys.vouch import read_voucher, vouch
 
 if TYPE_CHECKING:
     from host.host import Host
 
-__all__ = ["Lattice", "LatticeConfig"]
+__all__ = ["DIRECTORY_WAIT", "Lattice", "LatticeConfig"]
 
 logger = logging.getLogger("wascc.lattice")
+
+DIRECTORY_WAIT = 0.3
+"""Seconds the first inventory of the other hosts' actors is collected for, on joining."""
 
 
 @dataclass(frozen=True)
 class LatticeConfig:
     """How to join: the NATS URL, the namespace, the RPC timeout, the host key (a fresh one
-    per process unless ``seed`` is given), optionally the only hosts to trust, and the NATS
-    user credentials of a server that requires them."""
+    per process unless ``seed`` is given), the host's voucher from the lattice's account (or
+    the account's key, ``vouch_with``, to make one for the host key at start), and the NATS
+    user credentials of a server that requires them. Whom the host trusts is its
+    ``Host.trust`` policy."""
 
     url: str
     namespace: str | None = None
     rpc_timeout: float = 2.0
     seed: str | None = None
-    trusted_hosts: Collection[str] | None = None
     max_message: int = MAX_MESSAGE
     credentials: UserCredentials | None = None
+    voucher: str | None = field(default=None, repr=False)
+    vouch_with: KeyPair | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:  # never show the seed
         return f"LatticeConfig(url={self.url!r}, namespace={self.namespace!r})"
@@ -73,6 +85,11 @@ class Lattice:
         if self.key.kind != "server":
             raise LatticeError("the lattice host key must be a server key (a seed starting SN)")
         self.host_id = self.key.public_key
+        policy = host.trust
+        if not policy.lattice_anchored and not policy.insecure_lattice:
+            raise LatticeError(UNANCHORED.format(url=config.url))
+        self.voucher = self._voucher(config)
+        self.trust = LatticeTrust(policy, self.host_id, rpc_timeout=config.rpc_timeout)
         self.subjects = Subjects(config.namespace)
         self.client = LatticeClient(
             config.url, name=f"wascc-py host {self.host_id[:8]}", credentials=config.credentials
@@ -82,11 +99,13 @@ class Lattice:
             self.client,
             self.subjects,
             self.key,
+            self.trust,
+            voucher=self.voucher,
             rpc_timeout=config.rpc_timeout,
-            trusted_hosts=config.trusted_hosts,
             max_message=config.max_message,
         )
-        self.control = ControlServer(host, self.client, self.subjects, self.host_id)
+        self.control = ControlServer(host, self.client, self.subjects, self.host_id, self.trust)
+        self.directory = Directory(self.host_id)
         self._started = time.monotonic()
         self._connecting: asyncio.Task[None] | None = None
         self._joined = False
@@ -95,6 +114,42 @@ class Lattice:
         # Bindings of local actors that another host made: key → that host's id.
         self.adopted: dict[BindingKey, str] = {}
         self.client.on_reconnected = self._on_reconnected
+
+    def _voucher(self, config: LatticeConfig) -> str | None:
+        """This host's voucher: given, or made now with the account key given; checked to
+        be for this host's key from the lattice's account, so a mistake shows at start."""
+        anchor = self.host.trust.lattice_account
+        token = config.voucher
+        if token is None and config.vouch_with is not None:
+            token = vouch(config.vouch_with, self.host_id, name=self.host.labels.get("name"))
+        if token is None:
+            if anchor is not None and self.host_id not in self.host.trust.hosts:
+                logger.warning(
+                    "host %s has no voucher from the lattice's account %s: hosts anchored in "
+                    "it refuse its invocations unless they list it with --trust-host; give it "
+                    "--host-token (made by `wascc keys vouch`)",
+                    self.host_id,
+                    anchor,
+                )
+            return None
+        try:
+            voucher = read_voucher(token)
+        except WasccError as exc:
+            raise LatticeError(
+                f"the host's voucher (--host-token) does not verify: {exc}"
+            ) from None
+        if voucher.subject != self.host_id:
+            raise LatticeError(
+                f"the host's voucher (--host-token) is for {voucher.subject}, not for this host's "
+                f"key {self.host_id}; vouch for this key, or start with the key it names "
+                "(--host-key)"
+            )
+        if anchor is not None and voucher.account != anchor:
+            raise LatticeError(
+                f"the host's voucher (--host-token) is from account {voucher.account}, not from "
+                f"the lattice's account {anchor}; make one with that account"
+            )
+        return token
 
     # lifecycle --------------------------------------------------------------------------------
 
@@ -105,6 +160,14 @@ class Lattice:
         if self._joined:
             return
         self._joined = True
+        if self.host.trust.insecure_lattice:
+            logger.warning(
+                "insecure lattice: host %s accepts invocations and control commands from any "
+                "process that reaches NATS at %s; give it a trust anchor (--lattice-account) "
+                "outside experiments",
+                self.host_id,
+                self.config.url,
+            )
         self.host.remote = self
         for kind in INVENTORY_KINDS:
             await self.client.subscribe(self.subjects.inventory(kind), self._on_inventory)
@@ -127,6 +190,13 @@ class Lattice:
 
     async def _connect(self) -> None:
         await self.client.connect(retry=True)
+        try:
+            self.directory.fill(
+                await gather(self.client, self.subjects, "actors", timeout=DIRECTORY_WAIT)
+            )
+        except LatticeError as exc:
+            logger.warning("lattice: could not ask which actors the other hosts run: %s", exc)
+        self.directory.ready.set()
         await self._emit("host_started", {"labels": self.host.labels})
         inventory = self.host.inventory()
         for actor in inventory["actors"]:
@@ -212,6 +282,25 @@ class Lattice:
     async def remove_actor(self, actor: str, contract_id: str, binding: str) -> None:
         """Remove such a binding (``RemoveActor``)."""
         await self.remote.remove_actor(actor, contract_id, binding)
+
+    async def check_identity(self, claims: Claims) -> None:
+        """Refuse (``IssuerMismatch``) to start an actor whose key another host of the
+        lattice runs under another account. Without NATS the lattice cannot tell: allowed."""
+        if not self.client.is_connected:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2 * DIRECTORY_WAIT):
+                await self.directory.ready.wait()
+        others = self.directory.others(claims.subject, claims.issuer)
+        if others:
+            host_id, issuer = sorted(others.items())[0]
+            raise IssuerMismatch(
+                f"refused to start actor {claims.name or claims.subject} ({claims.subject}) "
+                f"issued by account {claims.issuer}: host {host_id} of the lattice runs it "
+                f"issued by account {issuer}. An actor's identity is its account and its key; "
+                "sign it with the account that runs it, or stop it there first and rotate "
+                "on purpose"
+            )
 
     # bindings of actors that run on other hosts ----------------------------------------------
 
@@ -331,6 +420,12 @@ class Lattice:
         kind, source, data = event["type"], event["source"], event["data"]
         if source == self.host_id:
             return
+        if kind in ("actor_started", "actor_update_complete"):
+            self.directory.record(source, data.get("public_key"), data.get("issuer"))
+        elif kind == "actor_stopped":
+            self.directory.forget(source, data.get("public_key"))
+        elif kind == "host_stopped":
+            self.directory.forget(source)
         if kind == "provider_loaded":
             contract_id, binding = data.get("capability_id"), data.get("binding_name")
             if isinstance(contract_id, str) and isinstance(binding, str):
@@ -361,8 +456,17 @@ class Lattice:
 
     def stats(self) -> dict[str, Any]:
         """Connection and serving counters."""
-        return {"connected": self.client.is_connected, **self.remote.stats()}
+        return {
+            "connected": self.client.is_connected,
+            **self.remote.stats(),
+            "trust": self.trust.stats(),
+        }
 
 
 def _actor_data(key: str, claims: Mapping[str, Any]) -> dict[str, Any]:
-    return {"public_key": key, "name": claims.get("name"), "rev": claims.get("rev")}
+    return {
+        "public_key": key,
+        "name": claims.get("name"),
+        "rev": claims.get("rev"),
+        "issuer": claims.get("issuer"),
+    }

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
@@ -42,6 +42,7 @@ from host.lattice.envelope import (
 )
 from host.lattice.errors import LatticeError, MalformedMessage, RemoteError
 from host.lattice.subjects import Subjects
+from host.lattice.trust import LatticeTrust
 from keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
@@ -69,20 +70,19 @@ class Remote:
         client: LatticeClient,
         subjects: Subjects,
         key: KeyPair,
+        trust: LatticeTrust,
         *,
+        voucher: str | None = None,
         rpc_timeout: float = 2.0,
-        trusted_hosts: Collection[str] | None = None,
         max_message: int = MAX_MESSAGE,
     ) -> None:
         self.host = host
         self.client = client
         self.subjects = subjects
         self.key = key
+        self.trust = trust
+        self.voucher = voucher  # sent with every invocation: receivers anchored in its account
         self.rpc_timeout = rpc_timeout
-        # A host always trusts itself (its BindActor can reach its own provider subjects).
-        self.trusted_hosts = (
-            frozenset(trusted_hosts) | {key.public_key} if trusted_hosts is not None else None
-        )
         self.max_message = max_message
         # Bindings made here to providers on other hosts: replayed when such a provider joins.
         self.outgoing: dict[BindingKey, dict[str, str]] = {}
@@ -106,7 +106,7 @@ class Remote:
         *,
         timeout: float | None,
     ) -> bytes:
-        envelope = seal(origin, target, operation, payload, self.key)
+        envelope = seal(origin, target, operation, payload, self.key, voucher=self.voucher)
         wait = self.rpc_timeout if timeout is None else timeout
         what = f"lattice call {operation} on {target.url}"
         raw = await self.client.request(subject, envelope.encode(), timeout=wait, what=what)
@@ -150,7 +150,9 @@ class Remote:
         actor, contract_id, binding = key
         body = msgpack.packb({"module": actor, "values": dict(values)}, use_bin_type=True)
         target = Entity(capid=contract_id, binding=binding)
-        envelope = seal(Entity(actor=actor), target, operation, body, self.key)
+        envelope = seal(
+            Entity(actor=actor), target, operation, body, self.key, voucher=self.voucher
+        )
         subject = self.subjects.provider_root(contract_id, binding)
         try:
             await self.client.publish(subject, envelope.encode(), what=f"{operation} {actor}")
@@ -206,7 +208,8 @@ class Remote:
         envelope: Envelope | None = None
         try:
             envelope = decode_envelope(bytes(msg.data), limit=self.max_message)
-            verify_envelope(envelope, trusted_hosts=self.trusted_hosts)
+            claims = verify_envelope(envelope)
+            self.trust.admit(envelope.describe, envelope.host_id, envelope.voucher, claims)
             result = self._dispatch_now(subject, envelope)
         except Exception as exc:
             await self._refuse(subject, reply, envelope, exc)

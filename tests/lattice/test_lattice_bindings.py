@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -15,7 +14,7 @@ from keys.nkeys import KeyPair
 from providers.codec import HttpRequest
 from providers.keyvalue.provider import MemoryKeyValueProvider
 from tests.conftest import Signer
-from tests.lattice.conftest import MakeMember
+from tests.lattice.conftest import MakeMember, until
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,20 +27,6 @@ async def count(host: Host, actor: str) -> int:
     """One kvcounter request on ``host``: the counter it answers."""
     reply = await host.call_actor(actor, "HandleRequest", REQUEST)
     return int(json.loads(msgpack.unpackb(reply)["body"])["counter"])
-
-
-async def until(check: object, timeout: float = 10.0) -> None:
-    """Poll the sync or async ``check`` until it holds (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()  # type: ignore[operator]
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_binding_replayed_after_nats_restart(

@@ -13,10 +13,12 @@ import pytest
 from host import Host
 from host.lattice import Lattice, LatticeClient, LatticeConfig
 from host.lattice.errors import LatticeUnavailable
+from host.trust import TrustPolicy
 from keys.creds import UserCredentials
+from keys.nkeys import KeyPair
 from tests.conftest import Signer
-from tests.lattice.conftest import echo_manifest, nats_url
-from tests.process.process_support import WasccProcess, run_wascc, wascc_env
+from tests.lattice.conftest import echo_manifest, lattice_env, nats_url
+from tests.process.process_support import WasccProcess, run_wascc
 from tests.support.nats_jwt import Chain, make_chain, secured_nats_server
 from tests.support.servers import ServerProcess
 
@@ -39,8 +41,13 @@ async def test_hosts_with_credentials_call_each_other(
 ) -> None:
     """Two hosts that present the user's credentials join, and one calls the other's actor."""
     server, chain = secured
-    config = LatticeConfig(url=nats_url(server), credentials=_creds(chain))
-    async with Host(cache_dir=tmp_path) as a, Host(cache_dir=tmp_path) as b:
+    account = KeyPair.generate("account")
+    config = LatticeConfig(url=nats_url(server), credentials=_creds(chain), vouch_with=account)
+    trust = TrustPolicy.build(lattice_account=account.public_key)
+    async with (
+        Host(cache_dir=tmp_path, trust=trust) as a,
+        Host(cache_dir=tmp_path, trust=trust) as b,
+    ):
         lattice_a, lattice_b = Lattice(a, config), Lattice(b, config)
         try:
             await lattice_a.join(wait=5)
@@ -87,7 +94,7 @@ def test_wascc_up_and_ctl_with_a_creds_file(
     url = nats_url(server)
     (tmp_path / "user.creds").write_text(chain.creds())
     (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
-    env = wascc_env(tmp_path / "keys")
+    env = lattice_env(tmp_path / "keys")
     if where == "option":
         manifest = echo_manifest(tmp_path)
         args = ("--lattice", url, "--lattice-creds", str(tmp_path / "user.creds"))
@@ -127,7 +134,7 @@ def test_wascc_up_and_ctl_with_a_creds_file(
 def test_a_bad_creds_file_is_a_clear_error(tmp_path: Path) -> None:
     """A missing or broken credentials file is refused before anything starts, by
     ``wascc validate`` (manifest) and by ``wascc ctl`` (option), naming the file."""
-    env = wascc_env(tmp_path / "keys")
+    env = lattice_env(tmp_path / "keys")
     (tmp_path / "echo_s.wasm").write_bytes(b"")  # not reached: the section is checked first
     (tmp_path / "broken.creds").write_text("no blocks here\n")
     manifest = echo_manifest(

@@ -24,27 +24,20 @@ from host.lattice import (
     decode_response,
     seal,
 )
+from host.lattice.command import Controller
 from host.lattice.control import auction, launch, terminate, update
 from host.lattice.errors import LatticeTimeout, LatticeUnavailable
 from host.lattice.inventory import gather
 from host.testing import FunctionProvider
+from host.trust import TrustPolicy
 from keys.nkeys import KeyPair
 from providers.codec import HttpRequest
 from providers.keyvalue.provider import MemoryKeyValueProvider
 from tests.conftest import Signer
-from tests.lattice.conftest import MakeMember, nats_url
+from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def eventually(check: object, timeout: float = 5.0) -> None:
-    """Poll the async ``check`` until it returns true (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not await check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_remote_actor_call(member: MakeMember, signer: Signer) -> None:
@@ -108,7 +101,7 @@ async def test_slow_call_does_not_hold_up_the_subscription(
     async def waiting() -> bool:
         return calls == 1
 
-    await eventually(waiting)
+    await until(waiting)
     reply = await b.call_actor(counter.subject, "HandleRequest", request)
     assert json.loads(msgpack.unpackb(reply)["body"]) == {"counter": 2}
     assert not stuck.done()
@@ -172,7 +165,7 @@ async def test_remote_provider_with_replayed_binding(member: MakeMember, signer:
     async def bound() -> bool:
         return bool(lattice_a.remote.incoming)
 
-    await eventually(bound)
+    await until(bound)
     for expected in (1, 2):
         reply = await b.call_actor(counter.subject, "HandleRequest", request)
         assert json.loads(msgpack.unpackb(reply)["body"]) == {"counter": expected}
@@ -181,7 +174,7 @@ async def test_remote_provider_with_replayed_binding(member: MakeMember, signer:
     async def unbound() -> bool:
         return not lattice_a.remote.incoming
 
-    await eventually(unbound)
+    await until(unbound)
 
 
 async def test_malformed_and_forged_messages_are_answered(
@@ -255,7 +248,7 @@ async def test_inventory_and_events(
                 lattice_b.host_id,
             ) in kinds
 
-        await eventually(got_events)
+        await until(got_events)
         event = next(e for e in seen if e["type"] == "actor_started")
         assert event["specversion"] == "1.0"
         assert event["data"]["public_key"] == claims.subject  # type: ignore[index]
@@ -264,9 +257,11 @@ async def test_inventory_and_events(
 
 
 async def test_control_launch_terminate_update_and_auction(
-    member: MakeMember, signer: Signer, nats: ServerProcess
+    member: MakeMember, signer: Signer, nats: ServerProcess, lattice_account: KeyPair
 ) -> None:
-    """Auction by label picks the matching host; stop and update reach the right hosts."""
+    """Auction by label picks the matching host; commands signed by the lattice's account
+    stop and update the actor on the right hosts."""
+    ctl = Controller(lattice_account)
     a, lattice_a = await member(labels={"gpu": "yes"})
     b, _ = await member(labels={"gpu": "no"})
     client = LatticeClient(nats_url(nats), name="ctl")
@@ -275,18 +270,18 @@ async def test_control_launch_terminate_update_and_auction(
     try:
         assert await auction(client, subjects, {"gpu": "yes"}, timeout=0.5) == [lattice_a.host_id]
         echo = signer.sign("echo", rev=1)
-        started = await launch(client, subjects, echo, constraints={"gpu": "yes"})
+        started = await launch(client, subjects, echo, constraints={"gpu": "yes"}, signer=ctl)
         assert started["host_id"] == lattice_a.host_id
         assert a.actor(started["key"]).claims.rev == 1
-        updated = await update(client, subjects, signer.sign("echo", rev=2))
+        updated = await update(client, subjects, signer.sign("echo", rev=2), signer=ctl)
         assert [u["rev"] for u in updated] == [2]
         assert a.actor(started["key"]).claims.rev == 2
-        stopped = await terminate(client, subjects, started["key"])
+        stopped = await terminate(client, subjects, started["key"], signer=ctl)
         assert [s["host_id"] for s in stopped] == [lattice_a.host_id]
         with pytest.raises(ActorNotFound):
             a.actor(started["key"])
         with pytest.raises(Exception, match="none answered the auction"):
-            await launch(client, subjects, echo, constraints={"gpu": "maybe"})
+            await launch(client, subjects, echo, constraints={"gpu": "maybe"}, signer=ctl)
         assert b.inventory()["actors"] == []
     finally:
         await client.close()
@@ -317,12 +312,13 @@ async def test_reconnect_after_nats_restart(
 
 
 async def test_join_before_nats_starts(
-    tmp_path: object, signer: Signer, nats: ServerProcess
+    tmp_path: object, signer: Signer, nats: ServerProcess, lattice_account: KeyPair
 ) -> None:
     """A host started while NATS is down retries with backoff and joins when it comes."""
     nats.stop()
-    async with Host() as host:
-        lattice = Lattice(host, LatticeConfig(url=nats_url(nats)))
+    trust = TrustPolicy.build(lattice_account=lattice_account.public_key)
+    async with Host(trust=trust) as host:
+        lattice = Lattice(host, LatticeConfig(url=nats_url(nats), vouch_with=lattice_account))
         await lattice.join()
         try:
             claims = await host.add_actor(signer.sign("echo"))
@@ -330,8 +326,8 @@ async def test_join_before_nats_starts(
             assert not lattice.client.is_connected
             nats.start()
             assert await lattice.client.wait_connected(10)
-            async with Host() as other:
-                peer = Lattice(other, LatticeConfig(url=nats_url(nats)))
+            async with Host(trust=trust) as other:
+                peer = Lattice(other, LatticeConfig(url=nats_url(nats), vouch_with=lattice_account))
                 await peer.join(wait=5)
                 try:
                     assert await other.call_actor(claims.subject, "Echo", b"k") == b"k"

@@ -13,8 +13,8 @@ import pytest
 from host.lattice import Entity, Subjects, seal
 from keys.nkeys import KeyPair
 from tests.conftest import Signer
-from tests.lattice.conftest import echo_manifest, nats_url
-from tests.process.process_support import WasccProcess, run_wascc, wascc_env
+from tests.lattice.conftest import echo_manifest, lattice_env, nats_url
+from tests.process.process_support import WasccProcess, run_wascc
 from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
@@ -31,7 +31,7 @@ async def test_given_host_key_and_trusted_hosts(
     host_key, trusted, stranger = (KeyPair.generate("server") for _ in range(3))
     (tmp_path / "host.nk").write_text(host_key.seed + "\n")
     (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
-    env = wascc_env(tmp_path / "keys")
+    env = lattice_env(tmp_path / "keys")
     if where == "options":
         manifest = echo_manifest(tmp_path)
         args: tuple[str, ...] = ("--lattice", url, "--host-key", str(tmp_path / "host.nk"))
@@ -64,7 +64,7 @@ async def test_given_host_key_and_trusted_hosts(
         finally:
             await nc.close()
         assert (replies[0]["msg"], replies[0]["error"]) == (b"hi", None)
-        assert "is not a trusted host" in replies[1]["error"]
+        assert "is not trusted here" in replies[1]["error"]
         assert stranger.public_key in replies[1]["error"]
     finally:
         host.kill()
@@ -86,7 +86,7 @@ def test_bad_host_key_or_trusted_hosts(
 ) -> None:
     """A host key that is no server key, or a trusted host that is no host id, stops
     ``wascc up`` before anything starts, naming the entry and the fix."""
-    env = wascc_env(tmp_path / "keys")
+    env = lattice_env(tmp_path / "keys")
     (tmp_path / "echo.nk").write_text(KeyPair.generate("module").seed + "\n")
     lattice = "lattice: {url: 'nats://127.0.0.1:4222'" + (f", {section}" if section else "") + "}\n"
     manifest = tmp_path / "m.yaml"

@@ -9,7 +9,8 @@ import pytest
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from keys.nkeys import KeyPair
 from tests.conftest import Signer
-from tests.process.process_support import run_wascc, wascc_env
+from tests.lattice.conftest import lattice_env
+from tests.process.process_support import run_wascc
 
 REMOTE_KEY = KeyPair.generate("module").public_key  # an actor no manifest here lists
 
@@ -184,7 +185,7 @@ def test_validate_prints_the_notes(write: object, tmp_path: Path) -> None:
     """`wascc validate` works offline: it accepts remote bindings with a note when the
     manifest has a lattice section or --lattice is given, and refuses them otherwise."""
     path = write(REMOTE_ACTOR)  # type: ignore[operator]
-    env = wascc_env(tmp_path / "keys")
+    env = lattice_env(tmp_path / "keys")
     refused = run_wascc("validate", str(path), env=env, cwd=tmp_path)
     assert refused.returncode == 2
     assert "join a lattice" in refused.stderr

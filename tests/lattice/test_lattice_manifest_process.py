@@ -13,7 +13,8 @@ import pytest
 
 from keys.nkeys import KeyPair
 from tests.conftest import Signer
-from tests.process.process_support import WasccProcess, run_wascc, wait_until, wascc_env
+from tests.lattice.conftest import lattice_env
+from tests.process.process_support import WasccProcess, run_wascc, wait_until
 from tests.process.test_process_up import get
 from tests.support.servers import ServerProcess, free_port, nats_server
 
@@ -33,7 +34,7 @@ def nats(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment of the ``wascc`` subprocesses."""
-    return wascc_env(tmp_path / "keys")
+    return lattice_env(tmp_path / "keys")
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ bindings:
     def call() -> tuple[int, str]:
         done = run_wascc(
             "call", kvcounter, "HandleRequest", request, "--host-admin", a.admin(),
-            env=env, cwd=tmp_path,
+            "--data-dir", str(a.data_dir()), env=env, cwd=tmp_path,
         )  # fmt: skip
         return done.returncode, done.stdout + done.stderr
 

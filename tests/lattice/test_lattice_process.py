@@ -8,7 +8,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgpack
@@ -17,63 +16,16 @@ import pytest
 
 from host.lattice import Entity, Subjects, seal
 from keys.nkeys import KeyPair
+from keys.store import load_key
+from keys.vouch import vouch
 from tests.conftest import Signer
-from tests.process.process_support import WasccProcess, run_wascc, wait_until, wascc_env
+from tests.lattice.conftest import Up
+from tests.process.process_support import WasccProcess, run_wascc, wait_until
 from tests.process.test_process_admin import sample
 from tests.process.test_process_up import get, post
-from tests.support.servers import ServerProcess, free_port, nats_server
+from tests.support.servers import ServerProcess, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-Up = Callable[..., WasccProcess]
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A nats-server on a free loopback port."""
-    with nats_server(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The environment of the ``wascc`` subprocesses."""
-    return wascc_env(tmp_path / "keys")
-
-
-@pytest.fixture
-def up(tmp_path: Path, env: dict[str, str], nats: ServerProcess) -> Iterator[Up]:
-    """``up(manifest_text, *args)``: ``wascc up`` joined to the lattice, with an admin
-    endpoint, started and ready; every process is killed at teardown."""
-    started: list[WasccProcess] = []
-
-    def start(text: str, *args: str, ready: bool = True) -> WasccProcess:
-        index = len(started)
-        manifest = tmp_path / f"m{index}.yaml"
-        manifest.write_text(text)
-        process = WasccProcess(
-            (
-                "up",
-                str(manifest),
-                "--data-dir",
-                str(tmp_path / f"data{index}"),
-                "--admin",
-                "127.0.0.1:0",
-                "--lattice",
-                f"nats://127.0.0.1:{nats.port}",
-                *args,
-            ),
-            env,
-            tmp_path,
-        )
-        started.append(process)
-        if ready:
-            process.wait_ready()
-        return process
-
-    yield start
-    for process in started:
-        process.kill()
 
 
 @pytest.fixture
@@ -92,14 +44,16 @@ def manifest(*actors: str, labels: str = "{}") -> str:
 
 
 def ping(process: WasccProcess, keys: dict[str, str], timeout: float = 15.0) -> tuple[int, bytes]:
-    """pinger on ``process`` pings ponger, wherever that runs."""
+    """pinger on ``process`` pings ponger, wherever that runs (through the admin endpoint,
+    with its token; Ping takes the raw key, which no JSON value encodes to)."""
     url = f"http://{process.admin()}/actors/{keys['pinger']}/call/Ping"
-    return post(url, keys["ponger"].encode(), timeout=timeout)
+    headers = {**process.auth(), "Content-Type": "application/octet-stream"}
+    return post(url, keys["ponger"].encode(), timeout=timeout, headers=headers)
 
 
 def pongs(process: WasccProcess) -> float:
     """How many Pong calls ``process`` served."""
-    _, metrics = get(f"http://{process.admin()}/metrics")
+    _, metrics = get(f"http://{process.admin()}/metrics", headers=process.auth())
     try:
         return sample(metrics.decode(), "wascc_invocations_total", operation="Pong")
     except AssertionError:
@@ -162,23 +116,31 @@ def test_host_killed_under_load(up: Up, signed: dict[str, str]) -> None:
 
 
 async def test_forged_invocation_is_refused(
-    up: Up, signed: dict[str, str], nats: ServerProcess
+    up: Up, signed: dict[str, str], nats: ServerProcess, tmp_path: Path
 ) -> None:
-    """A process answers a genuine envelope and refuses an altered one, logging why."""
+    """A process answers an envelope from a host the lattice's account vouched for, and
+    refuses an altered one and one signed by a fresh key nobody vouched for, logging why."""
     a = up(manifest("echo_s.wasm"))
     key = KeyPair.generate("server")
+    voucher = vouch(load_key("lattice", directory=tmp_path / "keys"), key.public_key)
     subject = Subjects().actor(signed["echo"])
-    genuine = seal(Entity(capid="system"), Entity(actor=signed["echo"]), "Echo", b"hi", key)
+    origin, target = Entity(capid="system"), Entity(actor=signed["echo"])
+    genuine = seal(origin, target, "Echo", b"hi", key, voucher=voucher)
     altered = dataclasses.replace(genuine, msg=b"evil")
+    stranger = seal(origin, target, "Echo", b"hi", KeyPair.generate("server"))
     nc = await nats_py.connect(f"nats://127.0.0.1:{nats.port}")
     try:
-        good = msgpack.unpackb((await nc.request(subject, genuine.encode(), timeout=5)).data)
-        bad = msgpack.unpackb((await nc.request(subject, altered.encode(), timeout=5)).data)
+        good, bad, unknown = [
+            msgpack.unpackb((await nc.request(subject, e.encode(), timeout=5)).data)
+            for e in (genuine, altered, stranger)
+        ]
     finally:
         await nc.close()
     assert (good["msg"], good["error"]) == (b"hi", None)
     assert "ForgedInvocation" in bad["error"]
     assert "altered" in bad["error"]
+    assert unknown["msg"] == b""
+    assert f"host {stranger.host_id} is not trusted here" in unknown["error"]
     wait_until(lambda: "altered" in a.stderr, 5, "the refusal in the host's log")
 
 

@@ -165,6 +165,21 @@ class WasccProcess:
         assert match is not None, self.stdout
         return match.group(1)
 
+    def data_dir(self) -> Path:
+        """The ``--data-dir`` it was started with (where its admin token file is)."""
+        index = self.args.index("--data-dir")
+        return self.cwd / self.args[index + 1]
+
+    def admin_token_file(self) -> Path:
+        """Where its admin endpoint's token is: ``DATA_DIR/admin-PORT.token``."""
+        port = self.admin().rpartition(":")[2]
+        return self.data_dir() / f"admin-{port}.token"
+
+    def auth(self) -> dict[str, str]:
+        """The header that lets a request through its admin endpoint."""
+        token = self.admin_token_file().read_text(encoding="ascii").strip()
+        return {"Authorization": f"Bearer {token}"}
+
     def signal(self, signum: signal.Signals = signal.SIGTERM) -> None:
         """Send ``signum`` to the process."""
         self.proc.send_signal(signum)

@@ -53,7 +53,7 @@ def test_health_and_inventory_with_secrets_redacted(
     process = up(manifest(MANIFEST), "--admin", "127.0.0.1:0")
     admin = process.admin()
     assert get(f"http://{admin}/healthz") == (200, b'{"status": "ok"}')
-    status, body = get(f"http://{admin}/inventory")
+    status, body = get(f"http://{admin}/inventory", headers=process.auth())
     assert status == 200
     for secret in (b"hunter2", b"hunter3", b"SUAEXAMPLE"):
         assert secret not in body
@@ -79,14 +79,14 @@ def test_metrics_count_invocations_errors_and_http(
 ) -> None:
     """/metrics has invocation, error, latency, provider-call, HTTP and instance series."""
     process = up(manifest(MANIFEST), "--admin", "127.0.0.1:0")
-    admin, urls = process.admin(), process.urls()
+    admin, urls, auth = process.admin(), process.urls(), process.auth()
     echo, kv = actors["echo"].key, actors["kvcounter"].key
     call, latency = "HandleRequest", "wascc_invocation_duration_seconds_count"
     for _ in range(3):
         assert get(urls["echo"] + "/")[0] == 200
     assert get(urls["kvcounter"] + "/k")[0] == 200
-    assert get(f"http://{admin}/actors/echo/call/Nope", timeout=5)[0] == 405  # GET: refused
-    text = get(f"http://{admin}/metrics")[1].decode()
+    assert get(f"http://{admin}/actors/echo/call/Nope", 5, auth)[0] == 405  # GET: refused
+    text = get(f"http://{admin}/metrics", headers=auth)[1].decode()
     assert sample(text, "wascc_invocations_total", actor=echo, operation=call) == 3
     assert sample(text, "wascc_http_requests_total", actor=echo, status="200") == 3
     assert sample(text, latency, actor=echo, operation=call) == 3
@@ -95,10 +95,11 @@ def test_metrics_count_invocations_errors_and_http(
     assert sample(text, "wascc_actor_instances", actor=echo) == 1
     assert sample(text, "wascc_actor_instances_busy", actor=echo) == 0
     assert sample(text, "wascc_actor_info", actor=kv, name="kvcounter", rev="1") == 1
-    status, body = post(f"http://{admin}/actors/echo/call/Nope", b"")
+    json_call = {**auth, "Content-Type": "application/json"}
+    status, body = post(f"http://{admin}/actors/echo/call/Nope", b"", headers=json_call)
     assert status == 500
     assert "unknown operation: Nope" in json.loads(body)["error"]
-    text = get(f"http://{admin}/metrics")[1].decode()
+    text = get(f"http://{admin}/metrics", headers=auth)[1].decode()
     assert (
         sample(
             text, "wascc_invocation_errors_total", actor=echo, operation="Nope", error="GuestError"

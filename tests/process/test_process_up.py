@@ -9,7 +9,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,18 +21,24 @@ Up = Callable[..., WasccProcess]
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 
 
-def get(url: str, timeout: float = 15.0) -> tuple[int, bytes]:
-    """GET ``url``; the status and body (error statuses too)."""
+def get(
+    url: str, timeout: float = 15.0, headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes]:
+    """GET ``url`` (with ``headers``); the status and body (error statuses too)."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with _OPENER.open(url, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
 
 
-def post(url: str, body: bytes, timeout: float = 15.0) -> tuple[int, bytes]:
-    """POST ``body`` to ``url``; the status and body (error statuses too)."""
-    request = urllib.request.Request(url, data=body, method="POST")
+def post(
+    url: str, body: bytes, timeout: float = 15.0, headers: Mapping[str, str] | None = None
+) -> tuple[int, bytes]:
+    """POST ``body`` to ``url`` (with ``headers``; urllib sends a form's Content-Type when
+    they name none); the status and body (error statuses too)."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers or {}))
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -50,9 +56,9 @@ def refused(url: str) -> bool:
         return True
 
 
-def busy(admin: str) -> int:
-    """Instances running a call on the host whose admin endpoint is ``admin``."""
-    inventory = json.loads(get(f"http://{admin}/inventory")[1])
+def busy(process: WasccProcess) -> int:
+    """Instances running a call on ``process`` (from its admin endpoint)."""
+    inventory = json.loads(get(f"http://{process.admin()}/inventory", headers=process.auth())[1])
     return sum(int(actor["busy"]) for actor in inventory["actors"])
 
 
@@ -125,7 +131,7 @@ def test_sigterm_during_load_finishes_in_flight_requests(
     admin = process.admin()
     with ThreadPoolExecutor(6) as pool:
         calls: list[Future[tuple[int, bytes]]] = [pool.submit(get, f"{url}/n{i}") for i in range(6)]
-        wait_until(lambda: busy(admin) == 6, 10, "six requests in flight")
+        wait_until(lambda: busy(process) == 6, 10, "six requests in flight")
         process.signal(signal.SIGTERM)
         wait_until(lambda: refused(url), 5, "the listener to stop accepting")
         assert get(f"http://{admin}/healthz") == (503, b'{"status": "stopping"}')
@@ -145,12 +151,12 @@ def test_second_signal_forces_exit(actors: Actors, manifest: Callable[[str], Pat
     url = process.urls()["kvcounter"]
     with ThreadPoolExecutor(1) as pool:
         call = pool.submit(get, f"{url}/slow", 20.0)
-        admin = process.admin()
+        metrics, auth = f"http://{process.admin()}/metrics", process.auth()
         wait_until(
             lambda: (
-                "wascc_actor_instances_busy" in get(f"http://{admin}/metrics")[1].decode()
+                "wascc_actor_instances_busy" in get(metrics, headers=auth)[1].decode()
                 and b'instances_busy{actor="' + actors["kvcounter"].key.encode() + b'"} 1.0'
-                in get(f"http://{admin}/metrics")[1]
+                in get(metrics, headers=auth)[1]
             ),
             10,
             "the slow request in flight",

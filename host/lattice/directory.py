@@ -1,0 +1,63 @@
+"""Which account each host of the lattice runs each actor under, as the lattice tells it.
+
+An actor's identity is its issuer and its key: a host asked to start an actor whose key
+another host runs under another account refuses, as a live update from another account is
+refused. The directory is filled from one inventory query when the host joins, then kept up
+to date from the hosts' events (``actor_started``, ``actor_update_complete``,
+``actor_stopped``, ``host_stopped``). Events and inventory answers are not signed (waSCC's
+are not either), so a process with NATS access could only make a host refuse a start, never
+accept one: NATS permissions keep such processes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["Directory"]
+
+
+class Directory:
+    """subject → {host id → issuer} for the actors the other hosts run."""
+
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self._runs: dict[str, dict[str, str]] = {}
+        self.ready = asyncio.Event()  # set once the first inventory was read (or failed)
+
+    def record(self, host_id: str, subject: object, issuer: object) -> None:
+        """``host_id`` runs ``subject`` under ``issuer`` (ignored unless both are text)."""
+        if host_id != self.host_id and isinstance(subject, str) and isinstance(issuer, str):
+            self._runs.setdefault(subject, {})[host_id] = issuer
+
+    def forget(self, host_id: str, subject: object = None) -> None:
+        """``host_id`` stopped ``subject`` (``None``: the host stopped)."""
+        if subject is None:
+            subjects = list(self._runs)
+        elif isinstance(subject, str):
+            subjects = [subject]
+        else:
+            return
+        for key in subjects:
+            hosts = self._runs.get(key)
+            if hosts is not None:
+                hosts.pop(host_id, None)
+                if not hosts:
+                    del self._runs[key]
+
+    def fill(self, answers: Iterable[Mapping[str, Any]]) -> None:
+        """Record every actor of the inventory answers (``wasmbus.inventory.actors``)."""
+        for answer in answers:
+            host_id = answer.get("host_id")
+            actors = answer.get("actors")
+            if not isinstance(host_id, str) or not isinstance(actors, list):
+                continue
+            for item in actors:
+                claims = item.get("claims") if isinstance(item, dict) else None
+                if isinstance(claims, dict):
+                    self.record(host_id, item.get("key"), claims.get("issuer"))
+
+    def others(self, subject: str, issuer: str) -> dict[str, str]:
+        """The hosts that run ``subject`` under another issuer than ``issuer``."""
+        return {h: i for h, i in self._runs.get(subject, {}).items() if i != issuer}
