@@ -38,11 +38,16 @@ from host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
 from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
-from host.trust.options import public_keys, read_voucher_file, trust_options, trust_policy
+from host.trust.options import (
+    key_option,
+    public_keys,
+    read_voucher_file,
+    trust_options,
+    trust_policy,
+)
 from host.trust.policy import UNANCHORED
 from keys.cli import claims_group, keys_group
-from keys.nkeys import KeyPair, with_article
-from keys.store import load_key
+from keys.nkeys import KeyPair
 
 __all__ = ["main"]
 
@@ -300,19 +305,8 @@ def up_command(  # click passes options by keyword
 
 def _host_seed(source: str) -> str:
     """The seed of the server key ``--host-key`` names; a usage error otherwise."""
-    try:
-        pair = load_key(source)
-    except WasccError as exc:
-        raise click.BadParameter(
-            f"cannot use it as the host key: {exc}", param_hint="--host-key"
-        ) from None
-    if pair.kind != "server":
-        raise click.BadParameter(
-            f"it is {with_article(pair.kind)} key; a host signs with a server key (make one with "
-            "`wascc keys gen server --save NAME`)",
-            param_hint="--host-key",
-        )
-    return pair.seed
+    fix = "a host signs with a server key: make one with `wascc keys gen server --save NAME`"
+    return key_option(source, ("server",), "--host-key", what="the host key", fix=fix).seed
 
 
 async def _serve(config: ServerConfig) -> int:
@@ -333,8 +327,8 @@ async def _serve(config: ServerConfig) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    server = HostServer(config, announce=click.echo)
     try:
+        server = HostServer(config, announce=click.echo)
         await server.serve(stop)
     except WasccError as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -26,9 +26,9 @@ from host.engine import Limits
 from host.manifest_schema import Problem, RawBinding
 from keys.claims import Claims, validate_module
 from keys.creds import CredentialsError, load_creds_file
-from keys.errors import WasccError
-from keys.nkeys import is_public_key, with_article
-from keys.store import load_key
+from keys.errors import WasccError, WrongKeyKind
+from keys.nkeys import KeyKind, KeyPair, is_public_key
+from keys.store import load_key_of
 from keys.vouch import read_voucher
 
 __all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
@@ -122,52 +122,38 @@ class Checker:
             return None
         return str(file)
 
-    def host_key(self, text: str) -> str | None:
-        """The seed of the host key ``lattice.host_key`` names (a seed, a ``.nk`` file
-        relative to the manifest, or a saved key's name), once checked to be a server key."""
-        relative = self.resolve(text)
+    def _key(
+        self, path: str, text: str, kinds: tuple[KeyKind, ...], what: str, fix: str
+    ) -> KeyPair | None:
+        """The key pair ``text`` names (a seed, a ``.nk`` file relative to the manifest, or a
+        saved key's name) of one of ``kinds``; a problem at ``path`` otherwise."""
         try:
-            pair = load_key(str(relative) if relative.is_file() else text)
+            return load_key_of(text, kinds, base=self.base)
+        except WrongKeyKind as exc:
+            self._bad(path, str(exc), fix)
         except WasccError as exc:
             self._bad(
-                "lattice.host_key",
-                f"cannot use it as the host key: {exc}",
-                "give a server key's seed (SN…), its .nk file or its name in `wascc keys list`",
+                path,
+                f"cannot use it as {what}: {exc}",
+                f"give its seed, its .nk file or its name in `wascc keys list`; {fix}",
             )
-            return None
-        if pair.kind != "server":
-            self._bad(
-                "lattice.host_key",
-                f"it is {with_article(pair.kind)} key, not a server key",
-                "make one with `wascc keys gen server --save NAME` and give NAME",
-            )
-            return None
-        return pair.seed
+        return None
+
+    def host_key(self, text: str) -> str | None:
+        """The seed of the server key ``lattice.host_key`` names."""
+        fix = "make one with `wascc keys gen server --save NAME` and give NAME"
+        pair = self._key("lattice.host_key", text, ("server",), "the host key", fix)
+        return pair.seed if pair is not None else None
 
     def lattice_account(self, text: str) -> tuple[str, str | None] | None:
         """``trust.lattice_account`` as ``(public key, seed)``: a public key (A…) gives no
-        seed; a seed, ``.nk`` file (relative to the manifest) or saved name gives both, and
-        the host then vouches for its own key with it."""
+        seed; a seed, ``.nk`` file or saved name gives both, and the host then vouches for
+        its own key with it."""
         if is_public_key(text, "account"):
             return text, None
-        relative = self.resolve(text)
-        try:
-            pair = load_key(str(relative) if relative.is_file() else text)
-        except WasccError as exc:
-            self._bad(
-                "trust.lattice_account",
-                f"cannot use it as the lattice's account: {exc}",
-                "give the account's public key (A…), or its seed, .nk file or saved name",
-            )
-            return None
-        if pair.kind != "account":
-            self._bad(
-                "trust.lattice_account",
-                f"it is {with_article(pair.kind)} key, not an account key",
-                "make one with `wascc keys gen account --save lattice` and give lattice",
-            )
-            return None
-        return pair.public_key, pair.seed
+        fix = "make one with `wascc keys gen account --save lattice` and give lattice"
+        pair = self._key("trust.lattice_account", text, ("account",), "the lattice's account", fix)
+        return (pair.public_key, pair.seed) if pair is not None else None
 
     def host_token(self, text: str) -> str | None:
         """The voucher in the file ``lattice.host_token`` names, once verified."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from keys.errors import KeyError_, KeyStoreError
+from keys.errors import KeyError_, KeyStoreError, WrongKeyKind
 from keys.nkeys import KeyKind, KeyPair, is_public_key, with_article
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "keys_dir",
     "list_keys",
     "load_key",
+    "load_key_of",
     "load_or_create",
     "save_key",
 ]
@@ -138,6 +140,18 @@ def load_key(source: str, *, directory: Path | None = None) -> KeyPair:
             f"{text!r} is not a seed, a .nk file or a saved key (no {saved}); see `wascc keys list`"
         )
     return _read_seed_file(saved)
+
+
+def load_key_of(source: str, kinds: Collection[KeyKind], *, base: Path | None = None) -> KeyPair:
+    """``load_key(source)`` checked to be one of ``kinds``; ``WrongKeyKind`` ("it is a module
+    key, not a server key") otherwise. A ``.nk`` file named relative to ``base`` (a
+    manifest's directory) is found there."""
+    relative = (base / Path(source).expanduser()) if base is not None else None
+    pair = load_key(str(relative) if relative is not None and relative.is_file() else source)
+    if pair.kind not in kinds:
+        wanted = " or ".join(with_article(k) for k in kinds)
+        raise WrongKeyKind(f"it is {with_article(pair.kind)} key, not {wanted} key")
+    return pair
 
 
 def load_or_create(

@@ -68,6 +68,27 @@ class Signer:
             expires_in=expires_in,
         )
 
+    def impersonate(
+        self,
+        account: KeyPair,
+        module: str,
+        *,
+        name: str,
+        caps: Iterable[str] = (),
+        rev: int | None = None,
+    ) -> bytes:
+        """``module`` signed by another ``account`` under the key of this signer's actor
+        ``name``: what anyone with an account of their own can make, since the subject key
+        signs nothing."""
+        return sign_module(
+            module_path(module).read_bytes(),
+            issuer=account,
+            subject=self.module_key(name),
+            name=name,
+            caps=caps,
+            rev=rev,
+        )
+
 
 @pytest.fixture
 def signer() -> Signer:

@@ -23,9 +23,8 @@ from host.lattice.command import CONTROLLER_KINDS, Controller
 from host.lattice.events import parse_event
 from host.lattice.inventory import gather
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from host.trust.options import key_option
 from keys.creds import CredentialsError, UserCredentials, load_creds_file
-from keys.nkeys import with_article
-from keys.store import load_key
 
 __all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
 
@@ -86,17 +85,15 @@ def _controller(ctx: click.Context) -> Controller | None:
         if token_file is not None:
             raise click.BadParameter("give the key it vouches for too", param_hint="--signer")
         return None
-    try:
-        key = load_key(source)
-    except WasccError as exc:
-        raise click.BadParameter(f"cannot sign with it: {exc}", param_hint="--signer") from None
-    if key.kind not in CONTROLLER_KINDS:
-        raise click.BadParameter(
-            f"it is {with_article(key.kind)} key; control commands are signed by the lattice's "
-            "account key or by a user key it vouched for (`wascc keys gen user --save NAME`, "
-            "then `wascc keys vouch NAME --account ACCOUNT`)",
-            param_hint="--signer",
-        )
+    key = key_option(
+        source,
+        CONTROLLER_KINDS,
+        "--signer",
+        what="the signer of control commands",
+        fix="control commands are signed by the lattice's account key or by a user key it "
+        "vouched for (`wascc keys gen user --save NAME`, then `wascc keys vouch NAME --account "
+        "ACCOUNT`)",
+    )
     voucher = None
     if token_file is not None:
         try:

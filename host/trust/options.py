@@ -16,12 +16,12 @@ import click
 
 from host.manifest import Manifest, RawTrust
 from host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy
-from keys.errors import WasccError
-from keys.nkeys import KeyKind, is_public_key, with_article
-from keys.store import load_key
+from keys.errors import WasccError, WrongKeyKind
+from keys.nkeys import KeyKind, KeyPair, is_public_key
+from keys.store import load_key_of
 from keys.vouch import read_voucher
 
-__all__ = ["public_keys", "read_voucher_file", "trust_options", "trust_policy"]
+__all__ = ["key_option", "public_keys", "read_voucher_file", "trust_options", "trust_policy"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,22 +108,30 @@ def read_voucher_file(file: Path, option: str) -> str:
     return token
 
 
+def key_option(
+    source: str, kinds: tuple[KeyKind, ...], option: str, *, what: str, fix: str
+) -> KeyPair:
+    """The key pair ``option`` names (a seed, a ``.nk`` file or a saved key's name) of one of
+    ``kinds``; a usage error naming the option, the problem and ``fix`` otherwise."""
+    try:
+        return load_key_of(source, kinds)
+    except WrongKeyKind as exc:
+        raise click.BadParameter(f"{exc}; {fix}", param_hint=option) from None
+    except WasccError as exc:
+        raise click.BadParameter(f"cannot use it as {what}: {exc}", param_hint=option) from None
+
+
 def _lattice_account(source: str) -> tuple[str, str | None]:
     """``--lattice-account``: ``(public key, seed or None)``."""
     if is_public_key(source.strip(), "account"):
         return source.strip(), None
-    try:
-        pair = load_key(source)
-    except WasccError as exc:
-        raise click.BadParameter(
-            f"cannot use it as the lattice's account: {exc}", param_hint="--lattice-account"
-        ) from None
-    if pair.kind != "account":
-        raise click.BadParameter(
-            f"it is {with_article(pair.kind)} key; the lattice's anchor is an account key "
-            "(`wascc keys gen account --save lattice`)",
-            param_hint="--lattice-account",
-        )
+    pair = key_option(
+        source,
+        ("account",),
+        "--lattice-account",
+        what="the lattice's account",
+        fix="the lattice's anchor is an account key (`wascc keys gen account --save lattice`)",
+    )
     return pair.public_key, pair.seed
 
 

@@ -19,14 +19,7 @@ from tests.conftest import Signer, module_path
 def _takeover(signer: Signer, account: KeyPair, rev: int) -> bytes:
     """echo re-signed by ``account`` under the running echo's own subject key: what an
     attacker with an account of their own can make (the subject key signs nothing)."""
-    return sign_module(
-        module_path("ponger").read_bytes(),
-        issuer=account,
-        subject=signer.module_key("echo"),
-        name="echo",
-        caps=["wascc:keyvalue"],
-        rev=rev,
-    )
+    return signer.impersonate(account, "ponger", name="echo", caps=["wascc:keyvalue"], rev=rev)
 
 
 async def test_update_from_another_account_is_refused(signer: Signer, host: Host) -> None:

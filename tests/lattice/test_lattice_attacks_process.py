@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from keys.claims import sign_module
 from keys.nkeys import KeyPair
 from keys.store import save_key
-from tests.conftest import ROOT, Signer, module_path
+from tests.conftest import ROOT, Signer
 from tests.lattice.conftest import Up
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.process.test_process_up import post
@@ -105,13 +104,7 @@ def test_control_needs_a_trusted_signer(
     (tmp_path / "echo2_s.wasm").write_bytes(signer.sign("echo", rev=2))
     mallory = KeyPair.generate("account")
     (tmp_path / "takeover_s.wasm").write_bytes(
-        sign_module(
-            module_path("ponger").read_bytes(),
-            issuer=mallory,
-            subject=signer.module_key("echo"),
-            name="echo",
-            rev=99,
-        )
+        signer.impersonate(mallory, "ponger", name="echo", rev=99)
     )
     save_key(mallory, "mallory", directory=tmp_path / "keys")
     host = up(EMPTY, "--trust-host", KeyPair.generate("server").public_key)

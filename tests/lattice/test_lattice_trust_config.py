@@ -132,3 +132,18 @@ def test_bad_trust_flags(tmp_path: Path, args: tuple[str, ...], expected: str) -
     result = run_wascc("up", str(_manifest(tmp_path, EMPTY)), *args, env=env, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
+
+
+def test_up_with_a_voucher_for_another_key(tmp_path: Path) -> None:
+    """A voucher made for another host key stops `wascc up` with one error line naming the
+    two keys, before it joins."""
+    env = wascc_env(tmp_path / "keys")
+    account = KeyPair.generate("account")
+    (tmp_path / "other.jwt").write_text(vouch(account, KeyPair.generate("server").public_key))
+    args = ("--lattice", "nats://127.0.0.1:9", "--lattice-account", account.public_key)
+    args += ("--host-token", "other.jwt")
+    result = run_wascc("up", str(_manifest(tmp_path, EMPTY)), *args, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "the host's voucher (--host-token) is for N" in result.stderr
+    assert "not for this host's key" in result.stderr
+    assert "Traceback" not in result.stderr

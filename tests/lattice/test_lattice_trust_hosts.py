@@ -15,10 +15,9 @@ from host.lattice import Entity, Lattice, LatticeClient, LatticeConfig, Subjects
 from host.lattice.command import Controller
 from host.lattice.control import launch, terminate, update
 from host.trust import TrustPolicy
-from keys.claims import sign_module
 from keys.nkeys import KeyPair
 from keys.vouch import vouch
-from tests.conftest import Signer, module_path
+from tests.conftest import Signer
 from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
 
@@ -119,13 +118,7 @@ async def test_takeover_by_ctl_update_is_refused(
     a, _ = await member()
     running = await a.add_actor(signer.sign("echo", rev=1))
     stranger = KeyPair.generate("account")
-    takeover = sign_module(
-        module_path("ponger").read_bytes(),
-        issuer=stranger,
-        subject=signer.module_key("echo"),
-        name="echo",
-        rev=99,
-    )
+    takeover = signer.impersonate(stranger, "ponger", name="echo", rev=99)
     client = LatticeClient(nats_url(nats), name="ctl")
     await client.connect_once()
     try:
@@ -145,12 +138,7 @@ async def test_same_key_under_another_account_is_refused_lattice_wide(
     b, lattice_b = await member()
     await a.add_actor(signer.sign("echo"))
     await until(lambda: lattice_b.directory.others(signer.key("echo"), "nobody"))
-    impostor = sign_module(
-        module_path("echo").read_bytes(),
-        issuer=KeyPair.generate("account"),
-        subject=signer.module_key("echo"),
-        name="echo",
-    )
+    impostor = signer.impersonate(KeyPair.generate("account"), "echo", name="echo")
     with pytest.raises(IssuerMismatch, match="of the lattice runs it"):
         await b.add_actor(impostor)
     shared = await b.add_actor(signer.sign("echo"))
@@ -207,11 +195,6 @@ async def test_a_host_that_joins_later_knows_who_runs_what(
     a, _ = await member()
     await a.add_actor(signer.sign("echo"))
     late, _ = await member()
-    impostor = sign_module(
-        module_path("echo").read_bytes(),
-        issuer=KeyPair.generate("account"),
-        subject=signer.module_key("echo"),
-        name="echo",
-    )
+    impostor = signer.impersonate(KeyPair.generate("account"), "echo", name="echo")
     with pytest.raises(IssuerMismatch, match=signer.account.public_key):
         await late.add_actor(impostor)

@@ -18,9 +18,8 @@ import pytest
 
 from host.admin_token import AdminToken, AdminTokenError, find_token
 from host.call import decode_reply
-from keys.claims import sign_module
 from keys.nkeys import KeyPair
-from tests.conftest import Signer, module_path
+from tests.conftest import Signer
 from tests.process.process_support import SignedActor, WasccProcess, free_port
 from tests.process.test_process_up import get
 
@@ -203,14 +202,7 @@ def test_the_browser_attack_cannot_replace_an_actor(
     mallory = KeyPair.generate("account")
     modules = [
         signer.sign("echo", caps=["wascc:http_server"], rev=99),  # what the update took before
-        sign_module(
-            module_path("echo").read_bytes(),
-            issuer=mallory,
-            subject=signer.module_key("echo"),
-            name="echo",
-            caps=["wascc:http_server"],
-            rev=99,
-        ),
+        signer.impersonate(mallory, "echo", name="echo", caps=["wascc:http_server"], rev=99),
     ]
     for module in modules:
         page = send(

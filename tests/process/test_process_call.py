@@ -6,9 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from keys.claims import sign_module
 from keys.nkeys import KeyPair
-from tests.conftest import Signer, module_path
+from tests.conftest import Signer
 from tests.process.process_support import SignedActor, WasccProcess, run_wascc
 from tests.process.test_process_up import get
 
@@ -152,14 +151,7 @@ def test_update_passes_rotate_issuer(
     process = up(manifest(ECHO), "--admin", "127.0.0.1:0")
     mallory = KeyPair.generate("account")
     (tmp_path / "other_s.wasm").write_bytes(
-        sign_module(
-            module_path("echo").read_bytes(),
-            issuer=mallory,
-            subject=signer.module_key("echo"),
-            name="echo",
-            caps=["wascc:http_server"],
-            rev=2,
-        )
+        signer.impersonate(mallory, "echo", name="echo", caps=["wascc:http_server"], rev=2)
     )
     update = ("update", "other_s.wasm", "--host-admin", process.admin(), "--data-dir", "data")
     plain = run_wascc(*update, env=env, cwd=tmp_path)

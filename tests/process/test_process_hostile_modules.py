@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from keys.claims import sign_module
 from keys.jwt import encode_token
 from keys.nkeys import KeyPair
 from keys.wasm import embed_token, find_token, module_hash
 from tests.conftest import Signer, module_path
+from tests.keys.conftest import with_section
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.process.test_process_up import post
 
@@ -24,35 +24,21 @@ Up = Callable[..., WasccProcess]
 HUGE = 10**30
 
 
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _section(name: str, token: str) -> bytes:
-    payload = _uleb(len(name)) + name.encode() + token.encode()
-    return b"\0" + _uleb(len(payload)) + payload
-
-
 def two_tokens(signer: Signer) -> bytes:
     """echo signed by the test's account, with a second token appended by an attacker's
     account claiming more capabilities (the last section used to win)."""
     mallory = KeyPair.generate("account")
-    theirs = sign_module(
-        module_path("echo").read_bytes(),
-        issuer=mallory,
-        subject=signer.module_key("echo"),
+    theirs = signer.impersonate(
+        mallory,
+        "echo",
         name="echo",
         caps=["wascc:http_server", "wascc:keyvalue", "wascc:messaging"],
         rev=2,
     )
     token = find_token(theirs)
     assert token is not None
-    return signer.sign("echo", caps=["wascc:http_server"], rev=2) + _section("jwt", token)
+    signed = signer.sign("echo", caps=["wascc:http_server"], rev=2)
+    return with_section(signed, "jwt", token.encode())
 
 
 def dated(signer: Signer, **dates: int) -> bytes:
