@@ -4,9 +4,10 @@ An actor's identity is its issuer and its key: a host asked to start an actor wh
 another host runs under another account refuses, as a live update from another account is
 refused. The directory is filled from one inventory query when the host joins, then kept up
 to date from the hosts' events (``actor_started``, ``actor_update_complete``,
-``actor_stopped``, ``host_stopped``). Events and inventory answers are not signed (waSCC's
-are not either), so a process with NATS access could only make a host refuse a start, never
-accept one: NATS permissions keep such processes out.
+``actor_stopped``, ``host_stopped``), which are signed and come from trusted hosts only.
+Inventory answers are not signed (waSCC's are not either), so a process with NATS access
+could make a host refuse a start, never accept one: NATS permissions keep such processes
+out.
 """
 
 from __future__ import annotations

@@ -3,19 +3,31 @@
 Each host publishes what changes on it (actors, providers, bindings, its own start and stop);
 ``wascc ctl events`` follows them, and the lattice itself listens for ``provider_loaded`` to
 replay bindings to a provider that joined after they were made.
+
+Hosts act on each other's events (they record bindings, forget a stopped host's), so an event
+carries the sending host's signature in two extension attributes: ``wascctoken``, a JWT signed
+by the host key (``iss`` = ``source``, ``sub`` = the event id, ``wascc`` = the type and the
+SHA-256 of the data as canonical JSON), and ``wasccvoucher``, the host's voucher when it has
+one. A host acts only on events that verify and come from a host it trusts
+(``host.lattice.trust``), once each (the replay guard).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
 from host.invocation import new_invocation_id
-from host.lattice.errors import MalformedMessage
+from host.lattice.errors import ForgedInvocation, MalformedMessage
+from keys.errors import ClaimsError, KeyError_
+from keys.jwt import encode_token, verify_token
+from keys.nkeys import KeyKind, KeyPair
 
-__all__ = ["EVENT_TYPES", "EventType", "cloud_event", "parse_event"]
+__all__ = ["EVENT_TYPES", "EventType", "cloud_event", "parse_event", "verify_event"]
 
 EventType = Literal[
     "host_started",
@@ -30,6 +42,7 @@ EventType = Literal[
     "actor_binding_removed",
 ]
 EVENT_TYPES: Final[frozenset[str]] = frozenset(get_args(EventType))
+_SERVER: Final[tuple[KeyKind, ...]] = ("server",)
 
 
 def _rfc3339(seconds: float) -> str:
@@ -37,9 +50,24 @@ def _rfc3339(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def cloud_event(kind: EventType, host_id: str, data: Mapping[str, Any]) -> bytes:
-    """The JSON of one CloudEvent of type ``kind`` from ``host_id``."""
-    event = {
+def _digest(kind: str, data: Mapping[str, Any]) -> str:
+    canonical = json.dumps(
+        [kind, data], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    return hashlib.sha256(canonical).hexdigest().upper()
+
+
+def cloud_event(
+    kind: EventType,
+    host_id: str,
+    data: Mapping[str, Any],
+    *,
+    signer: KeyPair | None = None,
+    voucher: str | None = None,
+) -> bytes:
+    """The JSON of one CloudEvent of type ``kind`` from ``host_id``, signed by ``signer``
+    (the host key) when given, with the host's ``voucher``."""
+    event: dict[str, Any] = {
         "specversion": "1.0",
         "id": new_invocation_id(),
         "source": host_id,
@@ -48,7 +76,42 @@ def cloud_event(kind: EventType, host_id: str, data: Mapping[str, Any]) -> bytes
         "datacontenttype": "application/json",
         "data": dict(data),
     }
+    if signer is not None:
+        claims = {
+            "jti": uuid.uuid4().hex,
+            "iat": int(time.time()),
+            "iss": signer.public_key,
+            "sub": event["id"],
+            "wascc": {"type": kind, "hash": _digest(kind, event["data"])},
+        }
+        event["wascctoken"] = encode_token(claims, signer)
+        if voucher is not None:
+            event["wasccvoucher"] = voucher
     return json.dumps(event, separators=(",", ":")).encode()
+
+
+def verify_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims of a parsed event's signature; ``ForgedInvocation`` unless it was signed by
+    its ``source`` host and covers this id, type and data."""
+    what = f"event {event.get('type')} from {event.get('source')}"
+    token = event.get("wascctoken")
+    if not isinstance(token, str):
+        raise ForgedInvocation(f"refused {what}: it is not signed")
+    try:
+        claims = verify_token(token, issuer_kinds=_SERVER).claims
+    except (ClaimsError, KeyError_) as exc:
+        reason = str(exc).split(";")[0]
+        raise ForgedInvocation(f"refused {what}: its signature does not verify: {reason}") from None
+    wascc = claims.get("wascc")
+    if (
+        claims.get("iss") != event.get("source")
+        or claims.get("sub") != event.get("id")
+        or not isinstance(wascc, dict)
+        or wascc.get("type") != event.get("type")
+        or wascc.get("hash") != _digest(str(event.get("type")), event.get("data") or {})
+    ):
+        raise ForgedInvocation(f"refused {what}: its signature is for another event")
+    return claims
 
 
 def parse_event(raw: bytes) -> dict[str, Any]:

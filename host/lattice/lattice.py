@@ -32,7 +32,7 @@ from host.lattice.client import LatticeClient, Message
 from host.lattice.control import ControlServer
 from host.lattice.directory import Directory
 from host.lattice.errors import LatticeError, MalformedMessage
-from host.lattice.events import EventType, cloud_event, parse_event
+from host.lattice.events import EventType, cloud_event, parse_event, verify_event
 from host.lattice.inventory import gather, host_inventory
 from host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
 from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
@@ -405,9 +405,8 @@ class Lattice:
 
     async def _emit(self, kind: EventType, data: Mapping[str, Any]) -> None:
         try:
-            await self.client.publish(
-                self.subjects.events, cloud_event(kind, self.host_id, data), what="event"
-            )
+            event = cloud_event(kind, self.host_id, data, signer=self.key, voucher=self.voucher)
+            await self.client.publish(self.subjects.events, event, what="event")
         except LatticeError as exc:
             logger.debug("event %s not published: %s", kind, exc)
 
@@ -419,6 +418,15 @@ class Lattice:
             return
         kind, source, data = event["type"], event["source"], event["data"]
         if source == self.host_id:
+            return
+        try:  # hosts act on each other's events: only on signed ones of trusted hosts
+            claims = verify_event(event)
+            what = f"event {kind} from host {source}"
+            voucher = event.get("wasccvoucher")
+            voucher = voucher if isinstance(voucher, str) else None
+            self.trust.admit(lambda: what, source, voucher, claims)
+        except LatticeError as exc:
+            logger.info("lattice: ignoring an event: %s", exc)
             return
         if kind in ("actor_started", "actor_update_complete"):
             self.directory.record(source, data.get("public_key"), data.get("issuer"))

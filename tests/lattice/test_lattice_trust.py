@@ -12,6 +12,7 @@ import pytest
 from host.lattice import Entity, seal, verify_envelope
 from host.lattice.command import Controller, open_command, seal_command
 from host.lattice.errors import ForgedInvocation, MalformedMessage, ReplayedInvocation
+from host.lattice.events import cloud_event, parse_event, verify_event
 from host.lattice.trust import LatticeTrust, Untrusted
 from host.trust import TrustPolicy
 from keys.nkeys import KeyPair
@@ -190,3 +191,44 @@ def test_malformed_command(trust: LatticeTrust, data: bytes) -> None:
     """Anything that is not {command, token} is malformed, never a crash."""
     with pytest.raises(MalformedMessage):
         open_command("terminate", data, trust)
+
+
+# events -----------------------------------------------------------------------------------
+
+
+def _event(signer: KeyPair | None, **overrides: object) -> dict[str, object]:
+    host = signer.public_key if signer is not None else KeyPair.generate("server").public_key
+    raw = cloud_event(
+        "actor_binding_created",
+        host,
+        {"actor": ACTOR, "capability_id": "wascc:keyvalue", "binding_name": "default"},
+        signer=signer,
+    )
+    return {**parse_event(raw), **overrides}
+
+
+def test_signed_event_verifies() -> None:
+    """An event signed by its source host verifies, naming that host."""
+    host = KeyPair.generate("server")
+    assert verify_event(_event(host))["iss"] == host.public_key
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"wascctoken": None}, "not signed"),
+        ({"type": "actor_binding_removed"}, "for another event"),
+        ({"data": {"actor": ACTOR, "capability_id": "x", "binding_name": "y"}}, "another event"),
+        ({"id": "another-id"}, "for another event"),
+        ({"source": KeyPair.generate("server").public_key}, "for another event"),
+        ({"wascctoken": "a.b.c"}, "does not verify"),
+    ],
+)
+def test_altered_or_unsigned_event_is_refused(change: dict[str, object], reason: str) -> None:
+    """An unsigned event, or one whose type, data, id or source differ from what was
+    signed, is refused."""
+    event = _event(KeyPair.generate("server"), **change)
+    if event.get("wascctoken") is None:
+        event.pop("wascctoken")
+    with pytest.raises(ForgedInvocation, match=reason):
+        verify_event(event)

@@ -4,6 +4,7 @@ messages are refused, the legitimate ones still work."""
 from __future__ import annotations
 
 import json
+import logging
 
 import msgpack
 import nats as nats_py
@@ -14,6 +15,7 @@ from host.errors import IssuerMismatch, LatticeError
 from host.lattice import Entity, Lattice, LatticeClient, LatticeConfig, Subjects, seal
 from host.lattice.command import Controller
 from host.lattice.control import launch, terminate, update
+from host.lattice.events import cloud_event
 from host.trust import TrustPolicy
 from keys.nkeys import KeyPair
 from keys.vouch import vouch
@@ -198,3 +200,43 @@ async def test_a_host_that_joins_later_knows_who_runs_what(
     impostor = signer.impersonate(KeyPair.generate("account"), "echo", name="echo")
     with pytest.raises(IssuerMismatch, match=signer.account.public_key):
         await late.add_actor(impostor)
+
+
+async def test_forged_events_change_nothing(
+    member: MakeMember,
+    signer: Signer,
+    nats: ServerProcess,
+    lattice_account: KeyPair,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A host acts only on events signed by a host it trusts: a forged binding event (as if
+    from a trusted host, unsigned; or signed by a stranger) routes nothing, and a forged
+    host_stopped makes it forget nothing."""
+    caplog.set_level(logging.INFO, logger="wascc.lattice")
+    a, lattice_a = await member()
+    _, lattice_b = await member()
+    kv = await a.add_actor(signer.sign("kvcounter", caps=["wascc:keyvalue"]))
+    binding = {"actor": kv.subject, "capability_id": "wascc:keyvalue", "binding_name": "default"}
+    stranger = KeyPair.generate("server")
+    forged = [
+        cloud_event("actor_binding_created", lattice_b.host_id, binding),
+        cloud_event("actor_binding_created", stranger.public_key, binding, signer=stranger),
+    ]
+    nc = await nats_py.connect(nats_url(nats))
+    try:
+        for event in forged:
+            await nc.publish(Subjects().events, event)
+        await nc.flush()
+        await until(lambda: caplog.text.count("ignoring an event") >= 2)
+        assert a.find_binding(kv.subject, "wascc:keyvalue", "default") is None
+        await lattice_b.bind_remote_actor(kv.subject, "wascc:keyvalue", "default", {})
+        await until(lambda: a.find_binding(kv.subject, "wascc:keyvalue", "default") is not None)
+        await nc.publish(
+            Subjects().events, cloud_event("host_stopped", lattice_b.host_id, {"labels": {}})
+        )
+        await nc.flush()
+        await until(lambda: caplog.text.count("ignoring an event") >= 3)
+        assert a.find_binding(kv.subject, "wascc:keyvalue", "default") is not None
+        assert lattice_a.adopted
+    finally:
+        await nc.close()
