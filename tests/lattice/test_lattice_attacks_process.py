@@ -136,6 +136,7 @@ def test_control_needs_a_trusted_signer(
     assert (actor["rev"], actor["claims"]["issuer"]) == (2, signer.account.public_key)
     assert ctl(env, "stop", "actor", signer.key("echo")).returncode == 0
     assert "refused" in host.stderr
+    assert host.stderr.count("any account may sign the new actors") == 1
     shown = ctl(env, "get", "hosts").stdout
     assert "TRUST" in shown
     assert "account=A" in shown
