@@ -15,7 +15,8 @@
     │   │   ├── ActorOutOfTime
     │   │   ├── ActorOutOfMemory
     │   │   └── ActorOutOfFuel
-    │   ├── ActorBusy (also TimeoutError)  no instance free before the deadline
+    │   ├── ActorBusy (also TimeoutError,  no instance free before the deadline
+    │   │    and Unavailable)
     │   ├── InvocationTimeout (also TimeoutError)
     │   └── ProviderCallError              a provider answered an actor's call with an error
     ├── HostError                          misuse of the host API
@@ -25,7 +26,10 @@
     │   └── ModuleLoadError                compile/link/instantiate/start failed
     ├── ProviderError                      a provider failed to start, bind or serve
     ├── ManifestError
-    └── LatticeError
+    ├── LatticeError
+    └── Unavailable (a mixin)              the target cannot take the call now: retry later
+                                           (``retry_after`` seconds); ActorBusy and
+                                           host.lattice.errors.LatticeUnavailable are ones
 
 Messages name the actor (key and name), the contract, the binding, and the fix.
 """
@@ -61,6 +65,7 @@ __all__ = [
     "ProviderNotFound",
     "RevisionNotNewer",
     "TrapKind",
+    "Unavailable",
     "WasccError",
 ]
 
@@ -143,7 +148,14 @@ class ActorOutOfFuel(ActorTrapped):
     """The guest used up its fuel for the call."""
 
 
-class ActorBusy(InvocationError, TimeoutError):
+class Unavailable(WasccError):
+    """The target cannot take the call now, but may soon: a caller such as the HTTP server
+    answers 503 with ``Retry-After: retry_after`` (seconds) rather than 500."""
+
+    retry_after: float = 1.0
+
+
+class ActorBusy(InvocationError, TimeoutError, Unavailable):
     """Every instance stayed busy (or the queue was full) until the call's timeout."""
 
 

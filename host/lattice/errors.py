@@ -13,7 +13,7 @@ Messages name the subject or invocation and the fix.
 
 from __future__ import annotations
 
-from host.errors import LatticeError
+from host.errors import LatticeError, Unavailable
 
 __all__ = [
     "ForgedInvocation",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class LatticeUnavailable(LatticeError):
+class LatticeUnavailable(LatticeError, Unavailable):
     """The lattice cannot take the request now: not connected, or nobody serves the subject."""
 
 
