@@ -23,6 +23,7 @@ from bench import (
     core_bench,
     density_bench,
     extism_bench,
+    fairness_bench,
     http_bench,
     kv_bench,
     messaging_bench,
@@ -92,6 +93,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("density", lambda: [density_bench.section()]),
         ("start-up", lambda: [process_bench.startup_section()]),
         ("scaling", lambda: [process_bench.scaling_section(load_seconds)]),
+        ("fairness", lambda: [fairness_bench.section(max(seconds * 5, 5.0))]),
         ("lattice", lambda: _lattice(load_seconds)),
         ("replay guard", lambda: [replay_bench.section()]),
     ]

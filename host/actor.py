@@ -18,6 +18,7 @@ from host.errors import (
     InvocationTimeout,
     ModuleLoadError,
 )
+from host.health import ActorHealth, PenaltyBox
 from host.inline import InlinePolicy
 from host.pool import InstancePool, PoolClosed, PoolFull
 from host.wapc import HostCallHandler, WapcInstance
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "ActorSettings"]
 
 logger = logging.getLogger("wascc.host.actor")
+
+TRAP_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about one actor's traps."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Actor:
         *,
         fast: bool,
         loop_free: Callable[[], bool],
+        penalty_box: PenaltyBox,
     ) -> None:
         """Make the pool; instances are created on the worker threads as calls need them."""
 
@@ -101,6 +106,8 @@ class Actor:
 
         self._workers = workers
         self._inline = InlinePolicy(loop_free)
+        self.health = ActorHealth(penalty_box, self.label, self.key)
+        self._traps, self._trap_logged_at = 0, -TRAP_LOG_INTERVAL
         self._pool = InstancePool(
             create, max_instances=self.settings.max_instances, max_queue=self.settings.max_queue
         )
@@ -118,9 +125,39 @@ class Actor:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        instance = await self._acquire(deadline, timeout)
+        try:
+            # After the wait for an instance: a call queued behind one that just got the actor
+            # penalized must take the lane too.
+            in_lane = await self.health.admit(max(0.0, deadline - loop.time()))
+        except BaseException:
+            self._pool.release(instance)
+            raise
+        if self._inline.allowed() and not in_lane:
+            # Promoted while this call waited in the queue: run it inline too, or a queue
+            # that built up before the promotion would keep every call on worker threads.
+            return self.invoke_inline(instance, operation, payload)
+        # The call's own duration, measured on the worker: seen from the loop it would include
+        # the wait for a busy loop, and a loaded host would never find its calls quick.
+        elapsed = [float("inf")]
+        work = self._workers.submit(_timed, instance, operation, payload, elapsed)
+        work.add_done_callback(lambda fut: self._release(instance, fut, elapsed[0], in_lane))
         try:
             async with asyncio.timeout_at(deadline):
-                instance = await self._pool.acquire()
+                return await asyncio.shield(work)
+        except TimeoutError:
+            raise InvocationTimeout(
+                f"call {operation} to actor {self.label} did not finish within {timeout:g}s",
+                actor=self.key,
+            ) from None
+        except (ActorTrapped, GuestError) as exc:
+            raise self._identify(exc, operation) from None
+
+    async def _acquire(self, deadline: float, timeout: float) -> WapcInstance:
+        """An instance before ``deadline``; ``ActorBusy`` if none frees up."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._pool.acquire()
         except PoolFull:
             raise ActorBusy(
                 f"actor {self.label} is busy: {self._pool.waiting} calls already wait for its "
@@ -137,25 +174,6 @@ class Actor:
                 "raise max_instances or the call timeout",
                 actor=self.key,
             ) from None
-        if self._inline.allowed():
-            # Promoted while this call waited in the queue: run it inline too, or a queue
-            # that built up before the promotion would keep every call on worker threads.
-            return self.invoke_inline(instance, operation, payload)
-        # The call's own duration, measured on the worker: seen from the loop it would include
-        # the wait for a busy loop, and a loaded host would never find its calls quick.
-        elapsed = [float("inf")]
-        work = self._workers.submit(_timed, instance, operation, payload, elapsed)
-        work.add_done_callback(lambda fut: self._release(instance, fut, elapsed[0]))
-        try:
-            async with asyncio.timeout_at(deadline):
-                return await asyncio.shield(work)
-        except TimeoutError:
-            raise InvocationTimeout(
-                f"call {operation} to actor {self.label} did not finish within {timeout:g}s",
-                actor=self.key,
-            ) from None
-        except (ActorTrapped, GuestError) as exc:
-            raise self._identify(exc, operation) from None
 
     def try_inline(self) -> WapcInstance | None:
         """An idle instance to run the next call on the event loop thread, if the inline
@@ -175,11 +193,14 @@ class Actor:
             result = instance.invoke(operation, payload)
         except BaseException as exc:
             trapped = isinstance(exc, ActorTrapped)
-            self._inline.record_inline(time.perf_counter() - started, failed=trapped)
+            spent = time.perf_counter() - started
+            self._inline.record_inline(spent, failed=trapped)
+            if trapped:
+                self.health.done(spent, failed=True, in_lane=False)
             self._pool.release(instance, discard=trapped or instance.poisoned)
             if isinstance(exc, ActorTrapped | GuestError):
                 if trapped:
-                    logger.warning("actor %s trapped; replacing its instance", self.label)
+                    self._log_trap()
                 raise self._identify(exc, operation) from None
             raise
         elapsed = time.perf_counter() - started
@@ -206,12 +227,33 @@ class Actor:
             guest_error=exc.guest_error,
         )
 
-    def _release(self, instance: WapcInstance, done: asyncio.Future[bytes], elapsed: float) -> None:
+    def _release(
+        self, instance: WapcInstance, done: asyncio.Future[bytes], elapsed: float, in_lane: bool
+    ) -> None:
         trapped = not done.cancelled() and isinstance(done.exception(), ActorTrapped)
         if trapped:
-            logger.warning("actor %s trapped; replacing its instance", self.label)
+            self._log_trap()
         self._inline.record_worker(elapsed, failed=trapped)
+        self.health.done(elapsed, failed=trapped, in_lane=in_lane)
         self._pool.release(instance, discard=trapped or instance.poisoned)
+
+    def _log_trap(self) -> None:
+        """One line per ``TRAP_LOG_INTERVAL`` at most: an actor that traps on every call must
+        not flood the log (the error itself goes to each caller)."""
+        now = time.monotonic()
+        self._traps += 1
+        if now - self._trap_logged_at < TRAP_LOG_INTERVAL:
+            return
+        if self._traps == 1:
+            logger.warning("actor %s trapped; replacing its instance", self.label)
+        else:
+            logger.warning(
+                "actor %s trapped %d times in the last %.0fs; replacing its instances",
+                self.label,
+                self._traps,
+                now - self._trap_logged_at,
+            )
+        self._traps, self._trap_logged_at = 0, now
 
     async def close(self) -> None:
         """Wait for calls in flight, then free every instance."""

@@ -37,6 +37,7 @@ from host.errors import (
     RevisionNotNewer,
     WasccError,
 )
+from host.health import PenaltyBox
 from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from host.trust.policy import TrustPolicy, check_update
 from host.typing import Authorizer, Middleware, Provider, SyncProvider
@@ -101,6 +102,8 @@ class Host:
         self._started = False
         self._retiring: set[asyncio.Task[None]] = set()
         self.inline = inline
+        # The lane misbehaving actors share (``host.health``), whichever actor they are.
+        self.penalty_box = PenaltyBox()
         # Bumped whenever a binding or provider changes: actors cache their "loop-free" answer.
         self._topology = 0
         # The lattice, when the host joined one: consulted only for targets not on this host.
@@ -208,6 +211,7 @@ class Host:
             self._workers,
             fast=self.fast,
             loop_free=self._loop_free_check(actor),
+            penalty_box=self.penalty_box,
         )
         await actor.start()
         return actor
@@ -638,6 +642,7 @@ class Host:
                     "claims": a.claims.to_json(),
                     "instances": a.pool.size,
                     "busy": a.pool.busy,
+                    "health": a.health.describe(),
                 }
                 for a in self._actors.values()
             ],

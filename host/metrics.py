@@ -16,6 +16,8 @@ metric                                 what
 ``wascc_actor_instances``              instances alive, by actor
 ``wascc_actor_instances_busy``         instances running a call now, by actor
 ``wascc_actor_calls_waiting``          calls queued for an instance, by actor
+``wascc_actor_penalized``              1 while an actor is penalized for failing calls
+``wascc_actor_penalty_refusals_total`` calls refused by that penalty (``host.health``)
 =====================================  =====================================================
 """
 
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import msgpack
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from host.errors import ActorBusy
 from host.invocation import Invocation
@@ -156,6 +158,16 @@ class _ActorCollector:
         info = GaugeMetricFamily(
             "wascc_actor_info", "Name and revision of each actor.", labels=["actor", "name", "rev"]
         )
+        penalized = GaugeMetricFamily(
+            "wascc_actor_penalized",
+            "1 while the actor is penalized for calls that keep failing.",
+            labels=["actor"],
+        )
+        refusals = CounterMetricFamily(
+            "wascc_actor_penalty_refusals",
+            "Calls refused because the actor is penalized.",
+            labels=["actor"],
+        )
         for actor in self._host.inventory()["actors"]:
             key = actor["key"]
             instances.add_metric([key], actor["instances"])
@@ -163,4 +175,7 @@ class _ActorCollector:
             waiting.add_metric([key], self._host.actor(key).pool.waiting)
             rev = actor["claims"].get("rev")
             info.add_metric([key, actor["name"] or "", "" if rev is None else str(rev)], 1)
-        yield from (instances, busy, waiting, info)
+            health = actor["health"]
+            penalized.add_metric([key], 1 if health["penalized"] else 0)
+            refusals.add_metric([key], health["refused"])
+        yield from (instances, busy, waiting, info, penalized, refusals)
