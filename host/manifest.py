@@ -39,8 +39,10 @@ The waSCC 0.14 format, with extensions::
         binding: default                       # optional
         values: {PORT: "8080"}                 # optional, all strings
 
-``load_manifest`` reads, expands (``${VAR}``, ``${VAR:default}`` with ``expand_env``) and
-checks everything before anything starts; ``ManifestInvalid`` lists every problem at once,
+``load_manifest`` reads (within the bounds of ``host.manifest_loader``: 1 MiB, 64 levels,
+100,000 values with aliases expanded), expands (``${VAR}``, ``${VAR:default}`` with
+``expand_env``) and checks everything before anything starts (the per-actor ranges are
+``host.manifest_schema.ACTOR_RANGES``); ``ManifestInvalid`` lists every problem at once,
 each with the file, the entry path and the fix.
 
 With a lattice, a binding may name an actor of another host (by key) or a capability that
@@ -64,13 +66,13 @@ from host.manifest_check import (
     CapabilityEntry,
     Checker,
 )
+from host.manifest_loader import read_document
 from host.manifest_schema import (
     Problem,
     RawLattice,
     RawTrust,
     expand_env,
     parse_document,
-    read_document,
 )
 
 __all__ = [

@@ -14,6 +14,7 @@ the lattice's inventory), and a remote provider receives the binding whenever it
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -104,8 +105,12 @@ class Checker:
         self.problems.append(Problem(path, message, fix))
 
     def resolve(self, text: str) -> Path:
-        """A path from the manifest, relative to the manifest's directory."""
-        return (self.base / Path(text).expanduser()).resolve()
+        """A path from the manifest, relative to the manifest's directory (``~user`` of no
+        user stays as written: reading it then fails with a problem naming the path)."""
+        path = Path(text)
+        with contextlib.suppress(RuntimeError):  # pathlib's word for "no such user/home"
+            path = path.expanduser()
+        return (self.base / path).resolve()
 
     def lattice_credentials(self, text: str) -> str | None:
         """The absolute path of the lattice's ``.creds`` file, once read and checked."""
@@ -345,6 +350,16 @@ class Checker:
             check(values, actor=actor, label=label, binding=entry.binding if entry else "")
         except WasccError as exc:
             self._bad(f"{path}.values", str(exc), "")
+            return False
+        # A provider class may be anyone's code: whatever else it raises is a problem too,
+        # never a traceback from `wascc validate`.
+        except Exception as exc:
+            self._bad(
+                f"{path}.values",
+                f"{entry.spec.cls.__name__ if entry else 'the provider'} refused the values: "
+                f"{type(exc).__name__}: {exc}",
+                "fix the binding's values",
+            )
             return False
         return True
 

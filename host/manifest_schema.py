@@ -1,4 +1,5 @@
-"""Reading a manifest file: YAML or JSON, ``${VAR}`` expansion, and the shape of every entry.
+"""A manifest's data (``host.manifest_loader`` reads it): ``${VAR}`` expansion, and the shape
+of every entry.
 
 This stage checks only what the file says (keys, types, ranges) and collects every problem it
 finds instead of stopping at the first; ``host.manifest_check`` then checks what the entries
@@ -10,20 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, TypeGuard
 
 from keys.nkeys import KeyKind, is_public_key, with_article
 
 __all__ = [
+    "ACTOR_RANGES",
     "Problem",
     "RawActor",
     "RawBinding",
@@ -33,7 +32,6 @@ __all__ = [
     "RawTrust",
     "expand_env",
     "parse_document",
-    "read_document",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
@@ -60,6 +58,14 @@ _TRUST_KEYS = {
     "insecure_lattice",
     "clock_skew",
     "replay_window",
+}
+# Per-actor settings: (integer?, minimum, maximum, why the maximum), as README.md says.
+ACTOR_RANGES: dict[str, tuple[bool, float, float, str]] = {
+    "max_instances": (True, 1, 1024, "each instance holds its own linear memory"),
+    "max_queue": (True, 0, 100_000, "each waiting call holds its payload in memory"),
+    "memory_mb": (False, 0.0625, 4096, "wasm32 linear memory cannot exceed 4096 MiB"),
+    "deadline": (False, 0.001, 3600, "a call may take at most an hour"),
+    "fuel": (True, 1, 2**63 - 1, "wasmtime counts fuel in a signed 64-bit integer"),
 }
 _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 _SUBJECT_TOKEN = re.compile(r"[^.*>\s]+")
@@ -158,28 +164,6 @@ class RawManifest:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_document(file: Path) -> tuple[Any, list[Problem]]:
-    """The file's data: ``.yaml``/``.yml`` or no extension is YAML, anything else JSON (§5)."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [Problem("", f"cannot read the manifest: {exc.strerror}", "check the path")]
-    except UnicodeDecodeError:
-        return None, [Problem("", "the manifest is not UTF-8 text", "save it as UTF-8")]
-    if file.suffix.lower() in ("", ".yaml", ".yml"):
-        try:
-            return yaml.safe_load(text), []
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark is not None else "YAML"
-            reason = getattr(exc, "problem", None) or str(exc)
-            return None, [Problem(where, f"not valid YAML: {reason}", "fix the syntax")]
-    try:
-        return json.loads(text), []
-    except json.JSONDecodeError as exc:
-        return None, [Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}", "fix the syntax")]
-
-
 def expand_env(
     data: Any, environ: Mapping[str, str] | None = None
 ) -> tuple[Any, set[str], list[Problem]]:
@@ -254,15 +238,26 @@ class _Fields:
         return {str(k): v for k, v in value.items() if k in allowed}
 
     def string(self, value: object, path: str) -> str | None:
-        if isinstance(value, str) and value.strip():
-            return value
-        if isinstance(value, str):
-            self.bad(path, "must not be empty", "give a value")
-        else:
+        if not isinstance(value, str):
             self.bad(path, f"expected a string, got {_kind(value)}", "quote the value", value)
-        return None
+            return None
+        if not value.strip():
+            self.bad(path, "must not be empty", "give a value")
+            return None
+        return value if self.no_nul(value, path) else None
 
-    def number(self, value: object, path: str, *, integer: bool, minimum: float) -> float | None:
+    def number(
+        self,
+        value: object,
+        path: str,
+        *,
+        integer: bool,
+        minimum: float,
+        maximum: float | None = None,
+        why: str = "",
+    ) -> float | None:
+        """``value`` as a finite number from ``minimum`` to ``maximum`` (``why``: the reason
+        for the maximum, given in the fix)."""
         if isinstance(value, str) and path in self.expanded:
             # "${N:4}" expanded to "4": a number in a string is what the user meant.
             with contextlib.suppress(ValueError):
@@ -273,8 +268,18 @@ class _Fields:
             self.bad(path, f"expected {kind}, got {_kind(value)}", f"write {kind}", value)
             return None
         assert isinstance(value, int | float)  # narrowed above; mypy cannot see it
+        if isinstance(value, float) and not math.isfinite(value):
+            self.bad(path, f"expected a finite number, got {value}", f"write {kind}")
+            return None
         if value < minimum:
-            self.bad(path, f"must be at least {minimum:g}, got {value}", "raise it")
+            self.bad(path, f"must be at least {_number(minimum)}, got {_shown(value)}", "raise it")
+            return None
+        if maximum is not None and value > maximum:
+            self.bad(
+                path,
+                f"must be at most {_number(maximum)}, got {_shown(value)}",
+                f"lower it ({why})" if why else "lower it",
+            )
             return None
         return value
 
@@ -284,17 +289,59 @@ class _Fields:
             return {}
         out: dict[str, str] = {}
         for key, item in value.items():
+            if not self.string_key(key, path):
+                continue
             if isinstance(item, str):
-                out[str(key)] = item
+                if self.no_nul(item, _join(path, key)):
+                    out[key] = item
             else:
+                shown = _shown(item)
                 self.bad(
-                    _join(path, str(key)),
-                    f"expected a string, got {_kind(item)} {item!r}",
-                    f'quote it: {key}: "{item}"',
+                    _join(path, key),
+                    f"expected a string, got {_kind(item)} {shown}",
+                    f'quote it: {key}: "{shown}"',
                 )
                 # Checked further as if quoted, so one mistake gives one message.
-                out[str(key)] = str(item)
+                out[key] = str(item)
         return out
+
+    def no_nul(self, value: str, path: str) -> bool:
+        """Whether ``value`` is free of NUL characters (no path, name or value holds one;
+        the OS refuses them in paths); a problem if not."""
+        if "\0" not in value:
+            return True
+        self.bad(path, f"{_shown(value)} holds a NUL character (\\0)", "remove it")
+        return False
+
+    def string_key(self, key: object, path: str) -> TypeGuard[str]:
+        """Whether ``key`` (of the mapping at ``path``) is a string; a problem if not: YAML
+        reads ``1:``, ``1.5:``, ``true:``/``yes:``/``on:`` and ``~:`` as other types."""
+        if isinstance(key, str):
+            return True
+        if isinstance(key, bool):
+            fix = "quote it (YAML reads true, yes, on, false, no and off unquoted as booleans)"
+        elif key is None:
+            fix = "quote it (YAML reads ~, null and an empty key unquoted as null)"
+        else:
+            fix = f'quote it: "{_shown(key)}"'
+        self.bad(
+            _join(path, str(key)),
+            f"the key {_shown(key)} is {_kind(key)}: keys must be strings",
+            fix,
+        )
+        return False
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: messages stay one readable line."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr may refuse (> 4300 digits)
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _kind(value: object) -> str:
@@ -480,15 +527,16 @@ def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:
         return None
     module = fields.string(entry["path"], f"{path}.path")
     settings: dict[str, Any] = {}
-    for key, integer, minimum in (
-        ("max_instances", True, 1),
-        ("max_queue", True, 0),
-        ("memory_mb", False, 0.0625),
-        ("deadline", False, 0.001),
-        ("fuel", True, 1),
-    ):
+    for key, (integer, minimum, maximum, why) in ACTOR_RANGES.items():
         if key in entry:
-            value = fields.number(entry[key], f"{path}.{key}", integer=integer, minimum=minimum)
+            value = fields.number(
+                entry[key],
+                f"{path}.{key}",
+                integer=integer,
+                minimum=minimum,
+                maximum=maximum,
+                why=why,
+            )
             if value is not None:
                 settings[key] = value
     return RawActor(index, module, settings) if module else None
@@ -507,7 +555,7 @@ def _capability(fields: _Fields, item: object, index: int) -> RawCapability | No
     if "config" in entry:
         given = entry["config"]
         if isinstance(given, dict):
-            config = {str(k): v for k, v in given.items()}
+            config = {k: v for k, v in given.items() if fields.string_key(k, f"{path}.config")}
         else:
             fields.bad(
                 f"{path}.config", f"expected a mapping, got {_kind(given)}", "write key: value"

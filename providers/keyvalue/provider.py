@@ -31,7 +31,7 @@ from providers.keyvalue.errors import (
 )
 from providers.keyvalue.memory import MemoryStore
 from providers.keyvalue.redis_store import RedisStore, redact_url
-from providers.keyvalue.settings import Backend, KeyValueSettings
+from providers.keyvalue.settings import Backend, KeyValueSettings, unusable_path
 from providers.keyvalue.sqlite import SqliteStore
 from providers.keyvalue.store import KeyValueStore
 
@@ -107,6 +107,7 @@ class KeyValueProvider:
             default_backend=cls.default_backend,
         )
         cls._check_settings(settings, label, binding)
+        _check_path(settings, values, label, binding)
 
     @classmethod
     def _check_settings(cls, settings: KeyValueSettings, label: str, binding: str) -> None:
@@ -124,6 +125,7 @@ class KeyValueProvider:
             default_backend=self.default_backend,
         )
         self._check_settings(settings, label, binding)
+        _check_path(settings, values, label, binding)  # bindings from the admin API or the lattice
         async with self._lock:
             if (actor, binding) in self._bound:
                 raise ProviderError(
@@ -229,6 +231,27 @@ class MemoryKeyValueProvider(KeyValueProvider):
             return run_sync(dispatch(bound.store, operation, payload))
         except (KeyValueError, CodecError) as exc:
             raise _failure(bound, operation, exc) from exc
+
+
+def _check_path(
+    settings: KeyValueSettings, values: Mapping[str, str], label: str, binding: str
+) -> None:
+    """``StoreUnavailableError`` if the SQLite file is somewhere no database belongs (a
+    special file, /proc, /sys, /dev): SQLite would read or write it as one."""
+    if settings.path is None:
+        return
+    reason = unusable_path(settings.path)
+    if reason is None:
+        return
+    written = values.get("PATH", "").strip()
+    where = f"value PATH={written!r}" if written else f"the SQLite file {settings.path}"
+    if written and Path(written) != settings.path:
+        where += f" ({settings.path})"
+    raise StoreUnavailableError(
+        f"{where} is {reason}; give PATH as a regular file in a writable directory (a "
+        "missing file is created)",
+        context=f"{KEYVALUE} (binding {binding!r}) cannot bind actor {label}",
+    )
 
 
 async def _open(settings: KeyValueSettings) -> KeyValueStore:

@@ -9,7 +9,9 @@ value             meaning                                          default
                                                                    (``sqlite``; ``memory``
                                                                    for the memory provider)
 ``PATH``          SQLite file; relative paths are under the        ``keyvalue/<binding>/``
-                  provider's data directory                        ``<actor key>.sqlite3``
+                  provider's data directory. A regular file, or    ``<actor key>.sqlite3``
+                  a new one in a writable directory: never under
+                  /proc, /sys or /dev (see ``unusable_path``)
 ``URL``           Redis URL (``redis://[:password@]host:port/db``)  ``redis://127.0.0.1:6379/0``
 ``SYNCHRONOUS``   SQLite: ``full`` (each reply after an fsync) or  ``full``
                   ``normal`` (survives kill -9, not power loss)
@@ -20,7 +22,9 @@ value             meaning                                          default
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,13 @@ from host.errors import ProviderError
 from providers.codec import KEYVALUE
 from providers.keyvalue.dbthread import Synchronous
 
-__all__ = ["DEFAULT_REDIS_URL", "DEFAULT_TIMEOUT", "Backend", "KeyValueSettings"]
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "DEFAULT_TIMEOUT",
+    "Backend",
+    "KeyValueSettings",
+    "unusable_path",
+]
 
 Backend = Literal["memory", "sqlite", "redis"]
 
@@ -39,6 +49,15 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_TIMEOUT = 5.0
 _BACKENDS: tuple[Backend, ...] = ("memory", "sqlite", "redis")
 _SYNC: tuple[Synchronous, ...] = ("full", "normal")
+# Kernel file systems: their files are windows on processes and devices, never a database.
+_SPECIAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +120,14 @@ class KeyValueSettings:
         if synchronous not in _SYNC:
             raise bad("SYNCHRONOUS", "full or normal")
         raw = values.get("PATH", "").strip()
-        path = (
-            Path(raw).expanduser()
-            if raw
-            else Path("keyvalue") / _file_name(binding) / f"{_file_name(actor)}.sqlite3"
-        )
+        path = Path("keyvalue") / _file_name(binding) / f"{_file_name(actor)}.sqlite3"
+        if "\0" in raw:
+            raise bad("PATH", "a file path (it holds a NUL character)")
+        if raw:
+            try:
+                path = Path(raw).expanduser()
+            except RuntimeError:  # pathlib's word for "~user of no user", or no home at all
+                raise bad("PATH", "a path this host can expand (no such ~user)") from None
         if not path.is_absolute():
             path = data_dir / path
         path = path.resolve()
@@ -122,3 +144,39 @@ def _file_name(name: str) -> str:
     """``name`` made safe as one path component (binding names are free-form)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     return "_" + safe if safe.startswith(".") or not safe else safe
+
+
+def unusable_path(path: Path) -> str | None:
+    """Why SQLite must not keep a store at ``path`` (absolute, symbolic links resolved), or
+    ``None`` if it may: a regular file, or a missing one whose directory can be made or
+    written. Read from the file system only, nothing is created (``wascc validate``)."""
+    for root in _SPECIAL_ROOTS:
+        if path.is_relative_to(root):
+            return f"under {root}, where files are windows on the kernel, not data"
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return _unusable_directory(path.parent)
+    except OSError as exc:
+        return f"not usable: {exc.strerror}"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+        return f"{kind}, not a regular file"
+    return _unusable_directory(path.parent)  # SQLite writes its journal next to the file
+
+
+def _unusable_directory(directory: Path) -> str | None:
+    """Why a file cannot be created in ``directory`` (made if missing), or ``None``."""
+    for parent in (directory, *directory.parents):
+        try:
+            mode = parent.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # made when the store opens: its nearest existing parent decides
+        except OSError as exc:
+            return f"in {parent}, which cannot be used: {exc.strerror}"
+        if not stat.S_ISDIR(mode):
+            return f"under {parent}, which is not a directory"
+        if parent == directory and not os.access(parent, os.W_OK | os.X_OK):
+            return f"in {parent}, where this process cannot create files"
+        return None
+    return None
