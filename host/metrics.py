@@ -18,6 +18,8 @@ metric                                 what
 ``wascc_actor_calls_waiting``          calls queued for an instance, by actor
 ``wascc_actor_penalized``              1 while an actor is penalized for failing calls
 ``wascc_actor_penalty_refusals_total`` calls refused by that penalty (``host.health``)
+``wascc_http_refused_total``           HTTP requests and connections refused before they
+                                       reached an actor, by actor, status and reason
 =====================================  =====================================================
 """
 
@@ -31,7 +33,7 @@ import msgpack
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from host.errors import ActorBusy
+from host.errors import ActorOutOfTime, Unavailable
 from host.invocation import Invocation
 
 if TYPE_CHECKING:
@@ -129,9 +131,9 @@ class HostMetrics:
 def _http_status(result: bytes | None, error: BaseException | None) -> str:
     """The status the HTTP provider answers with: the actor's, or the one its error maps to."""
     if error is not None:
-        if isinstance(error, ActorBusy):
+        if isinstance(error, Unavailable):
             return "503"
-        return "504" if isinstance(error, TimeoutError) else "500"
+        return "504" if isinstance(error, ActorOutOfTime | TimeoutError) else "500"
     try:
         reply = msgpack.unpackb(result or b"", raw=False, strict_map_key=False)
         return str(int(reply["statusCode"]))
@@ -178,4 +180,18 @@ class _ActorCollector:
             health = actor["health"]
             penalized.add_metric([key], 1 if health["penalized"] else 0)
             refusals.add_metric([key], health["refused"])
-        yield from (instances, busy, waiting, info, penalized, refusals)
+        yield from (instances, busy, waiting, info, penalized, refusals, self._http_refused())
+
+    def _http_refused(self) -> Metric:
+        """What providers refused before an actor saw it (the HTTP server's ``refusals``)."""
+        refused = CounterMetricFamily(
+            "wascc_http_refused",
+            "HTTP requests and connections refused before reaching an actor.",
+            labels=["actor", "status", "reason"],
+        )
+        for entry in self._host.inventory()["providers"]:
+            provider = self._host.find_provider(entry["contract_id"], entry["binding"])
+            counts = getattr(provider, "refusals", None)
+            for (actor, status, reason), count in (counts() if callable(counts) else {}).items():
+                refused.add_metric([actor, str(status), reason], count)
+        return refused

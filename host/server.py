@@ -2,7 +2,8 @@
 
 ``HostServer.serve(stop)`` is startup, waiting for ``stop``, then shutdown. Startup applies the
 manifest in the order of spec §5 (labels, actors, capabilities, bindings) and undoes what it
-did if any step fails. Shutdown goes:
+did if any step fails; providers that take work from outside (HTTP listeners) take it only once
+the last binding is made (``defer_accepting``/``start_accepting``). Shutdown goes:
 
 1. stop accepting new work: the admin endpoint refuses calls, providers that take work from
    outside (HTTP listeners, message subscriptions) stop taking it;
@@ -152,6 +153,7 @@ class HostServer:
                         f"{manifest.file}: capabilities[{cap.index}]: cannot make provider "
                         f"{cap.name}: {type(exc).__name__}: {exc}; fix its config"
                     ) from exc
+                await _call_optional(provider, "defer_accepting")  # until the last binding
                 await self.host.add_provider(provider, binding=cap.binding)
             for entry in manifest.bindings:
                 if entry.contract_id == EXTRAS:
@@ -167,6 +169,7 @@ class HostServer:
                 await self.host.set_binding(
                     entry.actor, entry.contract_id, entry.binding, entry.values
                 )
+            await self._start_accepting()
             if config.admin is not None and self.metrics is not None:
                 self.metrics.watch(self.host)
                 address, port = config.admin
@@ -190,6 +193,13 @@ class HostServer:
             raise
         self.accepting = True
         self._print_endpoints()
+
+    async def _start_accepting(self) -> None:
+        """Every binding of the manifest is made: providers that bind a listener without
+        accepting on it (``defer_accepting``) start serving (see ``host.typing.Provider``)."""
+        for entry in self.host.inventory()["providers"]:
+            provider = self.host.find_provider(entry["contract_id"], entry["binding"])
+            await _call_optional(provider, "start_accepting")
 
     async def _join_lattice(self) -> None:
         assert self.lattice is not None
@@ -339,6 +349,13 @@ class HostServer:
             await self.lattice.leave()
         if self.admin is not None:
             await self.admin.close()
+
+
+async def _call_optional(provider: object, method: str) -> None:
+    """Await ``provider.method()`` if the provider has that optional method."""
+    call = getattr(provider, method, None)
+    if callable(call):
+        await call()
 
 
 def _wascc_values(claims: Mapping[str, Any], caps: list[str]) -> dict[str, str]:

@@ -54,6 +54,14 @@ class Provider(Protocol):
     ``ProviderError`` for binding values ``bind_actor`` would refuse, without opening
     anything; manifests (``wascc validate``, ``wascc up``) then report bad values before
     anything starts, as an entry of the manifest.
+
+    Optional: ``async defer_accepting()`` and ``async start_accepting()``, for a provider that
+    takes work from outside (an HTTP listener). The host process (``wascc up``) calls
+    ``defer_accepting`` on each provider of the manifest before it makes any binding, and
+    ``start_accepting`` once the last binding is made. In between, ``bind_actor`` still opens
+    what it needs (a port in use fails the start-up) but takes no work, so no request reaches
+    an actor whose other bindings (its key-value store, say) are not made yet. A library
+    ``Host`` calls neither: bindings take work as soon as they are made.
     """
 
     contract_id: str

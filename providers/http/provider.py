@@ -3,6 +3,12 @@
 ``BindActor`` opens a listener on the binding's ``PORT``; every request on it becomes a
 ``HandleRequest`` call to that actor. ``RemoveActor`` closes the listener gracefully: it stops
 accepting, lets requests in flight finish, then closes the connections.
+
+Start-up: the host process calls ``defer_accepting()`` before it applies a manifest's
+bindings and ``start_accepting()`` after the last one. In between, ``BindActor`` binds its
+port (a port in use still fails start-up) but connections wait in the kernel's backlog, so no
+request reaches an actor whose other bindings (its key-value store, say) are not made yet.
+Without those calls (a library ``Host``) a listener accepts as soon as it is bound.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from host.errors import ProviderError
 from host.typing import ProviderContext
 from providers.codec import HTTP_SERVER
+from providers.http.budget import DEFAULT_MAX_BYTES_IN_FLIGHT, ByteBudget
 from providers.http.listener import Listener
 from providers.http.settings import HttpSettings
 
@@ -25,16 +34,23 @@ logger = logging.getLogger("wascc.provider.http")
 
 class HttpServerProvider:
     """Serves HTTP for bound actors. ``debug=True`` puts error details in 500 bodies (never
-    in production: they may reveal the actor's internals)."""
+    in production: they may reveal the actor's internals). ``max_bytes_in_flight`` (a
+    manifest's ``config``; 256 MiB) bounds the request and response bodies all its listeners
+    hold at once: a request whose body does not fit gets 503 with ``Retry-After``."""
 
     contract_id = HTTP_SERVER
 
-    def __init__(self, *, debug: bool = False) -> None:
+    def __init__(
+        self, *, debug: bool = False, max_bytes_in_flight: int | str = DEFAULT_MAX_BYTES_IN_FLIGHT
+    ) -> None:
         self.debug = debug
+        self.budget = ByteBudget(_byte_count(max_bytes_in_flight))
         self._host: ProviderContext | None = None
         self._listeners: dict[str, Listener] = {}
         # Binds in progress reserve their port here so two concurrent binds cannot race.
         self._ports: dict[int, str] = {}
+        self._deferred = False
+        self._past: Counter[tuple[str, str, str]] = Counter()  # of listeners since closed
 
     async def start(self, host: ProviderContext) -> None:
         """Keep the host, to call actors back."""
@@ -49,6 +65,44 @@ class HttpServerProvider:
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+
+    async def defer_accepting(self) -> None:
+        """Bind listeners from now on without accepting on them, until ``start_accepting``."""
+        self._deferred = True
+
+    async def start_accepting(self) -> None:
+        """Every binding is made: accept on every listener, now and from now on."""
+        self._deferred = False
+        for listener in self._listeners.values():
+            listener.accept()
+
+    def refusals(self) -> dict[tuple[str, str, str], int]:
+        """(actor key, status or "" for a closed connection, reason) → how many times each
+        listener refused so, since it opened: malformed requests, timeouts, limits."""
+        counts = self._past.copy()
+        for listener in self._listeners.values():
+            counts.update(_keyed(listener))
+        return dict(counts)
+
+    def stats(self) -> dict[str, Any]:
+        """Connections and requests per listener, the body budget, and refusals (JSON)."""
+        return {
+            "bytes_in_flight": self.budget.in_flight,
+            "bytes_in_flight_peak": self.budget.peak,
+            "max_bytes_in_flight": self.budget.limit,
+            "listeners": {
+                actor: {
+                    "port": listener.port,
+                    "connections": listener.connections,
+                    "requests_in_flight": listener.in_flight,
+                }
+                for actor, listener in self._listeners.items()
+            },
+            "refused": [
+                {"actor": actor, "status": status, "reason": reason, "count": count}
+                for (actor, status, reason), count in sorted(self.refusals().items())
+            ],
+        }
 
     def port_of(self, actor: str) -> int:
         """The port the actor's listener is bound to (useful with ``PORT=0``)."""
@@ -75,11 +129,13 @@ class HttpServerProvider:
                 f"{self._ports[settings.port]} already listens there; give one of them "
                 "another PORT"
             )
-        listener = Listener(self._host, actor, label, settings, debug=self.debug)
+        listener = Listener(
+            self._host, actor, label, settings, budget=self.budget, debug=self.debug
+        )
         if settings.port:
             self._ports[settings.port] = label
         try:
-            await listener.start()
+            await listener.open()
         except OSError as exc:
             self._ports.pop(settings.port, None)
             why = (
@@ -96,11 +152,14 @@ class HttpServerProvider:
             raise
         self._ports[listener.port] = label
         self._listeners[actor] = listener
+        if not self._deferred:
+            listener.accept()
         logger.info(
-            "actor %s serves HTTP on http://%s:%d",
+            "actor %s serves HTTP on http://%s:%d%s",
             label,
             settings.address,
             listener.port,
+            " once the host has started" if self._deferred else "",
             extra={"actor_key": actor},
         )
 
@@ -111,6 +170,7 @@ class HttpServerProvider:
             return
         self._ports.pop(listener.port, None)
         await listener.close()
+        self._past.update(_keyed(listener))
         logger.info(
             "actor %s no longer serves HTTP on port %d",
             listener.label,
@@ -129,3 +189,28 @@ class HttpServerProvider:
             f"{HTTP_SERVER} has no operation {operation!r} an actor can call; it only calls "
             "actors (HandleRequest)"
         )
+
+
+def _keyed(listener: Listener) -> Counter[tuple[str, str, str]]:
+    """A listener's refusals keyed as ``HttpServerProvider.refusals`` gives them."""
+    return Counter(
+        {
+            (listener.actor, str(status) if status else "", reason): count
+            for (status, reason), count in listener.refusals.counts.items()
+        }
+    )
+
+
+def _byte_count(value: object) -> int:
+    """``max_bytes_in_flight`` as an integer; a string too, since ``--expand-env`` makes every
+    manifest value one. ``ValueError`` naming the setting if it is not a count >= 1."""
+    try:
+        count = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else 0
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(
+            f"max_bytes_in_flight must be a number of bytes >= 1 (e.g. 268435456 for 256 MiB), "
+            f"got {value!r}"
+        )
+    return count
