@@ -262,16 +262,26 @@ class Lattice:
         origin: str,
         timeout: float | None = None,
     ) -> bytes:
-        """Invoke an actor that runs on another host."""
+        """Invoke an actor that runs on another host, within the RPC timeout (``timeout``
+        may shorten it, never lengthen it)."""
         return await self.remote.call_actor(
             actor, operation, payload, origin=origin, timeout=timeout
         )
 
     async def call_provider(
-        self, actor: str, contract_id: str, binding: str, operation: str, payload: bytes
+        self,
+        actor: str,
+        contract_id: str,
+        binding: str,
+        operation: str,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
     ) -> bytes:
-        """An actor's call to a provider on another host."""
-        return await self.remote.call_provider(actor, contract_id, binding, operation, payload)
+        """An actor's call to a provider on another host (within the RPC timeout)."""
+        return await self.remote.call_provider(
+            actor, contract_id, binding, operation, payload, timeout=timeout
+        )
 
     async def bind_actor(
         self, actor: str, contract_id: str, binding: str, values: Mapping[str, str]

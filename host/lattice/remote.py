@@ -2,10 +2,16 @@
 
 Outgoing: the host consults its ``remote`` router only when the target is not local (local
 first). Each call is sealed in an envelope signed by this host's ``N…`` key and sent as a NATS
-request with the RPC timeout. Incoming: every local actor is served on its subject and every
-local provider on its root subject (``BindActor``/``RemoveActor``) and, per bound actor, on the
-actor's call subject; all in queue groups named after the subject, so hosts running the same
-actor or provider share the load, and a host that dies simply stops taking messages.
+request. No call outlives the RPC timeout: a caller's own timeout (an HTTP request's) may
+shorten it, never lengthen it. A call that no host takes ("no responders") is sent again after
+short pauses within that time, so a host that resubscribes a moment later (after a NATS
+restart) still gets it; then it fails with ``LatticeUnavailable`` (callers answer 503 with
+``Retry-After``), logged once per target every ``QUIET`` seconds, not once per call.
+
+Incoming: every local actor is served on its subject and every local provider on its root
+subject (``BindActor``/``RemoveActor``) and, per bound actor, on the actor's call subject; all
+in queue groups named after the subject, so hosts running the same actor or provider share
+the load, and a host that dies simply stops taking messages.
 
 Every incoming message is checked (size, shape, token, subject) in the subscription's callback
 and always answered, with an error text when refused: a malformed, oversized or forged message
@@ -40,15 +46,16 @@ from host.lattice.envelope import (
     seal,
     verify_envelope,
 )
-from host.lattice.errors import LatticeError, MalformedMessage, RemoteError
+from host.lattice.errors import LatticeError, LatticeUnavailable, MalformedMessage, RemoteError
 from host.lattice.subjects import Subjects
 from host.lattice.trust import LatticeTrust
+from host.natsio import LogThrottle
 from keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
     from host.host import Host
 
-__all__ = ["MAX_IN_FLIGHT", "MAX_MESSAGE", "Remote"]
+__all__ = ["MAX_IN_FLIGHT", "MAX_MESSAGE", "QUIET", "Remote"]
 
 logger = logging.getLogger("wascc.lattice")
 
@@ -56,6 +63,8 @@ MAX_MESSAGE: Final = 1024 * 1024
 """Largest envelope served (bytes); larger ones are refused with an error."""
 MAX_IN_FLIGHT: Final = 4096
 """Incoming invocations served at once; beyond that nats-py buffers them."""
+QUIET: Final = 10.0
+"""Seconds between two log lines about calls to one target that no host took."""
 BIND, UNBIND = "BindActor", "RemoveActor"
 
 BindingKey = tuple[str, str, str]  # (actor, contract id, binding name)
@@ -91,8 +100,10 @@ class Remote:
         self._serving: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._unserved = LogThrottle(QUIET)  # subject → when its calls were last logged
         self.served = 0
         self.refused = 0
+        self.unavailable = 0
 
     # outgoing ---------------------------------------------------------------------------------
 
@@ -107,13 +118,28 @@ class Remote:
         timeout: float | None,
     ) -> bytes:
         envelope = seal(origin, target, operation, payload, self.key, voucher=self.voucher)
-        wait = self.rpc_timeout if timeout is None else timeout
+        wait = self.rpc_timeout if timeout is None else min(timeout, self.rpc_timeout)
         what = f"lattice call {operation} on {target.url}"
-        raw = await self.client.request(subject, envelope.encode(), timeout=wait, what=what)
+        try:  # sent again while nobody takes it: nobody received it
+            raw = await self.client.request(
+                subject, envelope.encode(), timeout=wait, what=what, retry=True
+            )
+        except LatticeUnavailable as exc:
+            self._unavailable(subject, exc)
+            raise
         response = decode_response(raw)
         if response.error is not None:
             raise RemoteError(f"{what} failed: {response.error}", invocation_id=envelope.id)
         return response.msg
+
+    def _unavailable(self, subject: str, exc: LatticeUnavailable) -> None:
+        """Log a call that found no host (or no NATS): once per subject every ``QUIET``
+        seconds, with how many more there were; the caller hears of each one."""
+        self.unavailable += 1
+        held = self._unserved.admit(subject)
+        if held is not None:
+            more = f"; {held} more such calls since the last such line" if held else ""
+            logger.warning("%s (callers are told to retry in %gs)%s", exc, exc.retry_after, more)
 
     async def call_actor(
         self,
@@ -124,7 +150,8 @@ class Remote:
         origin: str,
         timeout: float | None = None,
     ) -> bytes:
-        """Invoke ``operation`` on ``actor``, which runs on another host of the lattice."""
+        """Invoke ``operation`` on ``actor``, which runs on another host of the lattice,
+        within the RPC timeout (or ``timeout``, if shorter)."""
         return await self._invoke(
             self.subjects.actor(actor),
             Entity.of(origin),
@@ -135,13 +162,21 @@ class Remote:
         )
 
     async def call_provider(
-        self, actor: str, contract_id: str, binding: str, operation: str, payload: bytes
+        self,
+        actor: str,
+        contract_id: str,
+        binding: str,
+        operation: str,
+        payload: bytes,
+        *,
+        timeout: float | None = None,
     ) -> bytes:
-        """An actor's call to a provider that another host of the lattice loaded."""
+        """An actor's call to a provider that another host of the lattice loaded, within the
+        RPC timeout (or ``timeout``, if shorter)."""
         subject = self.subjects.provider_actor(contract_id, binding, actor)
         target = Entity(capid=contract_id, binding=binding)
         return await self._invoke(
-            subject, Entity(actor=actor), target, operation, payload, timeout=None
+            subject, Entity(actor=actor), target, operation, payload, timeout=timeout
         )
 
     async def _send_binding(
@@ -366,4 +401,9 @@ class Remote:
 
     def stats(self) -> dict[str, Any]:
         """Counters for the inventory and tests."""
-        return {"served": self.served, "refused": self.refused, "in_flight": len(self._tasks)}
+        return {
+            "served": self.served,
+            "refused": self.refused,
+            "unavailable": self.unavailable,
+            "in_flight": len(self._tasks),
+        }

@@ -22,7 +22,14 @@ import nats
 import nats.errors
 
 from host.errors import ProviderError
-from host.natsio import ConnectErrors, auth_options, describe, round_trip
+from host.natsio import (
+    ConnectErrors,
+    Outage,
+    auth_options,
+    describe,
+    is_connection_error,
+    round_trip,
+)
 from host.typing import ProviderContext
 from providers.codec import MESSAGING, DeliverMessage
 from providers.messaging.settings import MessagingSettings
@@ -69,6 +76,9 @@ class Link:
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self.delivered = 0
         self._errors = ConnectErrors()
+        # Reconnection with doubling waits and a few log lines per outage, not one per attempt
+        # (its first wait is set by ``open``).
+        self._outage = Outage(logger, self.where, f"NATS of actor {label}")
 
     @property
     def where(self) -> str:
@@ -82,6 +92,7 @@ class Link:
 
     async def open(self, *, connect_timeout: float, reconnect_wait: float) -> None:
         """Connect and subscribe; ``ProviderError`` if NATS cannot be reached."""
+        self._outage.wait = (reconnect_wait, max(reconnect_wait, 5.0))
         creds = self.settings.credentials
         try:
             self._nc = await nats.connect(
@@ -221,11 +232,17 @@ class Link:
 
     async def _on_error(self, exc: Exception) -> None:
         self._errors.record(exc)
+        nc = self._nc
+        if nc is None:  # a failed first attempt: open() reports it
+            return
+        if self._outage.down or is_connection_error(exc):  # lost, or an attempt failed
+            self._outage.failed(exc, nc)
+            return
         logger.warning("NATS (%s) for actor %s: %s", self.where, self.label, describe(exc))
 
     async def _on_disconnected(self) -> None:
         if self._nc is not None:  # not a close we asked for
-            logger.warning("actor %s lost NATS (%s); reconnecting", self.label, self.where)
+            self._outage.lost(self._nc)
 
     async def _on_reconnected(self) -> None:
-        logger.info("actor %s reconnected to NATS (%s)", self.label, self.where)
+        self._outage.restored()

@@ -120,7 +120,8 @@ async def test_actor_to_actor_across_hosts(member: MakeMember, signer: Signer) -
 
 
 async def test_unknown_actor_is_a_clear_error(member: MakeMember) -> None:
-    """No host runs the actor: the caller learns it at once."""
+    """No host runs the actor: the caller learns it within the RPC timeout (it asks again
+    meanwhile, in case a host is just subscribing)."""
     b, _ = await member()
     missing = KeyPair.generate("module").public_key
     with pytest.raises(LatticeUnavailable, match="no host in the lattice serves it"):
