@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ACTOR_SOURCES := $(wildcard actors/*.c actors/include/*.h actors/fixtures/*.wat actors/build.py)
 ACTORS_STAMP := actors/build/.built
 
-.PHONY: setup actors run test lint typecheck pytest bench clean
+.PHONY: setup actors run test lint typecheck pytest bench soak clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ test: lint typecheck pytest
 
 bench: $(ACTORS_STAMP)
 	$(PY) -m bench.run
+
+# `wascc up` with the demo under steady load for SOAK_SECONDS, watched for growing memory,
+# descriptors and threads (bench/soak.py); exit status 1 on growth or a failed request.
+SOAK_SECONDS ?= 60
+soak: $(ACTORS_STAMP)
+	$(PY) -m bench.soak $(SOAK_SECONDS)
 
 clean:
 	rm -rf actors/build .mypy_cache .ruff_cache .pytest_cache

@@ -374,7 +374,7 @@ class Checker:
                 f"{path}.values", "an HTTP binding needs a PORT value", 'add values: {PORT: "8080"}'
             )
             return False
-        if not port.strip().isdigit() or int(port) > 65535:
+        if not (port.strip().isascii() and port.strip().isdigit()) or int(port) > 65535:
             self._bad(
                 f"{path}.values.PORT",
                 f"{port!r} is not a TCP port",

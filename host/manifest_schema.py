@@ -307,11 +307,17 @@ class _Fields:
 
     def no_nul(self, value: str, path: str) -> bool:
         """Whether ``value`` is free of NUL characters (no path, name or value holds one;
-        the OS refuses them in paths); a problem if not."""
-        if "\0" not in value:
-            return True
-        self.bad(path, f"{_shown(value)} holds a NUL character (\\0)", "remove it")
-        return False
+        the OS refuses them in paths) and of lone surrogates (JSON's ``"\\ud800"``: no text
+        encoding can write one); a problem if not."""
+        if "\0" in value:
+            self.bad(path, f"{_shown(value)} holds a NUL character (\\0)", "remove it")
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self.bad(path, "the text holds a lone surrogate (\\ud800-\\udfff)", "remove it")
+            return False
+        return True
 
     def string_key(self, key: object, path: str) -> TypeGuard[str]:
         """Whether ``key`` (of the mapping at ``path``) is a string; a problem if not: YAML

@@ -74,6 +74,8 @@ def load_creds_file(path: str | Path) -> UserCredentials:
         raise CredentialsError(f"{where!r} cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise CredentialsError(f"{where!r} is not a text .creds file") from None
+    except (ValueError, RuntimeError):  # a NUL byte in the path; ~user of no user
+        raise CredentialsError(f"{where!r} is not a path of a file that can be read") from None
     blocks = dict(_CREDS_BLOCK.findall(text))
     jwt, seed = blocks.get("NATS USER JWT", ""), blocks.get("USER NKEY SEED", "")
     if not jwt or not seed:

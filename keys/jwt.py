@@ -107,6 +107,11 @@ def _segment_json(segment: str, what: str, path: str | None) -> dict[str, Any]:
         raise TokenMalformed(
             f"the token's {what} is not base64url-encoded JSON; {_RESIGN}", path=path
         ) from None
+    except RecursionError:  # json gives up on arrays or objects nested ~1000 deep
+        raise TokenMalformed(
+            f"the token's {what} nests arrays or objects too deeply to read; {_RESIGN}",
+            path=path,
+        ) from None
     if not isinstance(value, dict):
         raise TokenMalformed(f"the token's {what} is not a JSON object; {_RESIGN}", path=path)
     return value

@@ -95,6 +95,11 @@ def _read_seed_file(path: Path) -> KeyPair:
         raise KeyStoreError(f"{path} does not hold an nkey seed") from None
     except OSError as exc:
         raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:  # a NUL byte or a lone surrogate: no file has such a name
+        raise KeyStoreError(
+            f"cannot read {str(path)!r}: no file has such a name (a NUL byte or a lone "
+            "surrogate in it)"
+        ) from None
     try:
         return KeyPair.from_seed(text)
     except KeyError_ as exc:
@@ -117,6 +122,17 @@ def list_keys(directory: Path | None = None) -> list[SavedKey]:
     return found
 
 
+def _expanded(text: str) -> Path:
+    """``text`` as a path with a leading ``~`` or ``~user`` expanded; ``KeyStoreError`` if
+    there is no such home directory."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # pathlib's word for "~user of no user", or no home at all
+        raise KeyStoreError(
+            f"cannot read {text!r}: there is no home directory for its ~ part"
+        ) from None
+
+
 def load_key(source: str, *, directory: Path | None = None) -> KeyPair:
     """The key pair ``source`` names: a seed, a path to a ``.nk`` file, or a saved key's name.
 
@@ -126,7 +142,7 @@ def load_key(source: str, *, directory: Path | None = None) -> KeyPair:
     text = source.strip()
     if _SEEDLIKE.fullmatch(text):
         return KeyPair.from_seed(text)
-    path = Path(text).expanduser()
+    path = _expanded(text)
     if path.is_file() or path.suffix == _SUFFIX or os.sep in text:
         return _read_seed_file(path)
     if is_public_key(text):
@@ -146,7 +162,7 @@ def load_key_of(source: str, kinds: Collection[KeyKind], *, base: Path | None = 
     """``load_key(source)`` checked to be one of ``kinds``; ``WrongKeyKind`` ("it is a module
     key, not a server key") otherwise. A ``.nk`` file named relative to ``base`` (a
     manifest's directory) is found there."""
-    relative = (base / Path(source).expanduser()) if base is not None else None
+    relative = (base / _expanded(source)) if base is not None else None
     pair = load_key(str(relative) if relative is not None and relative.is_file() else source)
     if pair.kind not in kinds:
         wanted = " or ".join(with_article(k) for k in kinds)

@@ -286,8 +286,8 @@ def _verified_claims(envelope: Envelope) -> dict[str, Any]:
         try:
             claims = json.loads(b64url_decode(parts[1]))
             signature = b64url_decode(parts[2])
-        except (ValueError, UnicodeDecodeError):
-            claims = None
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deeply
+            claims = None  # the full check below says why
         if isinstance(claims, dict):
             issuer = claims.get("iss")
             key = _VERIFY_KEYS.get(issuer) if isinstance(issuer, str) else None

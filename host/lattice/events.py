@@ -108,10 +108,20 @@ def verify_event(event: Mapping[str, Any]) -> dict[str, Any]:
         or claims.get("sub") != event.get("id")
         or not isinstance(wascc, dict)
         or wascc.get("type") != event.get("type")
-        or wascc.get("hash") != _digest(str(event.get("type")), event.get("data") or {})
+        or wascc.get("hash") != _received_digest(event)
     ):
         raise ForgedInvocation(f"refused {what}: its signature is for another event")
     return claims
+
+
+def _received_digest(event: Mapping[str, Any]) -> str | None:
+    """The digest of a received event's type and data; None if its data cannot be what a
+    host signed: text with lone surrogates (JSON's ``\\ud800`` escapes), which no host can
+    encode, or nesting as deep as the JSON reader allows, which the writer cannot retrace."""
+    try:
+        return _digest(str(event.get("type")), event.get("data") or {})
+    except (UnicodeEncodeError, RecursionError):
+        return None
 
 
 def parse_event(raw: bytes) -> dict[str, Any]:
@@ -120,10 +130,15 @@ def parse_event(raw: bytes) -> dict[str, Any]:
         event = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise MalformedMessage("the event is not JSON") from None
+    except RecursionError:  # json gives up on arrays or objects nested ~1000 deep
+        raise MalformedMessage("the event nests arrays or objects too deeply to read") from None
     if not isinstance(event, dict) or event.get("specversion") != "1.0":
         raise MalformedMessage("the event is not a CloudEvent 1.0 object")
-    if event.get("type") not in EVENT_TYPES or not isinstance(event.get("data"), dict):
-        raise MalformedMessage(f"unknown event type {event.get('type')!r}")
+    kind = event.get("type")
+    if not isinstance(kind, str):  # an array or an object cannot even be looked up
+        raise MalformedMessage("the event type is missing or not a string")
+    if kind not in EVENT_TYPES or not isinstance(event.get("data"), dict):
+        raise MalformedMessage(f"unknown event type {kind!r}")
     if not isinstance(event.get("source"), str):
         raise MalformedMessage("the event has no source host")
     return event

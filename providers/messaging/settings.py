@@ -68,7 +68,7 @@ class MessagingSettings:
         max_concurrent = DEFAULT_MAX_CONCURRENT
         text = values.get("MAX_CONCURRENT", "").strip()
         if text:
-            if not text.isdigit() or int(text) < 1:
+            if not (text.isascii() and text.isdigit()) or int(text) < 1:
                 raise bad(f"MAX_CONCURRENT={text!r} is not an integer >= 1")
             max_concurrent = int(text)
 
