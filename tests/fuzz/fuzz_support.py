@@ -26,7 +26,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
@@ -41,6 +41,7 @@ __all__ = [
     "HEADER",
     "KEYS",
     "NOW",
+    "alter_fields",
     "b64",
     "claim_values",
     "claims_dicts",
@@ -248,6 +249,24 @@ def near(genuine: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[s
     return st.tuples(genuine, st.lists(_one_claim, max_size=2)).map(
         lambda drawn: functools.reduce(lambda claims, change: claims | change, drawn[1], drawn[0])
     )
+
+
+def alter_fields(
+    draw: st.DrawFn,
+    record: dict[Any, Any],
+    fields: Mapping[str, st.SearchStrategy[Any]],
+    anything: st.SearchStrategy[Any],
+) -> None:
+    """Up to two of ``fields`` of ``record`` dropped, set to ``anything``, or set to a near
+    miss drawn from the field's own strategy: a message that fails one or two checks."""
+    for key in draw(st.lists(st.sampled_from(sorted(fields)), max_size=2, unique=True)):
+        how = draw(st.integers(0, 2))
+        if how == 0:
+            record.pop(key, None)
+        elif how == 1:
+            record[key] = draw(anything)
+        else:
+            record[key] = draw(fields[key])
 
 
 @st.composite

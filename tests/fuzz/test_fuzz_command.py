@@ -27,6 +27,7 @@ from tests.fuzz.fuzz_support import (
     FUZZ,
     HEADER,
     KEYS,
+    alter_fields,
     b64,
     claims_dicts,
     deep_token,
@@ -76,14 +77,7 @@ def control_wires(draw: st.DrawFn, action: str) -> dict[Any, Any]:
     if "token" in wire and draw(st.integers(0, 2)) == 0:
         claims = decode_token(wire["token"]).claims
         wire["token"] = draw(tokens(near(st.just(claims))))
-    for key in draw(st.lists(st.sampled_from(sorted(_FIELD_VALUES)), max_size=2, unique=True)):
-        how = draw(st.integers(0, 2))
-        if how == 0:
-            wire.pop(key, None)
-        elif how == 1:
-            wire[key] = draw(msgpack_values)
-        else:
-            wire[key] = draw(_FIELD_VALUES[key])
+    alter_fields(draw, wire, _FIELD_VALUES, msgpack_values)
     return wire
 
 

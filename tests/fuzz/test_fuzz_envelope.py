@@ -36,6 +36,7 @@ from tests.fuzz.fuzz_support import (
     DEEP,
     FUZZ,
     KEYS,
+    alter_fields,
     claims_dicts,
     deep_token,
     msgpack_values,
@@ -105,15 +106,7 @@ def envelope_wires(draw: st.DrawFn) -> dict[Any, Any]:
     if draw(st.integers(0, 2)) == 0:
         claims = decode_token(envelope.encoded_claims).claims
         wire["encoded_claims"] = draw(tokens(near(st.just(claims))))
-    changed = st.sampled_from(sorted(_FIELD_VALUES))
-    for key in draw(st.lists(changed, max_size=2, unique=True)):
-        how = draw(st.integers(0, 2))
-        if how == 0:
-            wire.pop(key, None)
-        elif how == 1:
-            wire[key] = draw(msgpack_values)
-        else:
-            wire[key] = draw(_FIELD_VALUES[key])
+    alter_fields(draw, wire, _FIELD_VALUES, msgpack_values)
     return wire
 
 

@@ -27,6 +27,7 @@ from tests.fuzz.fuzz_support import (
     DEEP,
     FUZZ,
     KEYS,
+    alter_fields,
     claims_dicts,
     deep_token,
     json_values,
@@ -80,14 +81,7 @@ def altered_events(draw: st.DrawFn) -> dict[str, Any]:
     if "wascctoken" in event and draw(st.integers(0, 2)) == 0:
         claims = decode_token(event["wascctoken"]).claims
         event["wascctoken"] = draw(tokens(near(st.just(claims))))
-    for key in draw(st.lists(st.sampled_from(sorted(_ATTRIBUTES)), max_size=2, unique=True)):
-        how = draw(st.integers(0, 2))
-        if how == 0:
-            event.pop(key, None)
-        elif how == 1:
-            event[key] = draw(json_values)
-        else:
-            event[key] = draw(_ATTRIBUTES[key])
+    alter_fields(draw, event, _ATTRIBUTES, json_values)
     return event
 
 

@@ -26,7 +26,8 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 
 SLOW_PROVIDER = '''
-"""A key-value stand-in whose Add answers after ``delay`` seconds (a test provider)."""
+"""A key-value stand-in whose Add answers after ``delay`` seconds and whose BindActor takes
+``bind_delay`` seconds (a test provider)."""
 import asyncio
 
 import msgpack
@@ -35,8 +36,9 @@ import msgpack
 class SlowKeyValue:
     contract_id = "wascc:keyvalue"
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, bind_delay: float = 0.0) -> None:
         self.delay = delay
+        self.bind_delay = bind_delay
         self.total = 0
 
     async def start(self, host):
@@ -46,7 +48,7 @@ class SlowKeyValue:
         pass
 
     async def bind_actor(self, actor, binding, values):
-        pass
+        await asyncio.sleep(self.bind_delay)
 
     async def remove_actor(self, actor, binding):
         pass

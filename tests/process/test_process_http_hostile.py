@@ -35,37 +35,6 @@ Actors = dict[str, SignedActor]
 Up = Callable[..., WasccProcess]
 Manifest = Callable[[str], Path]
 
-SLOW_BIND_PROVIDER = '''
-"""A key-value stand-in whose BindActor takes ``delay`` seconds (a test provider)."""
-import asyncio
-
-import msgpack
-
-
-class SlowBindKeyValue:
-    contract_id = "wascc:keyvalue"
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
-        self.total = 0
-
-    async def start(self, host):
-        pass
-
-    async def stop(self):
-        pass
-
-    async def bind_actor(self, actor, binding, values):
-        await asyncio.sleep(self.delay)
-
-    async def remove_actor(self, actor, binding):
-        pass
-
-    async def handle(self, actor, binding, operation, payload):
-        self.total += 1
-        return msgpack.packb({"value": self.total})
-'''
-
 
 def echo_manifest(values: str = "", config: str = "", actor: str = "echo_s.wasm") -> str:
     """One actor behind HTTP on a free port, with extra binding values and provider config."""
@@ -409,13 +378,12 @@ def test_requests_during_startup_never_get_500(
 ) -> None:
     """kvcounter's HTTP binding comes before its key-value binding, which takes 1.5 s: the
     requests fired all along wait for the host to be ready and none gets 500."""
-    (tmp_path / "slowbind.py").write_text(SLOW_BIND_PROVIDER)
     port = free_port()
     file = manifest(
         "actors: [kvcounter_s.wasm]\n"
         "capabilities:\n"
         "  - path: http_server\n"
-        "  - {path: 'slowbind:SlowBindKeyValue', config: {delay: 1.5}}\n"
+        "  - {path: 'slowkv:SlowKeyValue', config: {bind_delay: 1.5}}\n"
         "bindings:\n"
         "  - {actor: kvcounter_s.wasm, capability: wascc:http_server,\n"
         f"     values: {{PORT: '{port}'}}}}\n"
