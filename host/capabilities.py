@@ -67,6 +67,9 @@ class ProviderSpec:
                     )
         for key in sorted(self.required - set(config) - {_DATA_DIR}):
             problems.append(f"{key}: {self.name} needs the setting {key!r}")
+        values_check = getattr(self.cls, "check_config", None)  # the class's own (optional)
+        if not problems and callable(values_check):
+            problems.extend(str(problem) for problem in values_check(config))
         return problems
 
     def build(self, config: Mapping[str, object], data_dir: Path) -> Provider:

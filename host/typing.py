@@ -53,7 +53,9 @@ class Provider(Protocol):
     Optional: a classmethod ``check_values(values, *, actor, label, binding)`` that raises
     ``ProviderError`` for binding values ``bind_actor`` would refuse, without opening
     anything; manifests (``wascc validate``, ``wascc up``) then report bad values before
-    anything starts, as an entry of the manifest.
+    anything starts, as an entry of the manifest. Likewise a classmethod
+    ``check_config(config) -> list[str]`` for the constructor keywords a manifest's
+    ``capabilities[i].config`` gives, each problem as ``"key: what is wrong"``.
 
     Optional: ``async defer_accepting()`` and ``async start_accepting()``, for a provider that
     takes work from outside (an HTTP listener). The host process (``wascc up``) calls

@@ -76,6 +76,17 @@ class HttpServerProvider:
         for listener in self._listeners.values():
             listener.accept()
 
+    @classmethod
+    def check_config(cls, config: Mapping[str, object]) -> list[str]:
+        """Problems with the provider's ``config`` (``wascc validate`` reports them)."""
+        if "max_bytes_in_flight" not in config:
+            return []
+        try:
+            _byte_count(config["max_bytes_in_flight"])
+        except ValueError as exc:
+            return [f"max_bytes_in_flight: {exc}"]
+        return []
+
     def refusals(self) -> dict[tuple[str, str, str], int]:
         """(actor key, status or "" for a closed connection, reason) → how many times each
         listener refused so, since it opened: malformed requests, timeouts, limits."""

@@ -11,6 +11,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ from host.errors import (
     Unavailable,
 )
 from host.lattice.errors import LatticeUnavailable
+from host.manifest import ManifestInvalid, load_manifest
 from host.testing import FunctionProvider
 from providers import HttpServerProvider, HttpSettings
 from providers.codec import HttpResponse
@@ -571,3 +573,24 @@ def echo_at(serve: ServeActor, signer: SignerLike) -> EchoAt:
         )
 
     return make
+
+
+@pytest.mark.parametrize("value", ["-5", "lots", 0, True])
+def test_validate_refuses_a_bad_byte_budget(tmp_path: Path, value: object) -> None:
+    """A max_bytes_in_flight that is not a count of bytes is a manifest problem, found
+    before anything starts, naming the entry and what to write."""
+    file = tmp_path / "m.json"
+    file.write_text(
+        json.dumps(
+            {
+                "actors": [],
+                "capabilities": [{"path": "http_server", "config": {"max_bytes_in_flight": value}}],
+                "bindings": [],
+            }
+        )
+    )
+    with pytest.raises(ManifestInvalid) as invalid:
+        load_manifest(file)
+    message = str(invalid.value)
+    assert "capabilities[0].config.max_bytes_in_flight" in message
+    assert "must be a number of bytes >= 1" in message
