@@ -126,13 +126,15 @@ class Actor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         instance = await self._acquire(deadline, timeout)
-        try:
-            # After the wait for an instance: a call queued behind one that just got the actor
-            # penalized must take the lane too.
-            in_lane = await self.health.admit(max(0.0, deadline - loop.time()))
-        except BaseException:
-            self._pool.release(instance)
-            raise
+        in_lane = False
+        if self.health.penalized:  # checked here, not awaited per call: this path is hot
+            try:
+                # After the wait for an instance: a call queued behind one that just got the
+                # actor penalized must take the lane too.
+                in_lane = await self.health.admit(max(0.0, deadline - loop.time()))
+            except BaseException:
+                self._pool.release(instance)
+                raise
         if self._inline.allowed() and not in_lane:
             # Promoted while this call waited in the queue: run it inline too, or a queue
             # that built up before the promotion would keep every call on worker threads.
