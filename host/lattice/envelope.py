@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -258,20 +258,17 @@ def _message_bytes(value: object) -> bytes:
     raise MalformedMessage("the envelope's msg is neither bin nor an array of bytes (0-255)")
 
 
-def verify_envelope(
-    envelope: Envelope, *, trusted_hosts: Collection[str] | None = None
-) -> dict[str, Any]:
+def verify_envelope(envelope: Envelope) -> dict[str, Any]:
     """The token's claims; ``ForgedInvocation`` unless the token was signed by ``host_id`` (a
-    server key, in ``trusted_hosts`` when given) and covers exactly this origin, target,
-    operation and message. Whether that host is trusted and the token fresh is the
-    receiver's ``LatticeTrust``'s question."""
+    server key) and covers exactly this origin, target, operation and message. Whether that
+    host is trusted and the token fresh is the receiver's ``LatticeTrust``'s question."""
     claims = _verified_claims(envelope)
     if "exp" in claims or "nbf" in claims:  # hosts write neither; other tools may
         try:
             check_time_window(claims)
         except ClaimsError as exc:
             raise _unverified(envelope, exc) from None
-    _check_claims(envelope, claims, trusted_hosts)
+    _check_claims(envelope, claims)
     return claims
 
 
@@ -318,18 +315,12 @@ def _unverified(envelope: Envelope, exc: Exception) -> ForgedInvocation:
     return ForgedInvocation(f"refused {envelope.describe()}: the token does not verify: {reason}")
 
 
-def _check_claims(
-    envelope: Envelope, claims: Mapping[str, Any], trusted_hosts: Collection[str] | None
-) -> None:
+def _check_claims(envelope: Envelope, claims: Mapping[str, Any]) -> None:
     issuer = claims.get("iss")
     if issuer != envelope.host_id:
         raise ForgedInvocation(
             f"refused {envelope.describe()}: the token was signed by {issuer}, not by the host "
             "it names"
-        )
-    if trusted_hosts is not None and issuer not in trusted_hosts:
-        raise ForgedInvocation(
-            f"refused {envelope.describe()}: host {issuer} is not a trusted host"
         )
     wascap = claims.get("wascap")
     if not isinstance(wascap, Mapping):

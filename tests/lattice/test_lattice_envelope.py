@@ -23,6 +23,8 @@ from host.lattice import (
     verify_envelope,
 )
 from host.lattice.errors import LatticeError
+from host.lattice.trust import LatticeTrust
+from host.trust import TrustPolicy
 from keys.jwt import decode_token, encode_token
 from keys.nkeys import KeyPair
 
@@ -148,9 +150,15 @@ def test_garbage_token_is_refused(server_key: KeyPair) -> None:
 def test_untrusted_host_is_refused(server_key: KeyPair) -> None:
     """With a list of trusted hosts, any other host's invocation is refused."""
     envelope = seal(Entity(actor=OTHER), Entity(actor=ACTOR), "Echo", b"", server_key)
-    verify_envelope(envelope, trusted_hosts={server_key.public_key})
-    with pytest.raises(ForgedInvocation, match="not a trusted host"):
-        verify_envelope(envelope, trusted_hosts={KeyPair.generate("server").public_key})
+    claims = verify_envelope(envelope)
+
+    def admit(hosts: set[str]) -> None:
+        trust = LatticeTrust(TrustPolicy.build(hosts=hosts), "N-receiver", rpc_timeout=2)
+        trust.admit(envelope.describe, envelope.host_id, None, claims)
+
+    admit({server_key.public_key})
+    with pytest.raises(ForgedInvocation, match="is not trusted here"):
+        admit({KeyPair.generate("server").public_key})
 
 
 @pytest.mark.parametrize(
