@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,6 +20,7 @@ from host.dispatch import (
     DEFAULT_BINDING,
     ActorHostCalls,
     Binding,
+    DirectCall,
     RemoteRouter,
     SyncHandler,
     is_actor_namespace,
@@ -40,7 +42,7 @@ from host.errors import (
 from host.health import PenaltyBox
 from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from host.trust.policy import TrustPolicy, check_update
-from host.typing import Authorizer, Middleware, Provider, SyncProvider
+from host.typing import Authorizer, DirectCalls, Middleware, Provider, SyncProvider
 from host.wapc import WapcInstance
 from host.workers import WorkerThreads
 from keys.claims import Claims, validate_module
@@ -95,6 +97,8 @@ class Host:
         # runtime-checkable Protocol costs microseconds, too much for every host call.
         self._sync_handlers: dict[tuple[str, str], SyncHandler] = {}
         self._bindings: dict[tuple[str, str, str], Binding] = {}
+        # Bindings whose provider answers on the calling thread (``Provider.direct``).
+        self._direct: dict[tuple[str, str, str], DirectCalls] = {}
         # Bindings another host of the lattice made for a local actor (``record_binding``).
         self._recorded: set[tuple[str, str, str]] = set()
         self._workers: WorkerThreads | None = None
@@ -218,22 +222,41 @@ class Host:
 
     def _loop_free_check(self, actor: Actor) -> Callable[[], bool]:
         """A cheap check, for the inline policy, that none of the actor's possible host calls
-        needs the event loop: no actor-to-actor calls, and only synchronous providers bound."""
+        needs the event loop now: no actor-to-actor calls, and every binding answered on the
+        calling thread by a ``SyncProvider`` or by ``DirectCalls`` that are ``loop_safe``."""
         if not self.inline or any(is_actor_namespace(cap) for cap in actor.claims.caps):
             return lambda: False
-        cached = [-1, False]
+        # (topology seen, the bindings' DirectCalls to ask each time, or None: never)
+        cached: list[Any] = [-1, None]
 
         def check() -> bool:
             if cached[0] != self._topology:
                 cached[0] = self._topology
-                cached[1] = all(
-                    (contract, name) in self._sync_handlers
-                    for (key, contract, name) in self._bindings
-                    if key == actor.key  # a provider on another host is never loop-free
-                )
-            return bool(cached[1])
+                cached[1] = self._direct_gates(actor.key)
+            gates: tuple[DirectCalls, ...] | None = cached[1]
+            if gates is None:
+                return False
+            for gate in gates:  # noqa: SIM110 - usually none or one: no generator here
+                if not gate.loop_safe:
+                    return False
+            return True
 
         return check
+
+    def _direct_gates(self, actor: str) -> tuple[DirectCalls, ...] | None:
+        """The ``DirectCalls`` whose ``loop_safe`` decides whether ``actor`` may run inline,
+        or ``None`` if one of its bindings always needs the loop (an async provider, or a
+        provider on another host)."""
+        gates: list[DirectCalls] = []
+        for key in self._bindings:
+            if key[0] != actor:
+                continue
+            direct = self._direct.get(key)
+            if direct is not None:
+                gates.append(direct)
+            elif key[1:] not in self._sync_handlers:
+                return None
+        return tuple(gates)
 
     async def add_actor(
         self,
@@ -506,8 +529,20 @@ class Host:
         return self._providers.get((contract_id, binding))
 
     def sync_handler(self, contract_id: str, binding: str) -> SyncHandler | None:
-        """The provider's synchronous fast path, if it offers one."""
+        """The provider's ``handle_sync``, if it has one (the lattice serves remote actors'
+        calls with it)."""
         return self._sync_handlers.get((contract_id, binding))
+
+    def direct_call(self, actor: str, contract_id: str, binding: str) -> DirectCall | None:
+        """How the binding answers on the calling thread, if it does: its ``DirectCalls``,
+        else the provider's ``handle_sync``."""
+        direct = self._direct.get((actor, contract_id, binding))
+        if direct is not None:
+            return direct.call
+        sync = self._sync_handlers.get((contract_id, binding))
+        if sync is not None:
+            return partial(sync, actor, binding)
+        return None
 
     def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None:
         """The binding (actor, contract, name), if set."""
@@ -557,6 +592,22 @@ class Host:
                 f"provider {contract_id} (binding {binding!r}) refused to bind actor "
                 f"{running.label}: {exc}"
             ) from exc
+        direct = getattr(provider, "direct", None)
+        if direct is not None:
+            try:
+                answer = direct(actor, binding)
+            except Exception as exc:  # keep the binding usable through handle
+                logger.warning(
+                    "provider %s (binding %s) could not answer actor %s directly (%s); its "
+                    "calls go through the event loop",
+                    contract_id,
+                    binding,
+                    running.label,
+                    exc,
+                )
+            else:
+                if answer is not None:
+                    self._direct[key] = answer
         self._bindings[key] = record
         self._topology += 1
         logger.info("bound actor %s to %s (binding %s)", running.label, contract_id, binding)
@@ -571,6 +622,7 @@ class Host:
         """Remove a binding (sends ``RemoveActor`` to the provider)."""
         binding = normalize_binding(binding)
         record = self._bindings.pop((actor, contract_id, binding), None)
+        self._direct.pop((actor, contract_id, binding), None)
         self._topology += 1
         if record is None:
             raise HostError(f"actor {actor} has no binding {binding!r} to {contract_id}")

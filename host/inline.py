@@ -6,16 +6,22 @@ but a call on the loop thread blocks every other task until it returns, so inlin
 only when both hold:
 
 - **Nothing the call can do needs the loop.** Every host call the actor could make is either
-  refused on the spot or served by a ``SyncProvider`` on the calling thread: the actor claims
-  no other actor's key, and each of its bindings leads to a ``SyncProvider``. A call that
-  waited for the loop while running on it would deadlock. Bindings change only on the loop
-  thread, which is busy with the call, so the answer cannot change during the call.
+  refused on the spot or answered on the calling thread: the actor claims no other actor's
+  key, and each of its bindings leads to a ``SyncProvider`` or to ``DirectCalls`` that say
+  they are ``loop_safe`` right now (a Redis store that turned slow says no until it is quick
+  again). A call that waited for the loop while running on it would deadlock. Bindings change
+  only on the loop thread, which is busy with the call, so the answer cannot change during
+  the call.
 - **Its calls are quick.** An actor starts on worker threads; after ``PROMOTE_AFTER`` calls
-  in a row under ``QUICK`` seconds it runs inline. An inline call slower than ``SLOW``, or a
-  trap, sends it back to worker threads, and each time it must then earn inline again with
-  twice as many quick calls in a row. A one-off pause (a GC, a preempted process on a busy
-  machine) costs a few worker calls; an actor that keeps being slow holds the loop at most
-  once per 16, 32, 64, ... calls, each time for at most its deadline.
+  in a row that each used under ``QUICK`` seconds of CPU on their worker thread it runs
+  inline. CPU time, not wall time: a worker waits for the interpreter lock while the loop
+  runs, up to the switch interval at a time, so under load from the first second every
+  worker call would look slow by the clock and the actor would never be promoted. An inline
+  call slower than ``SLOW`` by the clock, or a trap, sends it back to worker threads, and each
+  time it must then earn inline again with twice as many quick calls in a row. A one-off
+  pause (a GC, a preempted process on a busy machine) costs a few worker calls; an actor
+  that keeps being slow holds the loop at most once per 16, 32, 64, ... calls, each time for
+  at most its deadline.
 """
 
 from __future__ import annotations
@@ -62,9 +68,9 @@ class InlinePolicy:
                 self.required,
             )
 
-    def record_worker(self, elapsed: float, *, failed: bool) -> None:
-        """Account for a call that ran ``elapsed`` seconds on a worker thread."""
-        if failed or elapsed > self.QUICK:
+    def record_worker(self, cpu: float, *, failed: bool) -> None:
+        """Account for a call that used ``cpu`` seconds of its worker thread's CPU time."""
+        if failed or cpu > self.QUICK:
             self.streak = 0
         else:
             self.streak += 1

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Authorizer",
+    "DirectCalls",
     "Middleware",
     "Provider",
     "ProviderContext",
@@ -45,10 +46,12 @@ class Provider(Protocol):
     The host calls ``start`` once before any binding and ``stop`` once at shutdown, after
     ``remove_actor`` for every binding. ``handle`` serves an actor's ``__host_call``.
 
-    Optional: ``handle_blocking(actor, binding, operation, payload) -> bytes | None``, called
-    instead of ``handle`` for an actor's call on its worker thread (never on the event loop's
-    thread): it may block that thread (a database answering), and returns ``None`` to have
-    ``handle`` used after all. It saves the two thread switches to the loop and back.
+    Optional: ``direct(actor, binding) -> DirectCalls | None``, for a provider that can answer
+    some bindings on the calling thread (see ``DirectCalls``). The host asks once, right after
+    ``bind_actor`` succeeded, and uses the answer for every call of that binding until it
+    removes the binding; ``None`` means "through ``handle``". A host call to ``handle`` from an
+    actor's worker thread costs two thread switches, and keeps the actor off the event loop's
+    thread for good (a call running there could never wait for ``handle``).
 
     Optional: a classmethod ``check_values(values, *, actor, label, binding)`` that raises
     ``ProviderError`` for binding values ``bind_actor`` would refuse, without opening
@@ -86,6 +89,30 @@ class Provider(Protocol):
 
     async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
         """Serve one call from ``actor``; raise an exception to give the guest an error."""
+        ...
+
+
+class DirectCalls(Protocol):
+    """One binding's calls, answered on the calling thread (``Provider.direct``).
+
+    The host calls ``call`` instead of ``Provider.handle`` for every host call the bound actor
+    makes under the binding, on the thread that runs the actor's wasm: the event loop's thread
+    when the actor runs inline (``host.inline``), else one of the host's worker threads.
+    """
+
+    @property
+    def loop_safe(self) -> bool:
+        """Whether ``call`` may run on the event loop's thread now, for any operation of the
+        contract: it never waits for the event loop (that would deadlock) and is expected to
+        be quick (no network round trip to another machine, no fsync). Read before each call
+        that would run inline, so it may change: a store that turned slow says ``False``
+        until it is quick again, and the actor's calls move to worker threads meanwhile."""
+        ...
+
+    def call(self, operation: str, payload: bytes) -> bytes:
+        """Serve one call; same contract as ``Provider.handle`` (raise to give the guest an
+        error). On a worker thread it may block that thread, within the binding's timeout;
+        it must never wait for the event loop when called on the loop's own thread."""
         ...
 
 
