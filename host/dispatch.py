@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import threading
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +25,7 @@ from host.errors import (
     ProviderCallError,
     WasccError,
 )
+from host.handoff import LoopWaiter
 from host.invocation import Invocation, current_invocation
 from host.typing import Authorizer, Middleware, Provider
 from keys.claims import Claims
@@ -238,7 +238,7 @@ class ActorHostCalls:
         The cheapest hand-off there is: one ``call_soon_threadsafe`` that starts a task, and
         a plain lock the task's done-callback releases (``run_coroutine_threadsafe`` adds a
         second future chained to the task, costing about twice as much per round trip)."""
-        waiter = _Waiter(coro)
+        waiter = LoopWaiter(coro)
         loop = self._router.loop
         loop.call_soon_threadsafe(waiter.start, loop, context=contextvars.copy_context())
         if waiter.wait(self._router.host_call_timeout):
@@ -249,50 +249,3 @@ class ActorHostCalls:
             f"{self._router.host_call_timeout:g}s",
             actor=self._actor.key,
         )
-
-
-class _Waiter:
-    """A coroutine run as a task on the loop, waited for by one blocked thread."""
-
-    __slots__ = ("_coro", "_done", "_error", "_task", "_value")
-
-    def __init__(self, coro: Coroutine[Any, Any, bytes]) -> None:
-        self._coro = coro
-        self._done = threading.Lock()
-        self._done.acquire()
-        self._task: asyncio.Task[None] | None = None
-        self._value = b""
-        self._error: BaseException | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the loop (in the caller's context, copied): start the task."""
-        self._task = loop.create_task(self._run())
-
-    async def _run(self) -> None:
-        # The thread is released from inside the task's last step, not from a done-callback,
-        # which would run one loop iteration later.
-        try:
-            self._value = await self._coro
-        except BaseException as exc:
-            self._error = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._done.release()
-
-    def wait(self, timeout: float) -> bool:
-        """Block until the coroutine is done; False after ``timeout`` seconds."""
-        return self._done.acquire(timeout=timeout)
-
-    def result(self) -> bytes:
-        """The coroutine's result, or its exception raised (only after ``wait`` said True)."""
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-    def cancel(self) -> None:
-        """On the loop: give up on the task (the waiting thread timed out)."""
-        if self._task is None:
-            self._coro.close()  # never started: nothing to cancel, but no "never awaited"
-        else:
-            self._task.cancel()

@@ -7,33 +7,48 @@ closes it. Calls are bounded by the binding's ``TIMEOUT``: a store that does not
 time gives the actor an error reply, never a hang. Every error the actor sees names the
 contract, the binding, the back end, the operation and the actor.
 
-``KeyValueProvider`` is asynchronous, so the host schedules its calls on the event loop.
-``MemoryKeyValueProvider`` serves the memory back end only and is also a ``SyncProvider``:
-the host calls it on the actor's own thread, without the two thread hops.
+Calls come two ways. ``handle`` is a coroutine on the event loop; an actor's call through it
+costs four thread switches when the actor runs on a worker thread. ``direct(actor, binding)``
+gives the host the binding's ``StoreCalls``, which answer on the thread that runs the actor
+(``host.typing.DirectCalls``), each back end as directly as it can:
+
+- memory: right there, and always ``loop_safe`` (nothing to wait for);
+- SQLite with ``SYNCHRONOUS=normal``: right there, in a transaction of its own (a commit does
+  not wait for the disk), ``loop_safe`` while the store is open and no checkpoint holds it;
+- SQLite with ``full``: the calling thread waits for the store thread's group commit, never
+  ``loop_safe`` (every commit waits for an ``fsync``);
+- Redis: a blocking client of the binding's own, ``loop_safe`` while Redis answers quickly
+  (``QuickGate``).
+
+``MemoryKeyValueProvider`` serves the memory back end only and is also a ``SyncProvider``
+(``handle_sync``, the same calls), for hosts that route by provider rather than by binding.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from host.errors import ProviderError
 from host.typing import ProviderContext
 from providers.codec import KEYVALUE, CodecError
-from providers.keyvalue.dispatch import dispatch, run_sync
+from providers.keyvalue.dispatch import StoreCalls, dispatch
 from providers.keyvalue.errors import (
     InvalidRequestError,
     KeyValueError,
     StoreUnavailableError,
 )
 from providers.keyvalue.memory import MemoryStore
+from providers.keyvalue.redis_blocking import SyncRedisStore
 from providers.keyvalue.redis_store import RedisStore, redact_url
 from providers.keyvalue.settings import Backend, KeyValueSettings, unusable_path
 from providers.keyvalue.sqlite import SqliteStore
-from providers.keyvalue.store import KeyValueStore
+from providers.keyvalue.store import KeyValueStore, SyncKeyValueStore
 
 __all__ = ["DEFAULT_DATA_DIR", "KeyValueProvider", "MemoryKeyValueProvider"]
 
@@ -55,8 +70,6 @@ class _Bound:
     settings: KeyValueSettings
     label: str
     binding: str
-    # The store for callers on worker threads, when it can serve them without the loop.
-    blocking: KeyValueStore | None = None
 
     def context(self, operation: str) -> str:
         return (
@@ -76,10 +89,14 @@ class KeyValueProvider:
         self.data_dir = (data_dir or DEFAULT_DATA_DIR).expanduser()
         self._stores: dict[str, _Shared] = {}
         self._bound: dict[tuple[str, str], _Bound] = {}
+        self._direct: dict[tuple[str, str], StoreCalls] = {}
         self._lock = asyncio.Lock()
+        # The event loop's thread: Redis calls made there get short timeouts.
+        self._loop_thread: int | None = None
 
     async def start(self, host: ProviderContext) -> None:
-        """Nothing to acquire yet: stores open when actors are bound."""
+        """Note the event loop's thread; stores open when actors are bound."""
+        self._loop_thread = threading.get_ident()
 
     async def stop(self) -> None:
         """Close every store still open (the host removes the bindings first)."""
@@ -87,6 +104,9 @@ class KeyValueProvider:
             shared = list(self._stores.values())
             self._stores.clear()
             self._bound.clear()
+            for calls in self._direct.values():
+                _close_direct(calls)
+            self._direct.clear()
         results = await asyncio.gather(*(s.store.close() for s in shared), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
@@ -126,6 +146,8 @@ class KeyValueProvider:
         )
         self._check_settings(settings, label, binding)
         _check_path(settings, values, label, binding)  # bindings from the admin API or the lattice
+        if self._loop_thread is None:  # a provider used without start() (tests, tools)
+            self._loop_thread = threading.get_ident()
         async with self._lock:
             if (actor, binding) in self._bound:
                 raise ProviderError(
@@ -142,9 +164,7 @@ class KeyValueProvider:
                     ) from exc
                 shared = self._stores[settings.location] = _Shared(store)
             shared.users.add((actor, binding))
-            store = shared.store
-            blocking = store.blocking(settings.timeout) if isinstance(store, SqliteStore) else None
-            self._bound[(actor, binding)] = _Bound(store, settings, label, binding, blocking)
+            self._bound[(actor, binding)] = _Bound(shared.store, settings, label, binding)
         logger.info(
             "actor %s uses the %s key-value store %s",
             label,
@@ -156,6 +176,9 @@ class KeyValueProvider:
     async def remove_actor(self, actor: str, binding: str) -> None:
         """Let go of the actor's store; close it if no other binding uses it."""
         async with self._lock:
+            calls = self._direct.pop((actor, binding), None)
+            if calls is not None:
+                _close_direct(calls)
             bound = self._bound.pop((actor, binding), None)
             if bound is None:
                 return
@@ -190,20 +213,15 @@ class KeyValueProvider:
         except (KeyValueError, CodecError, TimeoutError) as exc:
             raise _failure(bound, operation, exc) from exc
 
-    def handle_blocking(
-        self, actor: str, binding: str, operation: str, payload: bytes
-    ) -> bytes | None:
-        """``handle`` for a caller on a thread of its own (an actor's worker thread, see
-        ``host.typing.Provider``): a SQLite store answers right there, the event loop left
-        out (two thread switches per call instead of four). ``None`` for a store that needs
-        the loop (Redis, memory): the caller then uses ``handle``."""
-        bound = self._get(actor, binding, operation)
-        if bound.blocking is None:
-            return None
-        try:
-            return run_sync(dispatch(bound.blocking, operation, payload))
-        except (KeyValueError, CodecError, TimeoutError) as exc:
-            raise _failure(bound, operation, exc) from exc
+    def direct(self, actor: str, binding: str) -> StoreCalls:
+        """The binding's calls answered on the calling thread (``host.typing.DirectCalls``);
+        asked once per binding, after ``bind_actor``, on the event loop's thread."""
+        calls = self._direct.get((actor, binding))
+        if calls is None:
+            bound = self._get(actor, binding, "direct")
+            store = _sync_store(bound, self._loop_thread)
+            calls = self._direct[(actor, binding)] = StoreCalls(store, partial(_failure, bound))
+        return calls
 
 
 class MemoryKeyValueProvider(KeyValueProvider):
@@ -225,12 +243,12 @@ class MemoryKeyValueProvider(KeyValueProvider):
             )
 
     def handle_sync(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
-        """Same as ``handle``, on the calling thread: the memory store never waits."""
-        bound = self._get(actor, binding, operation)
-        try:
-            return run_sync(dispatch(bound.store, operation, payload))
-        except (KeyValueError, CodecError) as exc:
-            raise _failure(bound, operation, exc) from exc
+        """Same as ``handle``, on the calling thread: the binding's ``direct`` calls."""
+        calls = self._direct.get((actor, binding))
+        if calls is None:
+            self._get(actor, binding, operation)  # not bound: the error names the operation
+            calls = self.direct(actor, binding)
+        return calls.call(operation, payload)
 
 
 def _check_path(
@@ -271,6 +289,30 @@ async def _open(settings: KeyValueSettings) -> KeyValueStore:
         # Not fatal: the binding stands and calls fail with a clear error until Redis is up.
         logger.warning("Redis at %s does not answer yet: %s", redact_url(settings.url), exc)
     return redis
+
+
+def _sync_store(bound: _Bound, loop_thread: int | None) -> SyncKeyValueStore:
+    """The binding's store for callers on their own thread (see the module docstring)."""
+    store = bound.store
+    if isinstance(store, MemoryStore):
+        return store.sync
+    if isinstance(store, SqliteStore):
+        return store.direct(bound.settings.timeout)
+    if isinstance(store, RedisStore):
+        return SyncRedisStore(
+            store.url,
+            timeout=bound.settings.timeout,
+            loop_thread=loop_thread,
+            where=f"Redis at {redact_url(store.url)} (actor {bound.label}, binding "
+            f"{bound.binding!r})",
+        )
+    raise TypeError(f"no direct calls for a {type(store).__name__}")  # a store of a subclass
+
+
+def _close_direct(calls: StoreCalls) -> None:
+    """Close what the binding's direct calls opened of their own (a Redis client)."""
+    if isinstance(calls.store, SyncRedisStore):
+        calls.store.close()
 
 
 def _failure(bound: _Bound, operation: str, exc: Exception) -> KeyValueError:

@@ -1,12 +1,12 @@
 """The Redis back end (``BACKEND=redis``, ``URL=redis://host:port/db``), via redis-py's asyncio
-client.
+client for ``Provider.handle`` (``SyncRedisStore`` is the blocking twin for direct calls).
 
 Each operation is one Redis command, or one ``MULTI`` transaction where the answer needs two
 (``SADD`` + ``SCARD``), so it stays atomic. Redis's own errors are translated in one place
-(``_translated``) into the provider's errors with the same wording as the other back ends.
-While Redis is down every call fails fast with ``StoreUnavailableError`` (connect and socket
-timeouts bound each attempt; the provider bounds the whole call), and the connection pool
-reconnects by itself on the first call after Redis is back.
+(``redis_common.translate``) into the provider's errors with the same wording as the other
+back ends. While Redis is down every call fails fast with ``StoreUnavailableError`` (connect
+and socket timeouts bound each attempt; the provider bounds the whole call), and the
+connection pool reconnects by itself on the first call after Redis is back.
 """
 
 from __future__ import annotations
@@ -15,33 +15,22 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
-from providers.keyvalue.errors import (
-    KeyValueError,
-    NotAnIntegerError,
-    StoreUnavailableError,
+from providers.keyvalue.redis_common import (
+    FAILURES,
+    combined,
+    follow_up,
+    pool_options,
+    redact_url,
+    translate,
+    unique,
 )
-from providers.keyvalue.store import Kind, wrong_kind
+from providers.keyvalue.store import Kind
 
 __all__ = ["RedisStore", "redact_url"]
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisStore:
@@ -52,15 +41,8 @@ class RedisStore:
 
     def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         self.url = url
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            # One retry: after Redis restarts, pooled connections are dead; the retry opens
-            # a fresh one, so the first call after the restart already succeeds.
-            retry=Retry(NoBackoff(), 1),
-        )
+        pool = aioredis.BlockingConnectionPool.from_url(url, **pool_options(timeout))
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)
 
     async def open(self) -> None:
         """Nothing to do: connections open on first use (Redis may be down at bind time)."""
@@ -71,41 +53,20 @@ class RedisStore:
     ) -> AsyncIterator[None]:
         try:
             yield
-        except ResponseError as exc:
-            text = str(exc)
-            if "WRONGTYPE" in text and expected is not None:
-                raise wrong_kind(key, await self._kind_of(key), operation, expected) from None
-            if "not an integer" in text:
-                value = await self._peek(key)
-                raise NotAnIntegerError(
-                    f"key {key!r} holds {value[:40]!r}, which is not a 64-bit integer; "
-                    "Add needs one"
-                ) from None
-            if "overflow" in text:
-                raise NotAnIntegerError(
-                    f"adding to key {key!r} would overflow a 64-bit integer"
-                ) from None
-            raise KeyValueError(f"Redis refused {operation}: {text}") from None
-        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
-            raise StoreUnavailableError(
-                f"Redis at {redact_url(self.url)} is unreachable ({exc or type(exc).__name__}); "
-                "calls fail until it is back"
-            ) from exc
-        except RedisError as exc:
-            raise StoreUnavailableError(f"Redis failed {operation}: {exc}") from exc
+        except FAILURES as exc:
+            command = follow_up(exc, expected)
+            found = None if command is None else await self._ask(command, key)
+            error = translate(
+                exc, url=self.url, operation=operation, key=key, expected=expected, found=found
+            )
+            raise error from error.__cause__
 
-    async def _peek(self, key: str) -> str:
+    async def _ask(self, command: str, key: str) -> str | None:
         try:
-            return str(await self._client.get(key))
+            answer = await (self._client.type(key) if command == "TYPE" else self._client.get(key))
         except RedisError:
-            return "?"
-
-    async def _kind_of(self, key: str) -> str:
-        try:
-            kind = await self._client.type(key)
-        except RedisError:
-            return "value of another kind"
-        return str(kind)
+            return None
+        return str(answer)
 
     async def _multi(self, operation: str, key: str, expected: Kind, *commands: Any) -> list[Any]:
         """Run ``(name, *args)`` commands in one MULTI/EXEC and return their results."""
@@ -163,23 +124,16 @@ class RedisStore:
             return sorted(str(m) for m in await self._client.smembers(key))
 
     async def _combine(self, operation: str, command: str, keys: Sequence[str]) -> list[str]:
-        # TYPE of every key in the same transaction: Redis's SINTER stops at the first missing
-        # key without looking at the others, but the store's rule is that any key of another
-        # kind is an error.
-        unique = list(dict.fromkeys(keys))
+        names = unique(keys)
+        if not names:
+            return []
         async with self._translated(operation):
             pipe = self._client.pipeline(transaction=True)
-            for key in unique:
+            for key in names:
                 pipe.type(key)
-            pipe.execute_command(command, *unique)
+            pipe.execute_command(command, *names)
             results = await pipe.execute(raise_on_error=False)
-        for key, kind in zip(unique, results, strict=False):
-            if kind not in ("set", "none"):
-                raise wrong_kind(key, str(kind), operation, "set")
-        members = results[-1]
-        if isinstance(members, Exception):
-            raise KeyValueError(f"Redis refused {operation}: {members}")
-        return sorted(str(m) for m in members)
+        return combined(operation, names, results)
 
     async def set_union(self, keys: Sequence[str]) -> list[str]:
         return await self._combine("SetUnion", "SUNION", keys)

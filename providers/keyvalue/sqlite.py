@@ -1,7 +1,11 @@
 """The SQLite back end (``BACKEND=sqlite``): the embedded default, durable across restarts.
 
-One file per store in WAL mode, written only by the store's own thread (``dbthread.Worker``),
-so a reply to the actor always comes after the write is committed. Three tables: ``kv_keys``
+One file per store in WAL mode, one connection (``dbthread.Worker``); a reply to the actor
+always comes after the write is committed. ``SqliteStore`` serves the event loop through the
+store's own thread; ``SyncSqliteStore`` serves callers on their own thread (``Provider.direct``):
+with ``SYNCHRONOUS=normal`` each job runs right there, in a transaction of its own, because a
+commit never waits for the disk; with ``full`` the caller's thread blocks on the store
+thread's group commit, where one ``fsync`` serves many callers. Three tables: ``kv_keys``
 (every key with its kind, a string's value and expiry, a collection's size), ``kv_list_items``
 (list items by position) and ``kv_set_members``. Expiry uses the wall clock, as Redis does,
 so it holds across restarts; expired keys are invisible at once and deleted within a minute.
@@ -9,7 +13,6 @@ so it holds across restarts; expired keys are invisible at once and deleted with
 
 from __future__ import annotations
 
-import copy
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,7 +23,7 @@ from typing import Protocol, TypeVar
 from providers.keyvalue.dbthread import Synchronous, Worker
 from providers.keyvalue.store import Kind, checked_total, parse_integer, range_slice, wrong_kind
 
-__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "SyncSqliteStore"]
 
 SCHEMA_VERSION = 1
 
@@ -106,7 +109,7 @@ def _new_collection(conn: sqlite3.Connection, key: str, kind: Kind) -> None:
     )
 
 
-# one function per operation (they run on the worker thread, inside a savepoint) ----------
+# one function per operation (each runs in a transaction, or a savepoint of a batch) -------
 
 
 def _get(key: str, conn: sqlite3.Connection) -> str | None:
@@ -228,9 +231,15 @@ T = TypeVar("T")
 
 
 class _Runner(Protocol):
-    """How a store runs a job on its database thread (``Worker.run`` or a blocking one)."""
+    """How a store runs a job on its database thread (``Worker.run``)."""
 
     def __call__(self, job: Callable[[sqlite3.Connection], T], /) -> Awaitable[T]: ...
+
+
+class _BlockingRunner(Protocol):
+    """How a ``SyncSqliteStore`` runs a job: on this thread, or waiting for the store's."""
+
+    def __call__(self, job: Callable[[sqlite3.Connection], T], /) -> T: ...
 
 
 class SqliteStore:
@@ -240,22 +249,14 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, synchronous: Synchronous = "full") -> None:
         self.path = path
+        self.synchronous = synchronous
         self._worker = Worker(path, synchronous=synchronous, setup=_setup, periodic=_sweep)
         self._run: _Runner = self._worker.run
 
-    def blocking(self, timeout: float) -> SqliteStore:
-        """The same store for a caller on a thread of its own (never the event loop's): its
-        coroutines never suspend (drive them with ``dispatch.run_sync``); each call blocks
-        the thread until the database thread committed it, without the event loop.
-        ``TimeoutError`` after ``timeout`` seconds."""
-        view = copy.copy(self)
-        worker = self._worker
-
-        async def run(job: Callable[[sqlite3.Connection], T]) -> T:
-            return worker.run_blocking(job, timeout)
-
-        view._run = run
-        return view
+    def direct(self, timeout: float) -> SyncSqliteStore:
+        """The same store for callers on their own thread (never waiting for the event loop):
+        ``TimeoutError`` after ``timeout`` seconds of waiting for the database."""
+        return SyncSqliteStore(self._worker, timeout)
 
     async def open(self) -> None:
         """Open the file, create the schema, and drop keys that expired while it was closed."""
@@ -303,3 +304,63 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._worker.close()
+
+
+class SyncSqliteStore:
+    """A ``SqliteStore``'s operations for a caller on its own thread: with ``NORMAL`` the job
+    runs on that thread (``Worker.run_here``), with ``FULL`` it waits for the database
+    thread's group commit (``Worker.run_blocking``). The same jobs as ``SqliteStore``."""
+
+    backend = "sqlite"
+
+    def __init__(self, worker: Worker, timeout: float) -> None:
+        self._worker = worker
+        self._here = worker.synchronous == "normal"
+        self._run: _BlockingRunner = partial(
+            worker.run_here if self._here else worker.run_blocking, timeout=timeout
+        )
+
+    @property
+    def loop_safe(self) -> bool:
+        """Whether a call never waits for the disk now: ``NORMAL``, open, and no checkpoint
+        holding the connection (see ``dbthread``)."""
+        return self._here and self._worker.open and not self._worker.stalled
+
+    def get(self, key: str) -> str | None:
+        return self._run(partial(_get, key))
+
+    def set(self, key: str, value: str, expires: int) -> None:
+        self._run(partial(_set, key, value, expires))
+
+    def add(self, key: str, delta: int) -> int:
+        return self._run(partial(_add, key, delta))
+
+    def delete(self, key: str) -> None:
+        self._run(partial(_delete, key))
+
+    def exists(self, key: str) -> bool:
+        return self._run(partial(_exists, key))
+
+    def list_range(self, key: str, start: int, stop: int) -> list[str]:
+        return self._run(partial(_range, key, start, stop))
+
+    def list_push(self, key: str, value: str) -> int:
+        return self._run(partial(_push, key, value))
+
+    def list_remove(self, key: str, value: str) -> int:
+        return self._run(partial(_list_remove, key, value))
+
+    def set_add(self, key: str, value: str) -> int:
+        return self._run(partial(_set_add, key, value))
+
+    def set_remove(self, key: str, value: str) -> int:
+        return self._run(partial(_set_remove, key, value))
+
+    def set_members(self, key: str) -> list[str]:
+        return self._run(partial(_set_query, key))
+
+    def set_union(self, keys: Sequence[str]) -> list[str]:
+        return self._run(partial(_union, tuple(keys)))
+
+    def set_intersection(self, keys: Sequence[str]) -> list[str]:
+        return self._run(partial(_intersection, tuple(keys)))

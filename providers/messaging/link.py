@@ -4,8 +4,12 @@ Every message on a subscribed subject becomes a ``DeliverMessage`` call to the a
 its own task so a slow actor call does not hold up the next message; at most
 ``MAX_CONCURRENT`` run at once (beyond that the subscription waits, and NATS buffers).
 nats-py reconnects by itself and sends the subscriptions again, so a NATS restart costs the
-messages published while it was down and nothing else. The link translates nats-py's errors
-into ``ProviderError`` in one place (``_translated``).
+messages published while it was down and nothing else (nats-py keeps what is published while
+it reconnects in its send buffer, up to that buffer's limit). The link explains nats-py's
+errors in one place (``reason``), for the ``ProviderError`` an actor gets.
+
+An actor's ``Publish`` reaches NATS through ``publish`` (awaited: ``MessagingProvider.handle``)
+or ``publish_now`` (not waited for: ``DirectMessaging``, see ``eager``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from host.natsio import (
 )
 from host.typing import ProviderContext
 from providers.codec import MESSAGING, DeliverMessage
+from providers.messaging.eager import start_eagerly
 from providers.messaging.settings import MessagingSettings
 
 __all__ = ["Link", "redact"]
@@ -73,8 +78,13 @@ class Link:
         self._nc: Any = None
         self._subs: list[Any] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # Publishes handed over by ``publish_now`` that wait for nats-py's flusher.
+        self._flushing: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self.delivered = 0
+        # The largest body the server takes (its INFO says; read on each connection), so
+        # that a Publish not waited for is refused before it is handed over.
+        self.max_payload = 1024 * 1024
         self._errors = ConnectErrors()
         # Reconnection with doubling waits and a few log lines per outage, not one per attempt
         # (its first wait is set by ``open``).
@@ -84,6 +94,12 @@ class Link:
     def where(self) -> str:
         """The servers, without secrets."""
         return ", ".join(redact(url) for url in self.settings.servers)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the binding still has its connection (not removed, ``close`` not begun);
+        a plain attribute read, safe on any thread."""
+        return self._nc is not None
 
     @property
     def is_connected(self) -> bool:
@@ -122,6 +138,7 @@ class Link:
             ) from None
         # Connected once: from now on, reconnect for as long as the binding lives.
         self._nc.options["max_reconnect_attempts"] = -1
+        self.max_payload = self._nc.max_payload
         try:
             for subject in self.settings.subscriptions:
                 sub = await self._nc.subscribe(
@@ -150,6 +167,8 @@ class Link:
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await round_trip(nc, 1)
         self._subs.clear()
+        for task in self._flushing:  # nats-py's flush ends with the connection, below
+            task.cancel()
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=GRACE)
             for task in late:
@@ -162,6 +181,10 @@ class Link:
                 await nc.close()
         except TimeoutError:
             logger.warning("closing the NATS connection of actor %s timed out", self.label)
+        except OSError as exc:
+            # nats-py writes what it still buffers before it closes; with NATS down (the
+            # socket lost) that fails, and those messages are lost with the binding anyway.
+            logger.debug("NATS close for actor %s: %s", self.label, describe(exc))
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is None or current.cancelling():
@@ -172,27 +195,54 @@ class Link:
 
     # actor → NATS ----------------------------------------------------------------------------
 
+    def reason(self, exc: BaseException) -> str:
+        """What went wrong with a call, from nats-py's exception, and what to do about it."""
+        if isinstance(exc, nats.errors.NoRespondersError):
+            return "nobody subscribes to that subject"
+        if isinstance(exc, nats.errors.TimeoutError):
+            return "no reply within the timeout"
+        if isinstance(exc, nats.errors.BadSubjectError):
+            return "the subject is empty or not valid"
+        if isinstance(exc, nats.errors.MaxPayloadError):
+            return "the body is larger than the server allows"
+        if isinstance(exc, nats.errors.OutboundBufferLimitError):
+            return (
+                f"NATS at {self.where} cannot be reached and the messages kept for it fill the "
+                "send buffer; publish again once it is back (start nats-server or fix the URL "
+                "value)"
+            )
+        if isinstance(exc, nats.errors.ConnectionClosedError | nats.errors.ConnectionDrainingError):
+            return "the NATS connection is closed (the binding was removed); set the binding again"
+        return f"NATS at {self.where}: {describe(exc)}"
+
     @asynccontextmanager
     async def _translated(self, what: str) -> AsyncIterator[None]:
         if self._nc is None:
             raise ProviderError(f"{what}: the binding was removed")
         try:
             yield
-        except nats.errors.NoRespondersError:
-            raise ProviderError(f"{what}: nobody subscribes to that subject") from None
-        except nats.errors.TimeoutError:
-            raise ProviderError(f"{what}: no reply within the timeout") from None
-        except nats.errors.BadSubjectError:
-            raise ProviderError(f"{what}: the subject is empty or not valid") from None
-        except nats.errors.MaxPayloadError:
-            raise ProviderError(f"{what}: the body is larger than the server allows") from None
         except (nats.errors.Error, OSError) as exc:
-            raise ProviderError(f"{what}: NATS at {self.where}: {describe(exc)}") from None
+            raise ProviderError(f"{what}: {self.reason(exc)}") from None
 
     async def publish(self, subject: str, body: bytes, reply_to: str, what: str) -> None:
         """Publish ``body`` on ``subject`` (with ``reply_to`` if not empty)."""
         async with self._translated(what):
             await self._nc.publish(subject, body, reply=reply_to)
+
+    def publish_now(self, subject: str, body: bytes, reply_to: str) -> asyncio.Task[None] | None:
+        """On the event loop's thread: put the message in nats-py's send buffer now, without
+        waiting for it to be written (see ``eager``); nats-py's exception (``reason`` says
+        it) if it refuses the message. If its buffer is over its limit nats-py wants to wait
+        for its flusher: the task that does is returned (tracked by the link), else ``None``."""
+        if self._nc is None:  # close() began: the connection is as good as closed
+            raise nats.errors.ConnectionClosedError
+        rest = start_eagerly(
+            self._nc.publish(subject, body, reply=reply_to), name=f"publish of {self.label}"
+        )
+        if rest is not None:
+            self._flushing.add(rest)
+            rest.add_done_callback(self._flushing.discard)
+        return rest
 
     async def request(self, subject: str, body: bytes, timeout: float, what: str) -> bytes:
         """Publish a request and return the first reply's bytes, waiting ``timeout`` seconds."""
@@ -245,4 +295,6 @@ class Link:
             self._outage.lost(self._nc)
 
     async def _on_reconnected(self) -> None:
+        if self._nc is not None:  # the server may be another one now
+            self.max_payload = self._nc.max_payload
         self._outage.restored()

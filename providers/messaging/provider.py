@@ -4,6 +4,10 @@ Each bound actor gets its own NATS connection (``Link``), configured by its bind
 (``settings``): its ``SUBSCRIPTION`` subjects are delivered to it as ``DeliverMessage``, and
 it may call ``Publish`` and ``Request``. A malformed call is an error reply to the actor; it
 never disturbs the connection or other actors.
+
+The host serves an actor's calls through ``direct`` (``DirectMessaging``: a Publish is
+handed to nats-py without waiting), or through ``handle`` (a coroutine on the event loop,
+which waits for nats-py); both decode and check a call the same way (``calls``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from collections.abc import Mapping
 
 from host.errors import ProviderError
 from host.typing import ProviderContext
-from providers.codec import MESSAGING, CodecError, PublishMessage, RequestMessage
+from providers.codec import MESSAGING
+from providers.messaging.calls import (
+    decode_publish,
+    decode_request,
+    describe_call,
+    no_such_operation,
+)
+from providers.messaging.direct import DirectMessaging
 from providers.messaging.link import Link
 from providers.messaging.settings import MessagingSettings
 
@@ -113,24 +124,20 @@ class MessagingProvider:
         if link is not None:
             await link.close()
 
+    def direct(self, actor: str, binding: str) -> DirectMessaging:
+        """The binding's calls on the calling thread (``DirectCalls``); called by the host on
+        the event loop's thread, once the binding is made."""
+        return DirectMessaging(self.link_of(actor, binding), request_timeout=self.request_timeout)
+
     async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
         """``Publish`` (empty reply) or ``Request`` (the reply's raw bytes)."""
         link = self.link_of(actor, binding)
-        what = f"{MESSAGING} {operation} for actor {link.label} (binding {binding!r})"
-        try:
-            if operation == "Publish":
-                message = PublishMessage.decode(payload)
-                await link.publish(message.subject, message.body, message.reply_to, what)
-                return _EMPTY
-            if operation == "Request":
-                request = RequestMessage.decode(payload)
-                if request.timeout < 0:
-                    raise ProviderError(f"{what}: timeout={request.timeout} ms is negative")
-                timeout = request.timeout / 1000 if request.timeout else self.request_timeout
-                return await link.request(request.subject, request.body, timeout, what)
-        except CodecError as exc:
-            raise ProviderError(f"{what}: {exc}") from None
-        raise ProviderError(
-            f"{what}: there is no such operation; actors call Publish or Request (the provider "
-            "calls DeliverMessage on the actor)"
-        )
+        what = describe_call(link.label, binding, operation)
+        if operation == "Publish":
+            message = decode_publish(payload, what, link.max_payload)
+            await link.publish(message.subject, message.body, message.reply_to, what)
+            return _EMPTY
+        if operation == "Request":
+            request, timeout = decode_request(payload, what, self.request_timeout)
+            return await link.request(request.subject, request.body, timeout, what)
+        raise no_such_operation(what)

@@ -13,6 +13,7 @@ import pytest
 
 from host import Host
 from providers.messaging import MessagingProvider
+from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.support.servers import ServerProcess, nats_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,15 @@ def nats_srv(tmp_path: Path) -> Iterator[ServerProcess]:
 def nats_url(server: ServerProcess) -> str:
     """The client URL of ``server``."""
     return f"nats://127.0.0.1:{server.port}"
+
+
+async def bind_forwarder(host: Host, signer: SignerLike, server: ServerProcess) -> str:
+    """A forwarding actor whose calls go to the messaging provider unchanged."""
+    claims = await host.add_actor(
+        sign_forwarder(signer, "sender", "wascc:messaging", caps=["wascc:messaging"])
+    )
+    await host.set_binding(claims.subject, "wascc:messaging", values={"URL": nats_url(server)})
+    return claims.subject
 
 
 @pytest.fixture

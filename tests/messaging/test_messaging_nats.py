@@ -15,8 +15,8 @@ from host import Host
 from host.errors import GuestError, ProviderError
 from providers.codec import PublishMessage, RequestMessage
 from providers.messaging import MessagingProvider
-from tests.messaging.conftest import nats_url
-from tests.providers.providers_support import SignerLike, eventually, sign_forwarder
+from tests.messaging.conftest import bind_forwarder, nats_url
+from tests.providers.providers_support import SignerLike, eventually
 from tests.support.servers import ServerProcess
 
 MESSAGING = "wascc:messaging"
@@ -51,13 +51,6 @@ async def bind_messenger(
     """Start the messenger actor as ``name`` and bind it to ``server`` with ``values``."""
     claims = await host.add_actor(signer.sign("messenger", name=name, caps=[MESSAGING]))
     await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server), **values})
-    return claims.subject
-
-
-async def bind_forwarder(host: Host, signer: SignerLike, server: ServerProcess) -> str:
-    """A forwarding actor whose calls go to the messaging provider unchanged."""
-    claims = await host.add_actor(sign_forwarder(signer, "sender", MESSAGING, caps=[MESSAGING]))
-    await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server)})
     return claims.subject
 
 

@@ -31,8 +31,10 @@ def parse(values: dict[str, str]) -> MessagingSettings:
 
 
 def test_the_package_exports_its_public_names() -> None:
-    """providers.messaging exports exactly its public API; the provider is async only."""
+    """providers.messaging exports exactly its public API; the provider is async, with its
+    calls on the calling thread through ``direct`` rather than ``handle_sync``."""
     assert set(providers.messaging.__all__) == {
+        "DirectMessaging",
         "Link",
         "MessagingProvider",
         "MessagingSettings",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +11,11 @@ import redis
 from host import Host
 from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 from tests.providers.providers_support import SignerLike, sign_forwarder
-from tests.providers_kv.kv_support import KEYVALUE, KvClient
+from tests.providers_kv.kv_support import KEYVALUE, KvClient, ProviderClient
 from tests.support.servers import ServerProcess, redis_server
 
-BACKENDS = ("memory", "sqlite", "redis")
+BACKENDS = ("memory", "sqlite", "sqlite-normal", "redis")
+PATHS = ("actor", "handle", "direct")
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,8 @@ def redis_url(server: ServerProcess) -> str:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """Each back end in turn: the same test runs on memory, SQLite and Redis."""
+    """Each back end in turn: the same test runs on memory, SQLite (each SYNCHRONOUS) and
+    Redis."""
     return str(request.param)
 
 
@@ -50,6 +52,8 @@ def kv_values(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
         with redis.Redis(port=server.port, socket_timeout=5) as client:
             client.flushall()
         return {"BACKEND": "redis", "URL": redis_url(server)}
+    if backend == "sqlite-normal":
+        return {"BACKEND": "sqlite", "SYNCHRONOUS": "normal"}
     return {"BACKEND": backend}
 
 
@@ -61,8 +65,24 @@ def kv_provider(backend: str, tmp_path: Path) -> KeyValueProvider:
     return KeyValueProvider(data_dir=tmp_path / "data")
 
 
+@pytest.fixture(params=PATHS)
+def kv_path(request: pytest.FixtureRequest) -> str:
+    """How calls reach the provider: from a real actor on a real host (whatever the host
+    picks), through ``handle``, or through ``direct(...).call`` on a thread of its own."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def kv(
+def kv(request: pytest.FixtureRequest, kv_path: str, backend: str) -> KvClient:
+    """A client of the key-value provider on ``backend``, by ``kv_path``; the actor is
+    named kvclient either way. (``backend`` is named here so that pytest parametrizes.)"""
+    client = request.getfixturevalue("kv_actor" if kv_path == "actor" else "kv_bound")
+    assert isinstance(client, KvClient)
+    return client
+
+
+@pytest.fixture
+async def kv_actor(
     host: Host, signer: SignerLike, kv_provider: KeyValueProvider, kv_values: dict[str, str]
 ) -> KvClient:
     """A forwarding actor bound to the key-value provider on ``backend``."""
@@ -71,3 +91,31 @@ async def kv(
     claims = await host.add_actor(module)
     await host.set_binding(claims.subject, KEYVALUE, values=kv_values)
     return KvClient(host, claims.subject)
+
+
+@pytest.fixture
+async def kv_bound(
+    kv_path: str, kv_provider: KeyValueProvider, kv_values: dict[str, str]
+) -> AsyncIterator[ProviderClient]:
+    """The provider itself, started and bound for an actor named kvclient (no host)."""
+    actor = "M" + "K" * 55
+    await kv_provider.start(Unused())
+    await kv_provider.bind_actor(actor, "default", {**kv_values, "__wascc_name": "kvclient"})
+    yield ProviderClient(kv_provider, actor, "handle" if kv_path == "handle" else "direct")
+    await kv_provider.remove_actor(actor, "default")
+    await kv_provider.stop()
+
+
+class Unused:
+    """A ``ProviderContext`` for a provider that never calls an actor back."""
+
+    async def call_actor(
+        self,
+        actor: str,
+        operation: str,
+        payload: bytes,
+        *,
+        origin: str,
+        timeout: float | None = None,
+    ) -> bytes:
+        raise AssertionError("the key-value provider called an actor")

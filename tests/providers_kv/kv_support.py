@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Literal
 
 import msgpack
 
 from host import Host
-from host.errors import GuestError
+from host.errors import GuestError, ProviderError
+from providers.keyvalue import KeyValueProvider
 
-__all__ = ["KEYVALUE", "KvClient", "KvError"]
+__all__ = ["KEYVALUE", "KvClient", "KvError", "ProviderClient"]
 
 KEYVALUE = "wascc:keyvalue"
 
@@ -50,3 +52,26 @@ class KvClient:
         except KvError as exc:
             return exc.text
         raise AssertionError(f"{operation} {fields} succeeded with {reply}")
+
+
+class ProviderClient(KvClient):
+    """Calls the provider itself, no host: through ``handle`` on the event loop, or through
+    the binding's ``direct`` calls on a thread of the test's own (as a worker thread would)."""
+
+    def __init__(
+        self, provider: KeyValueProvider, actor: str, path: Literal["handle", "direct"]
+    ) -> None:
+        self.provider = provider
+        self.actor = actor
+        self.path = path
+
+    async def raw(self, operation: str, payload: bytes) -> bytes:
+        """Send ``payload`` as ``operation``; the reply bytes, or ``KvError`` with the text
+        an actor would get."""
+        try:
+            if self.path == "handle":
+                return await self.provider.handle(self.actor, "default", operation, payload)
+            direct = self.provider.direct(self.actor, "default")
+            return await asyncio.to_thread(direct.call, operation, payload)
+        except ProviderError as exc:
+            raise KvError(str(exc)) from exc

@@ -22,7 +22,7 @@ from providers.keyvalue import (
     MemoryStore,
     SqliteStore,
 )
-from providers.keyvalue.dispatch import OPERATIONS, run_sync
+from providers.keyvalue.dispatch import OPERATIONS
 from tests.providers.providers_support import SignerLike
 from tests.providers_kv.kv_support import KEYVALUE
 from tests.support.servers import free_port
@@ -147,16 +147,6 @@ async def test_handle_sync_answers_on_the_calling_thread() -> None:
     await provider.stop()
 
 
-def test_run_sync_refuses_a_coroutine_that_suspends() -> None:
-    """run_sync reports a coroutine that needs an event loop instead of hanging."""
-
-    async def suspends() -> None:
-        await asyncio.sleep(0)
-
-    with pytest.raises(RuntimeError, match="suspended"):
-        run_sync(suspends())
-
-
 async def test_a_second_bind_and_an_unbound_call_are_refused(tmp_path: Path) -> None:
     """Binding the same actor twice, or calling without a binding, is a clear error."""
     provider = KeyValueProvider(data_dir=tmp_path)
@@ -193,7 +183,7 @@ async def test_memory_expiry_sweeps_keys_nobody_reads() -> None:
     now[0] += 11
     await store.set("other", "v", 0)
     assert await store.exists("other")
-    assert len(store._data) == 1  # the hundred expired keys are gone
+    assert len(store.sync._data) == 1  # the hundred expired keys are gone
 
 
 async def test_sqlite_expiry_is_invisible_at_once(tmp_path: Path) -> None:

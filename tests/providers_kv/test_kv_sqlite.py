@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from host import Host
-from providers.codec import HttpRequest, HttpResponse
+from providers.codec import AddRequest, AddResponse, GetRequest, HttpRequest, HttpResponse
 from providers.keyvalue import KeyValueProvider, SqliteStore, StoreUnavailableError
 from providers.keyvalue.dbthread import Worker
-from providers.keyvalue.dispatch import run_sync
 from tests.conftest import Signer
 from tests.providers_kv.kv_support import KEYVALUE
 
@@ -43,11 +42,14 @@ async def _read_acks(
             count += 1
 
 
-@pytest.mark.parametrize("synchronous", ["full", "normal"])
+@pytest.mark.parametrize(
+    ("synchronous", "mode"), [("full", "host"), ("normal", "host"), ("normal", "direct")]
+)
 async def test_no_acknowledged_write_is_lost_when_the_host_is_killed(
-    tmp_path: Path, signer: Signer, synchronous: str
+    tmp_path: Path, signer: Signer, synchronous: str, mode: str
 ) -> None:
-    """SIGKILL in the middle of acknowledged kvcounter writes loses none of them."""
+    """SIGKILL in the middle of acknowledged kvcounter writes loses none of them; the same
+    for writes through direct calls on threads of their own (each committed on its thread)."""
     module = tmp_path / "kvcounter_s.wasm"
     module.write_bytes(signer.sign("kvcounter", caps=["wascc:http_server", KEYVALUE]))
     data = tmp_path / "data"
@@ -56,9 +58,10 @@ async def test_no_acknowledged_write_is_lost_when_the_host_is_killed(
         sys.executable,
         str(CHILD),
         str(data),
-        str(module),
+        str(module) if mode == "host" else signer.key("kvcounter"),
         synchronous,
         str(workers),
+        mode,
         stdout=asyncio.subprocess.PIPE,
     )
     acked: dict[int, int] = {}
@@ -69,6 +72,13 @@ async def test_no_acknowledged_write_is_lost_when_the_host_is_killed(
         proc.send_signal(signal.SIGKILL)  # mid-stream: writes are still in flight
         await proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # What it acknowledged after the 400th and before it died is still in the pipe.
+    assert proc.stdout is not None
+    for line in (await proc.stdout.read()).decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2:  # not "ready"
+            index, counter = int(parts[0]), int(parts[1])
+            acked[index] = max(acked.get(index, 0), counter)
 
     provider = KeyValueProvider(data_dir=data)
     await provider.bind_actor(
@@ -204,17 +214,20 @@ class _CountingProvider(KeyValueProvider):
         return await super().handle(actor, binding, operation, payload)
 
 
-@pytest.mark.parametrize(("backend", "via_loop"), [("sqlite", False), ("memory", True)])
-async def test_actor_calls_reach_sqlite_without_the_event_loop(
-    tmp_path: Path, signer: Signer, backend: str, via_loop: bool
+@pytest.mark.parametrize(
+    "values",
+    [{"BACKEND": "sqlite"}, {"BACKEND": "sqlite", "SYNCHRONOUS": "normal"}, {"BACKEND": "memory"}],
+)
+async def test_actor_calls_reach_the_store_without_the_event_loop(
+    tmp_path: Path, signer: Signer, values: dict[str, str]
 ) -> None:
-    """kvcounter's Add runs on its worker thread straight against the SQLite thread
-    (handle_blocking); a memory store still goes through the loop. Counts are right."""
+    """kvcounter's Add goes through the binding's direct calls, never through handle on the
+    event loop, and the counts are right."""
     provider = _CountingProvider(tmp_path / "data")
     async with Host(cache_dir=tmp_path / "cache") as host:
         await host.add_provider(provider)
         claims = await host.add_actor(signer.sign("kvcounter", caps=[KEYVALUE]))
-        await host.set_binding(claims.subject, KEYVALUE, values={"BACKEND": backend})
+        await host.set_binding(claims.subject, KEYVALUE, values=values)
         request = HttpRequest(method="GET", path="/n").encode()
         counts = []
         for _ in range(5):
@@ -223,18 +236,25 @@ async def test_actor_calls_reach_sqlite_without_the_event_loop(
             )
             counts.append(json.loads(reply.body)["counter"])
     assert counts == [1, 2, 3, 4, 5]
-    assert (provider.on_loop > 0) is via_loop
+    assert provider.on_loop == 0
 
 
-async def test_blocking_calls_fail_at_once_on_a_closed_store(tmp_path: Path) -> None:
-    """A worker thread's call to a closed store raises StoreUnavailableError, no wait."""
-    store = SqliteStore(tmp_path / "kv.db")
-    await store.open()
-    view = store.blocking(5.0)
-    assert run_sync(view.add("k", 2)) == 2
-    await store.close()
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+async def test_direct_calls_fail_at_once_on_a_closed_store(
+    tmp_path: Path, synchronous: str
+) -> None:
+    """A direct call to a closed SQLite store is an error naming it closed, with no wait."""
+    provider = KeyValueProvider(data_dir=tmp_path)
+    await provider.bind_actor(ACTOR, "default", {"SYNCHRONOUS": synchronous})
+    direct = provider.direct(ACTOR, "default")
+    assert AddResponse.decode(direct.call("Add", AddRequest("k", 2).encode())).value == 2
+    await provider.store_of(ACTOR).close()
+    started = time.monotonic()
     with pytest.raises(StoreUnavailableError, match="closed"):
-        await asyncio.to_thread(run_sync, view.get("k"))
+        await asyncio.to_thread(direct.call, "Get", GetRequest("k").encode())
+    assert time.monotonic() - started < 1
+    assert not direct.loop_safe
+    await provider.stop()
 
 
 async def test_a_blocking_call_gives_up_after_its_timeout(tmp_path: Path) -> None:
