@@ -1,166 +1,119 @@
-"""HTTP benchmark: requests per second and p50/p99 latency through the host with the ``echo``
-actor, next to a bare aiohttp hello-world server measured in the same run.
+"""HTTP benchmark: the ``echo`` actor served by ``wascc up``, next to the aiohttp hello-world
+peer process (``python -m bench.peers hello``), measured in the same run the same way.
 
-Both servers run in this process on the same event loop setup; the load comes from
-``bench/loadgen.py`` in a separate process (keep-alive connections, loopback only), for a
-bounded time each. Read the ratio, not the absolute figures: machines here are shared.
+Each server is a process of its own, started fresh and loaded from its first served request
+by ``bench/loadgen.py`` (another process), with no warm-up pass; its CPU time is read from
+/proc. Read the ratio, not the absolute figures: machines here are shared.
 
-    .venv/bin/python bench/http_bench.py [seconds per figure] [connections]
+    .venv/bin/python -m bench.http_bench [seconds per figure] [connections]
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
 from pathlib import Path
 
-from aiohttp import web
-
+from bench import loadgen
 from bench.report import Section
+from bench.served import (
+    HEADER,
+    ROUNDS,
+    Figures,
+    alternate,
+    best,
+    free_port,
+    manifest_note,
+    measure_http,
+    peer,
+    rounds_text,
+    row,
+    verdict,
+    wascc_up,
+)
 from bench.signing import sign_throwaway
-from host import ActorSettings, Host
-from host.inline import InlinePolicy
-from providers import HttpServerProvider
 
-__all__ = ["main", "section", "warm_up"]
+__all__ = ["MANIFEST", "main", "section"]
 
 ROOT = Path(__file__).resolve().parents[1]
-
 ECHO = ROOT / "actors" / "build" / "echo.wasm"
-LOADGEN = ROOT / "bench" / "loadgen.py"
 HTTP = "wascc:http_server"
 TARGET = 0.5
-WARM_UP = 0.5
-Result = dict[str, float]
 
+MANIFEST = """\
+actors:
+  - path: echo_s.wasm
+    max_instances: 2
+capabilities:
+  - path: http_server
+bindings:
+  - actor: echo_s.wasm
+    capability: wascc:http_server
+    values: {PORT: "${PORT}"}
+"""
 
-async def _load(port: int | list[int], seconds: float, connections: int) -> Result:
-    """Run the load generator against ``port`` (or several, connections spread over them) in
-    its own process and return its figures."""
-    ports = [port] if isinstance(port, int) else port
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(LOADGEN),
-        ",".join(map(str, ports)),
-        str(seconds),
-        str(connections),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(seconds + 60):
-            out, _ = await proc.communicate()
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise RuntimeError(f"the load generator failed with exit code {proc.returncode}")
-    return json.loads(out)  # type: ignore[no-any-return]
-
-
-async def warm_up(port: int | list[int]) -> None:
-    """A short load on one connection, not counted: sequential calls are quick, so the inline
-    policy (``host/inline.py``) promotes the actor before the measurement starts."""
-    await _load(port, WARM_UP, 1)
-
-
-@asynccontextmanager
-async def _bare_server() -> AsyncIterator[int]:
-    """aiohttp's low-level server answering every request with "Hello, World!"."""
-
-    async def hello(request: web.BaseRequest) -> web.Response:
-        return web.Response(body=b"Hello, World!", content_type="text/plain")
-
-    runner = web.ServerRunner(web.Server(hello, access_log=None))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1])
-    finally:
-        await runner.cleanup()
-
-
-@asynccontextmanager
-async def _host_server(instances: int) -> AsyncIterator[int]:
-    """A host running the echo actor behind the HTTP server provider."""
-    module = sign_throwaway(ECHO.read_bytes(), "echo", [HTTP])
-    async with Host() as host:
-        provider = HttpServerProvider()
-        await host.add_provider(provider)
-        claims = await host.add_actor(module, settings=ActorSettings(max_instances=instances))
-        await host.set_binding(claims.subject, HTTP, values={"PORT": "0"})
-        yield provider.port_of(claims.subject)
-
-
-def _row(name: str, result: Result) -> tuple[str, ...]:
-    errors = f"  ({int(result['errors'])} errors)" if result["errors"] else ""
-    return (
-        name,
-        f"{result['rps']:,.0f}",
-        f"{result['p50_ms']:.2f}",
-        f"{result['p99_ms']:.2f}",
-        f"{int(result['requests']):,}{errors}",
-    )
-
-
-HEADER = ("server", "req/s", "p50 ms", "p99 ms", "requests")
 METHOD = """
-Both servers run in the benchmark process, one after the other; the load generator
-(`bench/loadgen.py`, stdlib asyncio, keep-alive HTTP/1.1, one request in flight per
-connection) runs in its own process, so on this 2-core machine it competes with the server
-for CPU. The floor is aiohttp's low-level server answering "Hello, World!"; the host serves
-`GET /` through the HTTP server provider (aiohttp) into the C `echo` actor (HandleRequest:
-it answers a JSON description of the request), 2 instances. Latencies of the first 0.5 s are
-not counted. Before the host is measured, a warm-up pass (0.5 s on one connection, not
-counted) lets the inline policy promote the actor to run on the event loop thread; the last
-row is a fresh host measured without it.
+Both servers are processes of their own, started fresh for the figure, one after the other.
+**Host**: `wascc up echo.yaml --expand-env --data-dir DIR --log-level warning` with the
+manifest below (the C `echo` actor, 2 instances, signed for the run with throwaway keys,
+behind the built-in HTTP server provider; HandleRequest answers a JSON description of the
+request). **Peer**: `python -m bench.peers hello PORT`, aiohttp's low-level server
+(`web.Server`, as the HTTP provider uses) answering "Hello, World!". Each process is polled
+with `GET /` until it answers 200 once; the load starts right after, with no warm-up pass:
+`bench/loadgen.py` in its own process, {connections} keep-alive HTTP/1.1 connections with one
+request in flight each, `GET /`, for {total:g} s. **req/s** counts every answer from the
+first request to the last; **p50/p99** leave out the first {warmup:g} s; **CPU µs/req** is
+the server process's user + system CPU time (/proc/PID/stat, all its threads) over the whole
+load divided by the answers; **client CPU** is the load generator's CPU time per second of
+load (1.00 = one core busy: near it, the load generator rather than the server sets the
+pace). On this 2-CPU machine the load generator competes with the server for CPU, the same
+for both rows. Each side is measured {rounds} times, each time in a fresh process, in the
+order peer, host, host, peer; the table shows each side's round with the most req/s.
 """
 
 
-async def _run(seconds: float, connections: int) -> Section:
-    async with _bare_server() as port:
-        bare = await _load(port, seconds, connections)
-    async with _host_server(instances=2) as port:
-        cold = await _load(port, seconds, connections)
-    async with _host_server(instances=2) as port:
-        await warm_up(port)
-        hosted = await _load(port, seconds, connections)
-    ratio = hosted["rps"] / bare["rps"]
-    verdict = "meets" if ratio >= TARGET else "is below"
+def section(seconds: float = 5.0, connections: int = 16) -> Section:
+    """The hello peer and the echo actor under ``wascc up``, as a ``Section``."""
+    with tempfile.TemporaryDirectory(prefix="http-bench-") as tmp:
+        root = Path(tmp)
+        (root / "echo_s.wasm").write_bytes(sign_throwaway(ECHO.read_bytes(), "echo", [HTTP]))
+        manifest = root / "echo.yaml"
+        manifest.write_text(MANIFEST)
+
+        def hello_figures() -> Figures:
+            port = free_port()
+            with peer("hello", str(port), log=root / "hello.log") as server:
+                return measure_http(server, port, seconds, connections)
+
+        def host_figures() -> Figures:
+            port = free_port()
+            env = {"PORT": str(port)}
+            with wascc_up(manifest, root / "data", env, log=root / "host.log") as server:
+                return measure_http(server, port, seconds, connections)
+
+        hellos, hosts = alternate(hello_figures, host_figures)
+    hello, hosted = best(hellos), best(hosts)
+    total = seconds + loadgen.WARMUP
     return Section(
-        f"HTTP: host + echo actor vs bare aiohttp ({seconds:g} s each, {connections} "
-        "keep-alive connections, loopback)",
-        METHOD,
+        f"HTTP: `wascc up` + echo actor vs aiohttp hello world ({total:g} s of load per figure "
+        f"from the first request, best of {ROUNDS}, {connections} keep-alive connections, "
+        "loopback)",
+        METHOD.format(connections=connections, total=total, warmup=loadgen.WARMUP, rounds=ROUNDS),
         HEADER,
         [
-            _row("bare aiohttp hello-world", bare),
-            _row("host + echo actor", hosted),
-            _row("host + echo actor, no warm-up pass", cold),
+            row("peer: aiohttp hello world (`bench.peers hello`)", hello),
+            row("host: `wascc up` + echo actor", hosted, hello),
         ],
-        verdicts=[f"HTTP host/bare: {ratio:.2f}x ({verdict} the {TARGET}x target)"],
+        verdicts=[verdict("HTTP echo, host/aiohttp hello", hosted, hello, TARGET)],
         notes=[
-            f"Without the warm-up pass the host serves {cold['rps'] / bare['rps']:.2f}x of "
-            "bare: an actor's first calls run on worker threads, and it is promoted to run "
-            f"inline only after {InlinePolicy.PROMOTE_AFTER} calls in a row that each ran "
-            f"under {InlinePolicy.QUICK * 1e3:g} ms (measured on the worker), so the first "
-            "requests of a fresh host pay two thread hops each."
+            f"req/s of every round: peer {rounds_text(hellos)}; host {rounds_text(hosts)}.",
+            manifest_note("echo.yaml", MANIFEST, "`PORT` set to a free port"),
         ],
     )
 
 
-def section(seconds: float = 5.0, connections: int = 16) -> Section:
-    """Measure both servers; the table as a ``Section``."""
-    logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(_run(seconds, connections))
-
-
 def main(seconds: float = 5.0, connections: int = 16) -> Section:
-    """Run both measurements and print the table."""
+    """Measure both servers and print the table."""
     result = section(seconds, connections)
     result.print()
     return result

@@ -4,9 +4,12 @@ It runs in its own process (so it does not compete with the server for the GIL),
 fixed request per connection at a time, and prints one JSON line with the request count, the
 measured duration and latency percentiles. Loopback benchmarks only; stdlib only.
 
-    python bench/loadgen.py PORT[,PORT...] SECONDS CONNECTIONS [PATH]
+    python bench/loadgen.py PORT[,PORT...] SECONDS CONNECTIONS [PATH] [--pid PID]
 
-With several ports the connections are spread over them round-robin (several servers).
+With several ports the connections are spread over them round-robin (several servers). The
+load lasts ``WARMUP + SECONDS``: ``requests``/``rps``/latencies leave out the first
+``WARMUP`` seconds, ``total_requests``/``total_rps`` count every answer from the first one.
+With ``--pid``, ``server_cpu_s`` is the CPU time process PID used over the whole load.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["LoadResult", "run"]
 
@@ -37,6 +42,7 @@ class _Connection(asyncio.Protocol):
         self._sent_at = 0.0
         self._transport: asyncio.Transport | None = None
         self.errors = 0
+        self.answers = 0
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -68,6 +74,7 @@ class _Connection(asyncio.Protocol):
             return
         del buffer[:total]
         now = time.perf_counter()
+        self.answers += 1
         if not head.startswith(b"http/1.1 200"):
             self.errors += 1
         if now >= self._warm_at:
@@ -89,15 +96,28 @@ class _Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(
-    port: int | Sequence[int], seconds: float, connections: int, path: str = "/"
+    port: int | Sequence[int],
+    seconds: float,
+    connections: int,
+    path: str = "/",
+    server_pid: int | None = None,
 ) -> LoadResult:
     """Load ``http://127.0.0.1:port/path`` for ``WARMUP + seconds`` with ``connections``
     keep-alive connections (spread round-robin over several ports if given); latencies of the
-    warm-up are not counted. ``cpu_s`` is the CPU time this load generator used."""
+    warm-up are not counted. ``cpu_s`` is the CPU time this load generator used;
+    ``server_cpu_s`` (with ``server_pid``) the CPU time of that process over the same window."""
     loop = asyncio.get_running_loop()
     ports = [port] if isinstance(port, int) else list(port)
     cpu_started = time.process_time()
+    # Read here, next to ``start``, so the server is charged for this load's window only.
+    server_cpu_started = _cpu_seconds(server_pid) if server_pid is not None else 0.0
     start = time.perf_counter()
     warm_at, stop_at = start + WARMUP, start + WARMUP + seconds
     latencies: list[float] = []
@@ -111,7 +131,10 @@ async def run(
         conns.append(conn)
     async with asyncio.timeout(WARMUP + seconds + 30):
         await asyncio.gather(*(c.done for c in conns))
-    measured = time.perf_counter() - warm_at
+    ended = time.perf_counter()
+    server_cpu = _cpu_seconds(server_pid) - server_cpu_started if server_pid is not None else 0.0
+    measured = ended - warm_at
+    total = sum(c.answers for c in conns)
     latencies.sort()
     count = len(latencies)
 
@@ -126,15 +149,25 @@ async def run(
         "p99_ms": pct(0.99),
         "errors": sum(c.errors for c in conns),
         "cpu_s": time.process_time() - cpu_started,
+        "total_requests": total,
+        "total_seconds": ended - start,
+        "total_rps": total / (ended - start),
+        "server_cpu_s": server_cpu,
     }
 
 
 def main(argv: list[str]) -> None:
-    """Command line: ``PORT[,PORT...] SECONDS CONNECTIONS [PATH]``; prints the result as JSON."""
+    """Command line: ``PORT[,PORT...] SECONDS CONNECTIONS [PATH] [--pid PID]``; prints the
+    result as JSON."""
+    server_pid = None
+    if "--pid" in argv:
+        at = argv.index("--pid")
+        server_pid = int(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
     ports = [int(p) for p in argv[0].split(",")]
     seconds, connections = float(argv[1]), int(argv[2])
     path = argv[3] if len(argv) > 3 else "/"
-    print(json.dumps(asyncio.run(run(ports, seconds, connections, path))))
+    print(json.dumps(asyncio.run(run(ports, seconds, connections, path, server_pid))))
 
 
 if __name__ == "__main__":

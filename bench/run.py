@@ -42,10 +42,15 @@ Every figure is measured in this run, on this machine, next to its floor (the sa
 as little as possible around it) or its peer (another runtime doing the same work); read the
 **ratios**, not the absolute numbers: the machines here are small, shared and noisy, and a
 figure moves by 10-30 % from one run to the next. Everything runs on loopback (127.0.0.1)
-with no external network. Durations are short and bounded (seconds per figure as given in
-each title, after a 0.5 s warm-up for the load-driven ones) so that the whole report takes a
-few minutes. Load generators run in their own process where the server is a real socket
-server, and compete with it for the same CPUs: the CPU count below matters.
+with no external network. Durations are short and bounded (as given in each title) so that
+the whole report takes a few minutes. The HTTP, key-value and messaging tables measure what
+users run next to what a Python user would write instead: every row is a server process of
+its own, started fresh (`wascc up` from a manifest with the built-in providers, or a peer
+from `bench/peers.py`), loaded from its first served request with no warm-up pass, by the
+same load generator with the same concurrency; req/s counts every answer from the first,
+latency percentiles leave out the first 0.5 s, and CPU µs/req is the server process's own
+CPU time (/proc) per answer. Load generators run in their own process where the server is a
+real socket server, and compete with it for the same CPUs: the CPU count below matters.
 """
 
 
