@@ -125,7 +125,10 @@ class Actor:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        instance = await self._acquire(deadline, timeout)
+        # An idle instance needs no wait, so no timeout scope either (this path is hot).
+        instance = self._pool.try_acquire()
+        if instance is None:
+            instance = await self._acquire(deadline, timeout)
         in_lane = False
         if self.health.penalized:  # checked here, not awaited per call: this path is hot
             try:
@@ -142,11 +145,16 @@ class Actor:
         # The call's own duration and CPU time, measured on the worker: seen from the loop it
         # would include the wait for a busy loop (see ``_timed``).
         spent = [float("inf"), float("inf")]
-        work = self._workers.submit(_timed, instance, operation, payload, spent)
-        work.add_done_callback(lambda fut: self._release(instance, fut, spent, in_lane))
+
+        def finished(ok: bool, value: object) -> None:  # on the loop, when the wasm returned
+            self._release(instance, not ok and isinstance(value, ActorTrapped), spent, in_lane)
+
+        # Awaited without a shield: a timeout cancels only this wait, and the instance goes
+        # back to the pool when the call has really ended (``finished``).
+        work = self._workers.submit(_timed, instance, operation, payload, spent, finished=finished)
         try:
             async with asyncio.timeout_at(deadline):
-                return await asyncio.shield(work)
+                return await work
         except TimeoutError:
             raise InvocationTimeout(
                 f"call {operation} to actor {self.label} did not finish within {timeout:g}s",
@@ -230,9 +238,8 @@ class Actor:
         )
 
     def _release(
-        self, instance: WapcInstance, done: asyncio.Future[bytes], spent: list[float], in_lane: bool
+        self, instance: WapcInstance, trapped: bool, spent: list[float], in_lane: bool
     ) -> None:
-        trapped = not done.cancelled() and isinstance(done.exception(), ActorTrapped)
         if trapped:
             self._log_trap()
         elapsed, cpu = spent

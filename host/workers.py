@@ -26,11 +26,18 @@ logger = logging.getLogger("wascc.host.workers")
 
 T = TypeVar("T")
 
-_Item = tuple["asyncio.Future[Any]", contextvars.Context, Callable[..., Any], tuple[Any, ...]]
+Finished = Callable[[bool, Any], None]
+"""Told, on the loop, that a submitted call ended: ``(ok, result or exception)``."""
+
+_Item = tuple[
+    "asyncio.Future[Any]", contextvars.Context, Callable[..., Any], tuple[Any, ...], Finished | None
+]
 
 
-def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
+def _resolve(future: asyncio.Future[Any], ok: bool, value: Any, finished: Finished | None) -> None:
+    if finished is not None:
+        finished(ok, value)
+    if future.done():  # the caller stopped waiting (a timeout): the call ended all the same
         return
     if ok:
         future.set_result(value)
@@ -55,13 +62,19 @@ class WorkerThreads:
         """Threads alive now."""
         return len(self._threads)
 
-    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    def submit(
+        self, fn: Callable[..., T], *args: Any, finished: Finished | None = None
+    ) -> asyncio.Future[T]:
         """Run ``fn(*args)`` on a worker in a copy of the caller's context (so log lines made
-        during the call carry its invocation id); the future resolves on the loop thread."""
+        during the call carry its invocation id); the future resolves on the loop thread.
+
+        ``finished`` is called on the loop when the call has really ended, even if the future
+        was cancelled before (its caller timed out): what the call holds is given back then,
+        and the caller may await the future itself, without ``asyncio.shield``."""
         if self._closed:
             raise RuntimeError("the worker threads are stopped")
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((future, contextvars.copy_context(), fn, args))
+        self._queue.put((future, contextvars.copy_context(), fn, args, finished))
         with self._lock:
             grow = self._queue.qsize() > self._idle and len(self._threads) < self._max
             if grow:
@@ -82,7 +95,7 @@ class WorkerThreads:
                 return
             with self._lock:
                 self._idle -= 1
-            future, ctx, fn, args = item
+            future, ctx, fn, args, finished = item
             try:
                 result = ctx.run(fn, *args)
             except BaseException as exc:  # delivered to the awaiting task, never lost here
@@ -90,7 +103,7 @@ class WorkerThreads:
             else:
                 ok, value = True, result
             try:
-                loop.call_soon_threadsafe(_resolve, future, ok, value)
+                loop.call_soon_threadsafe(_resolve, future, ok, value, finished)
             except RuntimeError:  # the loop closed under us: nobody is waiting any more
                 return
             with self._lock:
