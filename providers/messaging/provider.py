@@ -8,6 +8,13 @@ never disturbs the connection or other actors.
 The host serves an actor's calls through ``direct`` (``DirectMessaging``: a Publish is
 handed to nats-py without waiting), or through ``handle`` (a coroutine on the event loop,
 which waits for nats-py); both decode and check a call the same way (``calls``).
+
+A binding with ``PUBLISH_ONLY=true`` (see ``settings``) refuses ``Request`` on both paths.
+It exists for speed: a binding that may ``Request`` keeps its actor on worker threads (a
+Request needs the event loop for its round trip), while a publish-only one lets the host run
+the actor on the event loop's own thread (``DirectMessaging.loop_safe``). With the messenger
+actor under ``wascc up``: 0.2x a raw nats-py responder's requests per second by default, 0.56-0.7x
+publish-only (``bench/messaging_bench.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from providers.messaging.calls import (
     decode_request,
     describe_call,
     no_such_operation,
+    publish_only_refusal,
 )
 from providers.messaging.direct import DirectMessaging
 from providers.messaging.link import Link
@@ -130,7 +138,8 @@ class MessagingProvider:
         return DirectMessaging(self.link_of(actor, binding), request_timeout=self.request_timeout)
 
     async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
-        """``Publish`` (empty reply) or ``Request`` (the reply's raw bytes)."""
+        """``Publish`` (empty reply) or ``Request`` (the reply's raw bytes; refused if the
+        binding has ``PUBLISH_ONLY=true``)."""
         link = self.link_of(actor, binding)
         what = describe_call(link.label, binding, operation)
         if operation == "Publish":
@@ -138,6 +147,8 @@ class MessagingProvider:
             await link.publish(message.subject, message.body, message.reply_to, what)
             return _EMPTY
         if operation == "Request":
+            if link.settings.publish_only:
+                raise publish_only_refusal(what)
             request, timeout = decode_request(payload, what, self.request_timeout)
             return await link.request(request.subject, request.body, timeout, what)
         raise no_such_operation(what)

@@ -1,10 +1,12 @@
-"""Fixtures for the messaging tests: a real nats-server, a raw nats-py client, the provider."""
+"""Fixtures for the messaging tests (a real nats-server, a raw nats-py client, the provider)
+and the helpers several test modules share."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import nats
 import pytest
 
 from host import Host
+from host.natsio import round_trip
+from providers.codec import PublishMessage
 from providers.messaging import MessagingProvider
 from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.support.servers import ServerProcess, nats_server
@@ -39,13 +43,57 @@ def nats_url(server: ServerProcess) -> str:
     return f"nats://127.0.0.1:{server.port}"
 
 
-async def bind_forwarder(host: Host, signer: SignerLike, server: ServerProcess) -> str:
-    """A forwarding actor whose calls go to the messaging provider unchanged."""
+async def bind_forwarder(
+    host: Host, signer: SignerLike, server: ServerProcess, name: str = "sender", **values: str
+) -> str:
+    """A forwarding actor (``name``) whose calls go to the messaging provider unchanged, bound
+    to ``server`` with ``values`` besides the URL."""
     claims = await host.add_actor(
-        sign_forwarder(signer, "sender", "wascc:messaging", caps=["wascc:messaging"])
+        sign_forwarder(signer, name, "wascc:messaging", caps=["wascc:messaging"])
     )
-    await host.set_binding(claims.subject, "wascc:messaging", values={"URL": nats_url(server)})
+    await host.set_binding(
+        claims.subject, "wascc:messaging", values={"URL": nats_url(server), **values}
+    )
     return claims.subject
+
+
+def publish(subject: str, body: bytes = b"", reply_to: str = "") -> bytes:
+    """A Publish payload."""
+    return PublishMessage(subject=subject, reply_to=reply_to, body=body).encode()
+
+
+def while_the_loop_waits(work: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Run ``work`` on a thread of its own while this thread (the event loop's) is blocked:
+    whatever ``work`` does, the loop cannot help it. Its result, or its exception raised."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(("ok", work()))
+        except BaseException as exc:  # handed back to the test
+            outcome.append(("error", exc))
+
+    thread = threading.Thread(target=run, name="actor worker")
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"the worker thread did not finish within {timeout:g}s"
+    kind, value = outcome[0]
+    if kind == "error":
+        raise value
+    return value
+
+
+async def subscribed(client: Any, subject: str) -> Any:
+    """A raw subscription the server knows of before the test publishes (one ``flush`` does
+    not promise that, see ``round_trip``)."""
+    sub = await client.subscribe(subject)
+    await round_trip(client, 5)
+    return sub
+
+
+async def received(sub: Any, count: int) -> list[bytes]:
+    """The bodies of the next ``count`` messages of ``sub`` (each within 5 s)."""
+    return [(await sub.next_msg(timeout=5)).data for _ in range(count)]
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +17,17 @@ import pytest
 from host import Host
 from host.errors import ProviderError
 from host.natsio import round_trip
-from providers.codec import PublishMessage, RequestMessage
+from providers.codec import RequestMessage
 from providers.messaging import DirectMessaging, MessagingProvider
 from providers.messaging.eager import start_eagerly
-from tests.messaging.conftest import bind_forwarder, nats_url
+from tests.messaging.conftest import (
+    bind_forwarder,
+    nats_url,
+    publish,
+    received,
+    subscribed,
+    while_the_loop_waits,
+)
 from tests.providers.providers_support import SignerLike, eventually
 from tests.support.servers import ServerProcess
 
@@ -52,45 +57,6 @@ async def direct(
     """The direct calls of a bound actor's default binding."""
     actor = await bind_forwarder(host, signer, nats_srv)
     return Direct(host, messaging, nats_srv, client, actor, messaging.direct(actor, "default"))
-
-
-def publish(subject: str, body: bytes = b"", reply_to: str = "") -> bytes:
-    """A Publish payload."""
-    return PublishMessage(subject=subject, reply_to=reply_to, body=body).encode()
-
-
-def while_the_loop_waits(work: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Run ``work`` on a thread of its own while this thread (the event loop's) is blocked:
-    whatever ``work`` does, the loop cannot help it. Its result, or its exception raised."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(("ok", work()))
-        except BaseException as exc:  # handed back to the test
-            outcome.append(("error", exc))
-
-    thread = threading.Thread(target=run, name="actor worker")
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), f"the worker thread did not finish within {timeout:g}s"
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
-
-
-async def subscribed(client: Any, subject: str) -> Any:
-    """A raw subscription the server knows of before the test publishes (one ``flush`` does
-    not promise that, see ``round_trip``)."""
-    sub = await client.subscribe(subject)
-    await round_trip(client, 5)
-    return sub
-
-
-async def received(sub: Any, count: int) -> list[bytes]:
-    """The bodies of the next ``count`` messages of ``sub`` (each within 5 s)."""
-    return [(await sub.next_msg(timeout=5)).data for _ in range(count)]
 
 
 # nats-py's publish, stepped by hand -----------------------------------------------------

@@ -77,6 +77,44 @@ def test_bad_values_are_refused_with_the_fix(values: dict[str, str], message: st
     assert "fix the binding's values" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "publish_only"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        (" Yes ", True),
+        ("1", True),
+        ("false", False),
+        ("False", False),
+        ("no", False),
+        ("0", False),
+        ("", False),
+    ],
+)
+def test_publish_only_reads_true_or_false(text: str, publish_only: bool) -> None:
+    """PUBLISH_ONLY takes true/false, yes/no or 1/0 in any case; empty or absent is false."""
+    assert parse({"PUBLISH_ONLY": text}).publish_only is publish_only
+    assert parse({}).publish_only is False
+
+
+@pytest.mark.parametrize("text", ["maybe", "on", "2", "truee", "y"])
+def test_publish_only_refuses_anything_else(text: str) -> None:
+    """Another PUBLISH_ONLY value is refused, naming the actor, the value and the fix, at bind
+    time and by the provider's offline check alike."""
+    with pytest.raises(ProviderError) as at_bind:
+        parse({"PUBLISH_ONLY": text})
+    message = str(at_bind.value)
+    assert message.startswith("wascc:messaging (binding 'default') cannot bind actor m: ")
+    assert f"PUBLISH_ONLY={text!r} is neither true nor false" in message
+    assert "leave it out to allow Request" in message
+    assert message.endswith("fix the binding's values")
+    with pytest.raises(ProviderError) as offline:
+        MessagingProvider.check_values(
+            {"PUBLISH_ONLY": text}, actor="M", label="m", binding="default"
+        )
+    assert str(offline.value) == message
+
+
 def test_a_seed_of_another_kind_is_refused_without_showing_it() -> None:
     """An account seed given as CLIENT_SEED is refused, and the seed is not in the message."""
     seed = KeyPair.generate("account").seed
