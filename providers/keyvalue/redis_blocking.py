@@ -39,6 +39,7 @@ from providers.keyvalue.redis_common import (
     combined,
     follow_up,
     pool_options,
+    redact_url,
     translate,
     unique,
 )
@@ -82,13 +83,19 @@ class SyncRedisStore:
         return self.gate.open
 
     def _connection(self, on_loop: bool) -> Conn:
+        if self._closed:  # a thread's cached connection would quietly connect again
+            raise StoreUnavailableError(
+                f"the Redis store {redact_url(self.url)} is closed (its binding was removed)"
+            )
         conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None:
             factory = self._loop_factory if on_loop else self._worker_factory
             conn = factory.make_connection()
             with self._lock:
                 if self._closed:
-                    raise StoreUnavailableError(f"the Redis store {self.url} is closed")
+                    raise StoreUnavailableError(
+                        f"the Redis store {redact_url(self.url)} is closed (its binding was removed)"
+                    )
                 self._connections.append(conn)
             self._local.conn = conn
         return conn

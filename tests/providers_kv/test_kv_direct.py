@@ -59,12 +59,6 @@ def _add(calls: DirectCalls, key: str, value: int = 1) -> int:
     return AddResponse.decode(calls.call("Add", AddRequest(key, value).encode())).value
 
 
-def test_the_provider_has_no_handle_blocking() -> None:
-    """handle_blocking is gone: the host asks for direct calls instead."""
-    assert not hasattr(KeyValueProvider, "handle_blocking")
-    assert hasattr(KeyValueProvider, "direct")
-
-
 # the hot operations' msgpack -------------------------------------------------------------
 
 
@@ -352,6 +346,21 @@ async def test_opening_connections_does_not_close_the_gate(
     assert len(opened) == 8
     assert calls.loop_safe
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+async def test_a_removed_redis_binding_does_not_connect_again(
+    provider: KeyValueProvider, own_redis: ServerProcess
+) -> None:
+    """Once the binding is removed, its direct calls fail on every thread that had a
+    connection, instead of quietly connecting again."""
+    calls = await _redis_calls(provider, own_redis)
+    assert _add(calls, "r") == 1
+    assert await asyncio.to_thread(_add, calls, "r") == 2
+    await provider.remove_actor(ACTOR, "default")
+    with pytest.raises(KeyValueError, match="is closed"):
+        _add(calls, "r")
+    with pytest.raises(KeyValueError, match="is closed"):
+        await asyncio.to_thread(_add, calls, "r")
 
 
 async def test_a_stopped_redis_fails_a_direct_call_fast(
