@@ -91,3 +91,36 @@ async def test_the_password_never_appears_in_errors() -> None:
     await store.close()
     assert "s3cret" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+async def test_a_frozen_redis_does_not_stall_other_actors(
+    host: Host, signer: SignerLike, own_redis: ServerProcess
+) -> None:
+    """An actor running on the event loop's thread calls a Redis that froze: the loop is held
+    up at most once, briefly (the gate closes), and an echo actor on the same host keeps
+    answering while the Redis actor's calls wait on worker threads."""
+    kv = await _client(host, signer, redis_url(own_redis), timeout="2")
+    policy = host.actor(kv.actor).inline
+    for _ in range(2000):  # bounded: until the Redis actor runs inline
+        await kv.call("Add", key="n", value=1)
+        if policy.inline_calls:
+            break
+    assert policy.inline_calls, "the Redis actor was never promoted to run inline"
+    echo = await host.add_actor(signer.sign("echo"))
+    own_redis.pause()
+    try:
+        frozen = [asyncio.create_task(kv.error("Add", key="n", value=1)) for _ in range(2)]
+        gaps: list[float] = []
+        last = time.monotonic()
+        while not all(task.done() for task in frozen) and time.monotonic() - last < 10:
+            assert await host.call_actor(echo.subject, "Echo", b"still here") == b"still here"
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+            await asyncio.sleep(0.01)
+        errors = await asyncio.gather(*frozen)
+    finally:
+        own_redis.resume()
+    assert all("did not answer" in e or "unreachable" in e for e in errors), errors
+    assert len(gaps) > 20  # echo answered all along the 2.5 s the Redis calls waited
+    assert max(gaps) < 1.5  # the loop was held up at most about LOOP_TIMEOUT (0.5 s)
