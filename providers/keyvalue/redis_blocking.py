@@ -84,21 +84,22 @@ class SyncRedisStore:
 
     def _connection(self, on_loop: bool) -> Conn:
         if self._closed:  # a thread's cached connection would quietly connect again
-            raise StoreUnavailableError(
-                f"the Redis store {redact_url(self.url)} is closed (its binding was removed)"
-            )
+            raise self._closed_error()
         conn: Conn | None = getattr(self._local, "conn", None)
         if conn is None:
             factory = self._loop_factory if on_loop else self._worker_factory
             conn = factory.make_connection()
             with self._lock:
                 if self._closed:
-                    raise StoreUnavailableError(
-                        f"the Redis store {redact_url(self.url)} is closed (its binding was removed)"
-                    )
+                    raise self._closed_error()
                 self._connections.append(conn)
             self._local.conn = conn
         return conn
+
+    def _closed_error(self) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the Redis store {redact_url(self.url)} is closed (its binding was removed)"
+        )
 
     def _run(self, operation: str, key: str, expected: Kind | None, exchange: _Exchange[T]) -> T:
         on_loop = threading.get_ident() == self._loop_thread
