@@ -184,9 +184,13 @@ async def test_call_that_cannot_start_in_time_is_busy(signer: Signer, host: Host
 async def test_call_outliving_its_timeout_fails_and_frees_the_instance(
     signer: Signer, host: Host
 ) -> None:
-    """A running call past its timeout raises InvocationTimeout; its instance returns after."""
+    """A running call past its timeout raises InvocationTimeout; its instance returns after
+    the call really ended, not when its caller gave up (two calls on one instance at once
+    would corrupt it)."""
     slow = await _slow_host(host, signer, 0.3)
     with pytest.raises(InvocationTimeout):
         await host.call_actor(slow, "Wait", b"", timeout=0.1)
+    assert host.actor(slow).pool.busy == 1  # the wasm still runs, on its worker thread
     assert await host.call_actor(slow, "Wait", b"") == b"done"
+    assert host.actor(slow).pool.busy == 0
     assert host.actor(slow).pool.size == 1
