@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from host import Host
 from host.natsio import round_trip
-from providers.codec import PublishMessage
+from providers.codec import MESSAGING, PublishMessage
 from providers.messaging import MessagingProvider
 from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.support.servers import ServerProcess, nats_server
@@ -48,12 +49,40 @@ async def bind_forwarder(
 ) -> str:
     """A forwarding actor (``name``) whose calls go to the messaging provider unchanged, bound
     to ``server`` with ``values`` besides the URL."""
-    claims = await host.add_actor(
-        sign_forwarder(signer, name, "wascc:messaging", caps=["wascc:messaging"])
-    )
-    await host.set_binding(
-        claims.subject, "wascc:messaging", values={"URL": nats_url(server), **values}
-    )
+    claims = await host.add_actor(sign_forwarder(signer, name, MESSAGING, caps=[MESSAGING]))
+    await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server), **values})
+    return claims.subject
+
+
+@dataclass
+class Env:
+    """Everything a messaging test uses: host, signer, provider, server, raw client."""
+
+    host: Host
+    signer: SignerLike
+    messaging: MessagingProvider
+    server: ServerProcess
+    client: Any
+
+
+@pytest.fixture
+def env(
+    host: Host,
+    signer: SignerLike,
+    messaging: MessagingProvider,
+    nats_srv: ServerProcess,
+    client: Any,
+) -> Env:
+    """The test's host with the messaging provider, its nats-server and a raw client."""
+    return Env(host, signer, messaging, nats_srv, client)
+
+
+async def bind_messenger(
+    host: Host, signer: SignerLike, server: ServerProcess, name: str = "messenger", **values: str
+) -> str:
+    """Start the messenger actor as ``name`` and bind it to ``server`` with ``values``."""
+    claims = await host.add_actor(signer.sign("messenger", name=name, caps=[MESSAGING]))
+    await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server), **values})
     return claims.subject
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -13,45 +12,9 @@ import pytest
 
 from host import Host
 from host.errors import GuestError, ProviderError
-from providers.codec import PublishMessage, RequestMessage
-from providers.messaging import MessagingProvider
-from tests.messaging.conftest import bind_forwarder, nats_url
-from tests.providers.providers_support import SignerLike, eventually
-from tests.support.servers import ServerProcess
-
-MESSAGING = "wascc:messaging"
-
-
-@dataclass
-class Env:
-    """Everything a messaging test uses: host, signer, provider, server, raw client."""
-
-    host: Host
-    signer: SignerLike
-    messaging: MessagingProvider
-    server: ServerProcess
-    client: Any
-
-
-@pytest.fixture
-def env(
-    host: Host,
-    signer: SignerLike,
-    messaging: MessagingProvider,
-    nats_srv: ServerProcess,
-    client: Any,
-) -> Env:
-    """The test's host with the messaging provider, its nats-server and a raw client."""
-    return Env(host, signer, messaging, nats_srv, client)
-
-
-async def bind_messenger(
-    host: Host, signer: SignerLike, server: ServerProcess, name: str = "messenger", **values: str
-) -> str:
-    """Start the messenger actor as ``name`` and bind it to ``server`` with ``values``."""
-    claims = await host.add_actor(signer.sign("messenger", name=name, caps=[MESSAGING]))
-    await host.set_binding(claims.subject, MESSAGING, values={"URL": nats_url(server), **values})
-    return claims.subject
+from providers.codec import MESSAGING, PublishMessage, RequestMessage
+from tests.messaging.conftest import Env, bind_forwarder, bind_messenger, nats_url
+from tests.providers.providers_support import eventually
 
 
 async def guest_error(host: Host, actor: str, operation: str, payload: bytes) -> str:

@@ -5,29 +5,24 @@ refused at once, with the reason and the fix, on every path. Without it nothing 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from host import Host
 from host.errors import GuestError, ProviderError
 from host.inline import InlinePolicy
 from host.natsio import round_trip
-from providers.codec import RequestMessage
-from providers.messaging import MessagingProvider
+from providers.codec import MESSAGING, RequestMessage
 from tests.messaging.conftest import (
+    Env,
     bind_forwarder,
-    nats_url,
+    bind_messenger,
     publish,
     received,
     subscribed,
     while_the_loop_waits,
 )
-from tests.providers.providers_support import SignerLike
-from tests.support.servers import ServerProcess
 
-MESSAGING = "wascc:messaging"
 REFUSED = "the binding has PUBLISH_ONLY=true, so Request is refused"
 FIX = "remove PUBLISH_ONLY from the binding's values to allow Request"
 # Sequential requests are quick, so a messenger that may run inline is promoted after
@@ -38,35 +33,9 @@ INLINE_ANSWERS = 20
 """Requests the messenger must answer inline: promoted, and going on answering there."""
 
 
-@dataclass
-class Env:
-    """What these tests use: host, signer, provider, server, raw client."""
-
-    host: Host
-    signer: SignerLike
-    messaging: MessagingProvider
-    server: ServerProcess
-    client: Any
-
-
-@pytest.fixture
-def env(
-    host: Host,
-    signer: SignerLike,
-    messaging: MessagingProvider,
-    nats_srv: ServerProcess,
-    client: Any,
-) -> Env:
-    """The test's host with the messaging provider, its nats-server and a raw client."""
-    return Env(host, signer, messaging, nats_srv, client)
-
-
-async def bind_messenger(env: Env, **values: str) -> str:
+async def messenger(env: Env, **values: str) -> str:
     """The messenger sample actor, answering requests on ``upper``, bound with ``values``."""
-    claims = await env.host.add_actor(env.signer.sign("messenger", caps=[MESSAGING]))
-    values = {"URL": nats_url(env.server), "SUBSCRIPTION": "upper", **values}
-    await env.host.set_binding(claims.subject, MESSAGING, values=values)
-    return claims.subject
+    return await bind_messenger(env.host, env.signer, env.server, SUBSCRIPTION="upper", **values)
 
 
 async def ask(client: Any, body: bytes) -> None:
@@ -160,7 +129,7 @@ async def test_publishes_on_the_loop_thread_follow_those_of_workers(env: Env) ->
 async def test_a_publish_only_messenger_runs_inline_and_answers(env: Env) -> None:
     """The messenger bound with PUBLISH_ONLY=true answers every request, and once its calls
     proved quick the host runs them on the event loop's thread, where it goes on answering."""
-    actor = await bind_messenger(env, PUBLISH_ONLY="true")
+    actor = await messenger(env, PUBLISH_ONLY="true")
     policy = env.host.actor(actor).inline
     for i in range(PATIENCE):
         await ask(env.client, f"hello {i}".encode())
@@ -176,7 +145,7 @@ async def test_a_publish_only_messenger_runs_inline_and_answers(env: Env) -> Non
 async def test_a_messenger_that_may_request_stays_on_worker_threads(env: Env) -> None:
     """Without PUBLISH_ONLY the messenger answers too, but never on the event loop's thread,
     however many quick calls it makes."""
-    actor = await bind_messenger(env)
+    actor = await messenger(env)
     for i in range(InlinePolicy.PROMOTE_AFTER * 8):
         await ask(env.client, f"hello {i}".encode())
     await round_trip(env.client, 5)
