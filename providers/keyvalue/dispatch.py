@@ -93,24 +93,19 @@ _GET_MISSING = _pack({"value": "", "exists": False})
 _EXISTS = {True: _pack({"value": "", "exists": True}), False: _GET_MISSING}
 
 
-def _decode_key(payload: bytes) -> Args:
-    try:
-        key = unpackb(payload)["key"]
-    except Exception:
-        key = None
-    if type(key) is str:
-        return (key,)
-    return (GetRequest.decode(payload).key,)
+def _key_decoder(record: type[GetRequest] | type[KeyExistsRequest]) -> Callable[[bytes], Args]:
+    """The decoder of a ``{key}`` request (``Get``, ``KeyExists``); ``record`` for the rest."""
 
+    def decode(payload: bytes) -> Args:
+        try:
+            key = unpackb(payload)["key"]
+        except Exception:
+            key = None
+        if type(key) is str:
+            return (key,)
+        return (record.decode(payload).key,)
 
-def _decode_key_exists(payload: bytes) -> Args:
-    try:
-        key = unpackb(payload)["key"]
-    except Exception:
-        key = None
-    if type(key) is str:
-        return (key,)
-    return (KeyExistsRequest.decode(payload).key,)
+    return decode
 
 
 def _encode_get(_args: Args, value: str | None) -> bytes:
@@ -211,7 +206,7 @@ def _encode_values(
 
 
 OPERATIONS: dict[str, Operation] = {
-    "Get": Operation("get", _decode_key, _encode_get),
+    "Get": Operation("get", _key_decoder(GetRequest), _encode_get),
     "Set": Operation("set", _decode_set, _encode_set),
     "Add": Operation("add", _decode_add, _encode_add),
     "Del": Operation(
@@ -235,7 +230,7 @@ OPERATIONS: dict[str, Operation] = {
         _encode_values(SetIntersectionResponse),
     ),
     "SetQuery": Operation("set_members", _keyed(SetQueryRequest), _encode_values(SetQueryResponse)),
-    "KeyExists": Operation("exists", _decode_key_exists, _encode_exists),
+    "KeyExists": Operation("exists", _key_decoder(KeyExistsRequest), _encode_exists),
 }
 """The fourteen operations of ``wascc:keyvalue``, by name."""
 

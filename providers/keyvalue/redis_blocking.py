@@ -37,8 +37,8 @@ from providers.keyvalue.quickgate import QUICK_ON_WORKER, QuickGate
 from providers.keyvalue.redis_common import (
     FAILURES,
     combined,
+    connection_options,
     follow_up,
-    pool_options,
     redact_url,
     translate,
     unique,
@@ -71,7 +71,6 @@ class SyncRedisStore:
         # Pools used only as factories of connections configured from the URL.
         self._worker_factory = _factory(url, timeout)
         self._loop_factory = _factory(url, min(timeout, LOOP_TIMEOUT))
-        self._retry_timeouts = True
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[Conn] = []
@@ -223,14 +222,12 @@ class SyncRedisStore:
 def _factory(url: str, timeout: float) -> redis.ConnectionPool:
     """A pool used only for ``make_connection``: connections of the URL's kind (TCP, TLS or
     Unix socket, its password and database), with ``timeout`` on connect and socket."""
-    options = pool_options(timeout)
-    options.pop("timeout", None)  # the blocking pool's wait for a free connection
-    options.pop("max_connections", None)
     # No retries inside redis-py (it would retry a connect 3 times by default): ``_run``
     # retries a dead connection once, and a timeout not at all, so a call waits at most
     # TIMEOUT for its connect and TIMEOUT for its answer.
-    options["retry"] = Retry(NoBackoff(), 0)
-    return redis.ConnectionPool.from_url(url, **options)
+    return redis.ConnectionPool.from_url(
+        url, **connection_options(timeout), retry=Retry(NoBackoff(), 0)
+    )
 
 
 def _command(conn: Conn, args: Args) -> Any:

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_CONNECTIONS",
     "FollowUp",
     "combined",
+    "connection_options",
     "follow_up",
     "pool_options",
     "redact_url",
@@ -54,22 +55,27 @@ MAX_CONNECTIONS = 64
 """Connections a pool opens at most; a call beyond waits for one to be free."""
 
 
-def pool_options(timeout: float, *, retry_timeouts: bool = True) -> dict[str, Any]:
-    """Keywords for ``BlockingConnectionPool.from_url`` (asyncio or blocking): ``timeout``
-    bounds each connect, each socket read or write, and the wait for a free connection (the
-    plain pool refuses a call beyond its limit instead: "Too many connections"). One retry:
-    after Redis restarts, pooled connections are dead; the retry opens a fresh one, so the
-    first call after the restart already succeeds. Without ``retry_timeouts`` a timeout is
-    not retried (it would double the wait)."""
-    errors: tuple[type[Exception], ...] = (RedisConnectionError,)
-    if retry_timeouts:
-        errors += (RedisTimeoutError, TimeoutError)
+def connection_options(timeout: float) -> dict[str, Any]:
+    """Keywords for one connection (any redis-py pool's ``from_url``): answers decoded as
+    text, ``timeout`` on each connect and each socket read or write."""
     return {
-        "max_connections": MAX_CONNECTIONS,
-        "timeout": timeout,
         "decode_responses": True,
         "socket_connect_timeout": timeout,
         "socket_timeout": timeout,
+    }
+
+
+def pool_options(timeout: float) -> dict[str, Any]:
+    """Keywords for ``BlockingConnectionPool.from_url``: ``connection_options``, and
+    ``timeout`` on the wait for a free connection too (the plain pool refuses a call beyond
+    its limit instead: "Too many connections"). One retry: after Redis restarts, pooled
+    connections are dead; the retry opens a fresh one, so the first call after the restart
+    already succeeds."""
+    errors = (RedisConnectionError, RedisTimeoutError, TimeoutError)
+    return {
+        **connection_options(timeout),
+        "max_connections": MAX_CONNECTIONS,
+        "timeout": timeout,
         "retry": Retry(NoBackoff(), 1, supported_errors=errors),
     }
 
