@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import msgpack
 
-from host.lattice.errors import ForgedInvocation, MalformedMessage
+from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
 from host.lattice.trust import LatticeTrust
 from keys.errors import ClaimsError, KeyError_
 from keys.jwt import encode_token, verify_token
@@ -94,8 +94,7 @@ def open_command(action: str, data: bytes, trust: LatticeTrust) -> bytes:
     try:
         claims = verify_token(token, issuer_kinds=CONTROLLER_KINDS).claims
     except (ClaimsError, KeyError_) as exc:
-        reason = str(exc).split(";")[0]
-        raise ForgedInvocation(f"refused {what()}: its token does not verify: {reason}") from None
+        raise ForgedInvocation(does_not_verify(what(), "its token", exc)) from None
     wascc = claims.get("wascc")
     if claims.get("sub") != trust.host_id:
         raise ForgedInvocation(

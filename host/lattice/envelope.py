@@ -29,7 +29,7 @@ import nacl.exceptions
 import nacl.signing
 
 from host.invocation import SYSTEM_ORIGIN, uuid4_text
-from host.lattice.errors import ForgedInvocation, MalformedMessage
+from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
 from keys.errors import ClaimsError, KeyError_
 from keys.jwt import b64url_decode, b64url_encode, check_time_window, verify_token
 from keys.nkeys import KeyKind, KeyPair, decode_public_key, is_public_key
@@ -311,8 +311,7 @@ def _fully_verified(envelope: Envelope) -> dict[str, Any]:
 
 
 def _unverified(envelope: Envelope, exc: Exception) -> ForgedInvocation:
-    reason = str(exc).split(";")[0]  # drop the module-signing fix, which does not apply
-    return ForgedInvocation(f"refused {envelope.describe()}: the token does not verify: {reason}")
+    return ForgedInvocation(does_not_verify(envelope.describe(), "the token", exc))
 
 
 def _check_claims(envelope: Envelope, claims: Mapping[str, Any]) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "MalformedMessage",
     "RemoteError",
     "ReplayedInvocation",
+    "does_not_verify",
 ]
 
 
@@ -41,6 +42,14 @@ class MalformedMessage(LatticeError):
 class ForgedInvocation(LatticeError):
     """An invocation whose anti-forgery token is missing, not signed by its host, or does not
     match the envelope (origin, target, operation or message altered)."""
+
+
+def does_not_verify(what: str, part: str, exc: Exception) -> str:
+    """The refusal of ``what`` whose ``part`` (its token, its voucher...) failed verification
+    with ``exc``: the reason without the fix a claims error appends, which is about signing
+    modules and does not apply to a message."""
+    reason = str(exc).split(";")[0]
+    return f"refused {what}: {part} does not verify: {reason}"
 
 
 class ReplayedInvocation(ForgedInvocation):

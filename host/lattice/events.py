@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
 from host.invocation import new_invocation_id
-from host.lattice.errors import ForgedInvocation, MalformedMessage
+from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
 from keys.errors import ClaimsError, KeyError_
 from keys.jwt import encode_token, verify_token
 from keys.nkeys import KeyKind, KeyPair
@@ -100,8 +100,7 @@ def verify_event(event: Mapping[str, Any]) -> dict[str, Any]:
     try:
         claims = verify_token(token, issuer_kinds=_SERVER).claims
     except (ClaimsError, KeyError_) as exc:
-        reason = str(exc).split(";")[0]
-        raise ForgedInvocation(f"refused {what}: its signature does not verify: {reason}") from None
+        raise ForgedInvocation(does_not_verify(what, "its signature", exc)) from None
     wascc = claims.get("wascc")
     if (
         claims.get("iss") != event.get("source")

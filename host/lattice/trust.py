@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from host.lattice.errors import ForgedInvocation, ReplayedInvocation
+from host.lattice.errors import ForgedInvocation, ReplayedInvocation, does_not_verify
 from host.lattice.replay import ReplayGuard
 from host.trust.policy import TrustPolicy
 from keys.errors import ClaimsError, KeyError_
@@ -109,10 +109,7 @@ class LatticeTrust:
             try:
                 checked = read_voucher(voucher)
             except (ClaimsError, KeyError_) as exc:
-                reason = str(exc).split(";")[0]
-                raise Untrusted(
-                    f"refused {what()}: its voucher does not verify: {reason}"
-                ) from None
+                raise Untrusted(does_not_verify(what(), "its voucher", exc)) from None
             if checked.account != anchor:
                 raise Untrusted(
                     f"refused {what()}: its voucher is from account {checked.account}, not from "
