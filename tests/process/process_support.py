@@ -133,7 +133,13 @@ class WasccProcess:
                 stdout=out,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
+                # Popen has no rlimit option; a subclass's child sets its limits, then execs.
+                preexec_fn=self.before_exec(),  # noqa: PLW1509
             )
+
+    def before_exec(self) -> Callable[[], None] | None:
+        """What the child runs before it execs ``wascc`` (nothing here; see subclasses)."""
+        return None
 
     @property
     def stdout(self) -> str:

@@ -8,8 +8,6 @@ import contextlib
 import resource
 import selectors
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -198,25 +196,13 @@ class LimitedProcess(WasccProcess):
 
     nofile: int = 128
 
-    def __post_init__(self) -> None:
-        self._out = self.cwd / f"wascc-{id(self)}.out"
-        self._err = self.cwd / f"wascc-{id(self)}.err"
+    def before_exec(self) -> Callable[[], None]:
         nofile = self.nofile
 
         def lower_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        with self._out.open("wb") as out, self._err.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "host.cli", *self.args],
-                env=dict(self.env),
-                cwd=self.cwd,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                # Popen has no rlimit option; the child only sets its limit, then execs.
-                preexec_fn=lower_limit,  # noqa: PLW1509
-            )
+        return lower_limit
 
 
 @pytest.mark.slow
