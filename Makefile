@@ -3,19 +3,33 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Two installs: what the demo needs (the runtime and the C toolchain, `.[build]`), and what the
+# tests and benchmarks need on top (`.[dev]`). A first `make run` skips the second.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 ACTOR_SOURCES := $(wildcard actors/*.c actors/include/*.h actors/fixtures/*.wat actors/build.py)
 ACTORS_STAMP := actors/build/.built
+DEMO_ACTORS := echo kvcounter logger
+DEMO_STAMP := actors/build/.demo-built
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
 .PHONY: setup actors run test lint typecheck pytest bench soak clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wascc-py needs Python 3.11 or newer (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@echo "creating the virtual environment $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
+	@echo "installing wascc-py and its dependencies into $(VENV) (first run only)"
+	$(PIP_INSTALL) --progress-bar off -e '.[build]'
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
+	@echo "installing the test and benchmark tools into $(VENV)"
+	$(PIP_INSTALL) --progress-bar off -e '.[dev]'
 	touch $@
 
 actors: $(ACTORS_STAMP)
@@ -25,10 +39,16 @@ $(ACTORS_STAMP): $(STAMP) $(ACTOR_SOURCES)
 	mkdir -p actors/build
 	touch $@
 
+# Only the three actors the demo serves (the 2 MB benchmark actor takes a minute to compile).
+$(DEMO_STAMP): $(RUN_STAMP) $(ACTOR_SOURCES)
+	@echo "building the demo actors: $(DEMO_ACTORS)"
+	$(PY) actors/build.py $(DEMO_ACTORS)
+	touch $@
+
 # The demo: sign the sample actors (keys are made on first use and kept in ~/.wascc/keys),
 # then run examples/demo.yaml until Ctrl-C. Ports: ECHO_PORT, COUNTER_PORT, LOGGER_PORT.
 DEMO_ADMIN ?= 127.0.0.1:8090
-run: $(ACTORS_STAMP)
+run: $(DEMO_STAMP)
 	$(VENV)/bin/wascc claims sign actors/build/echo.wasm --name echo -q
 	$(VENV)/bin/wascc claims sign actors/build/kvcounter.wasm --name kvcounter -q -k
 	$(VENV)/bin/wascc claims sign actors/build/logger.wasm --name logger -q -l
