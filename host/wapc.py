@@ -1,6 +1,6 @@
 """waPC on wasmtime: one actor instance, its nine ``wapc`` imports, and the call protocol.
 
-The protocol (``../shared/spec/wire-format.md`` section 1): the host stores the operation and
+The protocol (``docs/abi.md``, "One call, step by step"): the host stores the operation and
 payload, calls ``__guest_call(len(op), len(payload))``; the guest fetches them with
 ``__guest_request``, may call ``__host_call`` any number of times, answers with
 ``__guest_response`` or ``__guest_error`` and returns 1 (ok) or anything else (failed).

@@ -6,7 +6,7 @@
  * `wapc_register()`; the host calls the exported `wapc_init` once after instantiation.
  *
  * Exports: `memory` (by the linker), `__guest_call(op_len, msg_len) -> i32`, `wapc_init()`.
- * Imports: only from module "wapc" (see the ABI table in the project's wire-format spec).
+ * Imports: only from module "wapc" (see the ABI table in docs/abi.md).
  *
  * Memory: a per-call arena. `__guest_call` resets the heap to `__heap_base` on entry, so
  * everything from `wapc_alloc()` lives until the current call returns and nothing leaks across
