@@ -1,9 +1,10 @@
 """``wascc call`` and ``wascc update``: invoke an actor, or update one, from the command line.
 
 A call's JSON becomes the operation's message when the operation is one of spec §4
-(``HandleRequest``, ``Get`` …: ``providers.codec.find_operation``), else the msgpack of the JSON
-value; the reply is decoded the same way and returned as JSON-ready data. Bytes fields are
-given and shown as UTF-8 text (binary replies as ``{"base64": …}``).
+(``HandleRequest``, ``Get`` …: ``providers.codec.find_operation``), its keys exactly the
+message's fields, else the msgpack of the JSON value; the reply is decoded the same way and
+returned as JSON-ready data. Bytes fields are given and shown as UTF-8 text (binary replies as
+``{"base64": …}``).
 
 The call runs either on a throwaway in-process host (the target is a signed module file;
 logging and an in-memory key-value store are bound when its claims list them) or on a running
@@ -53,10 +54,13 @@ class AdminClientError(WasccError):
 
 def encode_request(operation: str, value: Any) -> bytes:
     """The payload for ``operation``: its message record when known, else msgpack of
-    ``value``. ``CodecError`` names the message and field that does not fit."""
+    ``value``. ``CodecError`` names the message and field that does not fit.
+
+    The record is read strictly: a key that is no field (``query_string`` for
+    ``queryString``) is refused with the field meant, rather than dropped unseen."""
     op = find_operation(operation)
     if op is not None:
-        return op.request.from_wire(value).encode()
+        return op.request.from_wire(value, strict=True).encode()
     return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
 
 

@@ -6,20 +6,33 @@ path ``package.module:Class``. Resolving imports the class but builds nothing, s
 ``wascc validate`` has no side effects: the constructor's signature is enough to check the
 entry's ``config``. Built-in packages are imported lazily, so a provider package that is not
 installed only fails the manifests that use it.
+
+A provider class may declare the binding values it reads (``binding_values``, see
+``host.typing.Provider``); ``ProviderSpec.binding_values`` holds the declaration, checked.
+A contract id a user typed that no provider serves gets a did-you-mean (``contract_hint``).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from host.typing import Provider
+from host.suggest import did_you_mean
+from host.typing import BindingValue, Provider
 
-__all__ = ["BUILTINS", "ProviderLookupError", "ProviderSpec", "resolve_provider"]
+__all__ = [
+    "BUILTINS",
+    "BUILTIN_CONTRACTS",
+    "ProviderLookupError",
+    "ProviderSpec",
+    "contract_hint",
+    "declared_values",
+    "resolve_provider",
+]
 
 BUILTINS: Mapping[str, tuple[str, str]] = {
     "http_server": ("providers.http", "wascc:http_server"),
@@ -29,7 +42,15 @@ BUILTINS: Mapping[str, tuple[str, str]] = {
 }
 """Built-in name → (module holding the provider class, contract it serves)."""
 
+BUILTIN_CONTRACTS: frozenset[str] = frozenset(
+    {*(contract for _, contract in BUILTINS.values()), "wascc:extras"}
+)
+"""Every contract a host serves with providers of its own (``wascc:extras`` is built in)."""
+
 _BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()}
+# Contract ids share their namespace ("wascc:"), which lifts every pair's similarity: below
+# this, a near miss is as likely another contract (wascc:graphdb, 0.64 to wascc:extras).
+_CONTRACT_CUTOFF = 0.85
 _METHODS = ("start", "stop", "bind_actor", "remove_actor", "handle")
 _DATA_DIR = "data_dir"
 
@@ -53,6 +74,7 @@ class ProviderSpec:
     parameters: frozenset[str]
     required: frozenset[str]
     any_keyword: bool
+    binding_values: tuple[BindingValue, ...] | None = None  # None: declares none
 
     def check_config(self, config: Mapping[str, object]) -> list[str]:
         """Problems with ``config`` as constructor keywords (unknown or missing ones)."""
@@ -91,11 +113,18 @@ def resolve_provider(name: str) -> ProviderSpec:
         module_name, contract = BUILTINS[builtin]
         module = _import(module_name, name, builtin=True)
         return _spec(name, _find_by_contract(module, contract, name), contract)
+    known = ", ".join(BUILTINS)
     if ":" not in name:
-        known = ", ".join(BUILTINS)
         raise ProviderLookupError(
-            f"{name!r} is neither a built-in provider nor a Python import path",
+            f"{name!r} is neither a built-in provider nor a Python import path"
+            + did_you_mean(name, BUILTINS),
             f"use one of {known}, or package.module:Class",
+        )
+    hint = contract_hint(name, _BY_CONTRACT)
+    if hint:  # "wascc:httpserver" would otherwise be tried as the module "wascc"
+        raise ProviderLookupError(
+            f"{name!r} is not a built-in provider{hint}",
+            f"use one of {known} (or its contract id), or package.module:Class",
         )
     module_name, _, attr = name.partition(":")
     module = _import(module_name, name, builtin=False)
@@ -111,6 +140,30 @@ def resolve_provider(name: str) -> ProviderSpec:
             'give the class a contract_id such as "acme:payments"',
         )
     return _spec(name, cls, declared)
+
+
+def contract_hint(contract: str, known: Iterable[str]) -> str:
+    """``" (did you mean wascc:http_server?)"`` when ``contract`` looks like a typo of one
+    of the ``known`` contract ids, else ``""``."""
+    return did_you_mean(contract, known, cutoff=_CONTRACT_CUTOFF)
+
+
+def declared_values(cls: type[Any], name: str | None = None) -> tuple[BindingValue, ...] | None:
+    """The binding values the provider class ``cls`` declares, or ``None`` if it declares
+    none; ``ProviderLookupError`` if its declaration is not a sequence of ``BindingValue``."""
+    declared = getattr(cls, "binding_values", None)
+    if declared is None:
+        return None
+    if (
+        isinstance(declared, str)
+        or not isinstance(declared, Sequence)
+        or not all(isinstance(value, BindingValue) for value in declared)
+    ):
+        raise ProviderLookupError(
+            f"{name or cls.__name__}.binding_values is not a sequence of BindingValue",
+            "declare each value as host.typing.BindingValue(name, meaning, default, allowed)",
+        )
+    return tuple(declared)
 
 
 def _import(module_name: str, name: str, *, builtin: bool) -> Any:
@@ -159,10 +212,13 @@ def _spec(name: str, cls: type[Any], contract: str) -> ProviderSpec:
             f"{name} is not a provider: it lacks {', '.join(missing)}",
             "implement the host.typing.Provider protocol",
         )
+    values = declared_values(cls, name)
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):  # builtins and some C types have no signature
-        return ProviderSpec(name, cls, contract, frozenset(), frozenset(), any_keyword=True)
+        return ProviderSpec(
+            name, cls, contract, frozenset(), frozenset(), any_keyword=True, binding_values=values
+        )
     params = signature.parameters.values()
     keywords = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     return ProviderSpec(
@@ -172,4 +228,5 @@ def _spec(name: str, cls: type[Any], contract: str) -> ProviderSpec:
         frozenset(p.name for p in keywords),
         frozenset(p.name for p in keywords if p.default is p.empty),
         any_keyword=any(p.kind is p.VAR_KEYWORD for p in params),
+        binding_values=values,
     )

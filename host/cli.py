@@ -1,6 +1,7 @@
 """The ``wascc`` command: the one place that imports every part of the project.
 
-Subcommands: ``keys`` and ``claims`` (``keys.cli``), ``validate``, ``up``, ``call`` and
+Subcommands: ``keys`` and ``claims`` (``keys.cli``; ``claims sign`` also warns about build
+mistakes), ``new`` and ``build`` (``host.toolchain``), ``validate``, ``up``, ``call`` and
 ``update``. Signals are handled here and nowhere else: the first SIGINT/SIGTERM asks the host
 process to shut down in order, a second one forces the exit.
 
@@ -32,12 +33,21 @@ from host.call import (
     module_claims,
     update_remote,
 )
-from host.errors import WasccError
+from host.errors import ModuleLoadError, WasccError
 from host.lattice import LatticeConfig
 from host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
 from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from host.manifest import Manifest, ManifestInvalid, load_manifest
 from host.server import HostServer, ServerConfig
+from host.toolchain.commands import build_command, checked_claims_group, new_group
+from host.toolchain.diagnose import check_actor_module
+from host.toolchain.quickstart import (
+    DEFAULT_HTTP_PORT,
+    SingleActorInvalid,
+    describe_providers,
+    is_wasm_file,
+    single_actor_manifest,
+)
 from host.trust.options import (
     key_option,
     public_keys,
@@ -46,7 +56,7 @@ from host.trust.options import (
     trust_policy,
 )
 from host.trust.policy import UNANCHORED
-from keys.cli import claims_group, keys_group
+from keys.cli import keys_group
 from keys.nkeys import KeyPair
 
 __all__ = ["main"]
@@ -56,6 +66,15 @@ logger = logging.getLogger("wascc.cli")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DATA_ENV = "WASCC_DATA"
 DEFAULT_RPC_TIMEOUT = 2.0
+_SNIFF_BYTES = 64 * 1024
+_UP_EXPECTS = (
+    "`wascc up` runs a manifest (YAML or JSON), or a signed actor module (ACTOR.wasm, as "
+    "`wascc build --sign` or `wascc claims sign` writes it)"
+)
+_VALIDATE_EXPECTS = (
+    "`wascc validate` checks a manifest (YAML or JSON); for a module, `wascc claims inspect "
+    "FILE` checks its claims and `wascc up FILE` runs it"
+)
 
 
 class _Address(click.ParamType[tuple[str, int], Any]):
@@ -99,10 +118,16 @@ def _load(
     *,
     lattice: bool = False,
     issuers: tuple[str, ...] | None = None,
+    expects: str = _UP_EXPECTS,
 ) -> Manifest:
     """The checked manifest, or every problem on stderr and exit status 2. ``lattice``: a
     lattice is given on the command line (bindings may name remote actors and providers);
-    ``issuers``: ``--trust-issuer`` (replacing the manifest's trust.issuers)."""
+    ``issuers``: ``--trust-issuer`` (replacing the manifest's trust.issuers); ``expects``:
+    what the command takes, said when ``file`` is plainly no manifest."""
+    refusal = _not_a_manifest(file)
+    if refusal is not None:
+        click.echo(f"Error: {refusal}; {expects}", err=True)
+        sys.exit(EXIT_USAGE)
     try:
         return load_manifest(
             file,
@@ -116,6 +141,29 @@ def _load(
         sys.exit(EXIT_USAGE)
 
 
+def _not_a_manifest(file: Path) -> str | None:
+    """Why ``file`` cannot be a manifest when it is plainly not text (a module, a binary);
+    None otherwise, and when it cannot be read (the manifest's loader names the problem)."""
+    if is_wasm_file(file):
+        return f"{file} is a WebAssembly module, not a manifest"
+    try:
+        with file.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+    except OSError:
+        return None
+    if file.suffix.lower() == ".wasm":
+        return f"{file} is named .wasm, but it is not a WebAssembly module (no \\0asm magic)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut_short = exc.reason == "unexpected end of data" and len(head) == _SNIFF_BYTES
+        if not cut_short:  # a character cut by the read's end is still text
+            return f"{file} is neither a manifest (YAML or JSON text) nor a WebAssembly module"
+    if b"\0" in head:
+        return f"{file} is neither a manifest (YAML or JSON text) nor a WebAssembly module"
+    return None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wascc-py", prog_name="wascc")
 def main() -> None:
@@ -123,8 +171,10 @@ def main() -> None:
 
 
 main.add_command(keys_group, "keys")
-main.add_command(claims_group, "claims")
+main.add_command(checked_claims_group(), "claims")
 main.add_command(ctl_group, "ctl")
+main.add_command(new_group, "new")
+main.add_command(build_command, "build")
 
 _manifest_arg = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 _expand_opt = click.option(
@@ -147,7 +197,7 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     of another host, or a capability no provider of the manifest serves, is accepted with a
     note; `wascc up` checks the remote actor's claims when it starts.
     """
-    checked = _load(manifest, expand_env, lattice=bool(lattice))
+    checked = _load(manifest, expand_env, lattice=bool(lattice), expects=_VALIDATE_EXPECTS)
     for note in checked.notes:
         click.echo(f"note: {manifest}: {note}")
     click.echo(
@@ -157,8 +207,23 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
 
 
 @main.command("up")
-@_manifest_arg
+@click.argument(
+    "manifest", metavar="MANIFEST|ACTOR.wasm", type=click.Path(path_type=Path, dir_okay=False)
+)
 @_expand_opt
+@click.option(
+    "--http",
+    "http_port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help=f"With ACTOR.wasm: the HTTP server's port on 127.0.0.1 (0: any free port) "
+    f"[default: {DEFAULT_HTTP_PORT}].",
+)
+@click.option(
+    "--nats",
+    metavar="URL",
+    help="With ACTOR.wasm: the NATS server of wascc:messaging (needed when the actor claims it).",
+)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True)
 @click.option(
@@ -221,6 +286,8 @@ def up_command(  # click passes options by keyword
     *,
     manifest: Path,
     expand_env: bool,
+    http_port: int | None,
+    nats: str | None,
     log_level: str,
     log_format: LogFormat,
     data_dir: Path | None,
@@ -242,6 +309,10 @@ def up_command(  # click passes options by keyword
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
+    Given a signed module (ACTOR.wasm) instead, run that one actor with the providers its
+    claims ask for, bound with defaults: wascc:http_server on 127.0.0.1:PORT (--http, 8080),
+    wascc:keyvalue in memory, wascc:logging, wascc:extras, and wascc:messaging with --nats.
+
     With --lattice (or a lattice section in MANIFEST; the options override it) the host joins
     a lattice of hosts over NATS: it serves its actors and providers to the other hosts and
     calls theirs when a target is not local.
@@ -250,7 +321,19 @@ def up_command(  # click passes options by keyword
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
     issuers = public_keys(trust_issuer, "account", "--trust-issuer") if trust_issuer else None
-    checked = _load(manifest, expand_env, reserved, lattice=bool(lattice), issuers=issuers)
+    if is_wasm_file(manifest):
+        if expand_env:
+            raise click.UsageError("--expand-env applies to a manifest, not to ACTOR.wasm")
+        checked = _single_actor(
+            manifest, http_port, nats, reserved, lattice=bool(lattice), issuers=issuers
+        )
+    else:
+        if http_port is not None or nats is not None:
+            raise click.UsageError(
+                "--http and --nats apply to `wascc up ACTOR.wasm`; a manifest sets them in its "
+                "bindings' values (PORT of wascc:http_server, URL of wascc:messaging)"
+            )
+        checked = _load(manifest, expand_env, reserved, lattice=bool(lattice), issuers=issuers)
     section = checked.lattice
     creds_file: str | Path | None = lattice_creds
     seed = _host_seed(host_key) if host_key else None
@@ -303,6 +386,35 @@ def up_command(  # click passes options by keyword
     sys.exit(asyncio.run(_serve(config)))
 
 
+def _single_actor(
+    file: Path,
+    http_port: int | None,
+    nats: str | None,
+    reserved: dict[int, str] | None,
+    *,
+    lattice: bool,
+    issuers: tuple[str, ...] | None,
+) -> Manifest:
+    """The manifest of ``wascc up ACTOR.wasm`` (``host.toolchain.quickstart``), said on the
+    terminal; every problem on stderr and exit status 2 otherwise."""
+    try:
+        checked = single_actor_manifest(
+            file,
+            http_port=DEFAULT_HTTP_PORT if http_port is None else http_port,
+            nats=nats,
+            reserved_ports=reserved,
+            lattice=lattice,
+            issuers=issuers,
+        )
+    except SingleActorInvalid as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{file}: actor {checked.actors[0].label}, no manifest; providers:")
+    for line in describe_providers(checked):
+        click.echo(f"  {line}")
+    return checked
+
+
 def _host_seed(source: str) -> str:
     """The seed of the server key ``--host-key`` names; a usage error otherwise."""
     fix = "a host signs with a server key: make one with `wascc keys gen server --save NAME`"
@@ -332,11 +444,27 @@ async def _serve(config: ServerConfig) -> int:
         await server.serve(stop)
     except WasccError as exc:
         click.echo(f"Error: {exc}", err=True)
+        for hint in _start_hints(config.manifest, exc):
+            click.echo(f"Hint: {hint}", err=True)
         return EXIT_FAILURE
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return EXIT_OK if server.clean else EXIT_FAILURE
+
+
+def _start_hints(manifest: Manifest, error: WasccError) -> list[str]:
+    """When an actor failed to start in its ``_start``: what such a module most likely is
+    (a WASI command module) and how to build it as an actor (``host.toolchain.diagnose``)."""
+    if not isinstance(error, ModuleLoadError) or "_start" not in str(error):
+        return []
+    return [
+        str(problem)
+        for actor in manifest.actors
+        if actor.claims.subject in str(error)
+        for problem in check_actor_module(actor.path, str(actor.path))
+        if problem.kind == "start-may-trap"
+    ]
 
 
 def _force_exit() -> None:
@@ -494,10 +622,14 @@ def update_command(
                 rotate_issuer=rotate_issuer,
             )
         )
-    click.echo(
-        f"updated {result['name']} ({result['key']}): rev {result['previous_rev']} -> "
-        f"{result['rev']}"
-    )
+    old, new = result.get("previous_rev"), result.get("rev")
+    if old is not None and new is not None:
+        change = f": rev {old} -> {new}"
+    elif new is not None:
+        change = f" to rev {new}"
+    else:  # a module signed without a revision: what is known, never "None"
+        change = "" if old is None else f" from rev {old}"
+    click.echo(f"updated {result.get('name') or result['key']} ({result['key']}){change}")
 
 
 if __name__ == "__main__":

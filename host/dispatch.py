@@ -145,10 +145,11 @@ class ActorHostCalls:
         self._router = router
         self._actor = actor
         self._console = logging.getLogger(f"wascc.actor.{actor.name}")
+        self._console_fields = {"actor_key": actor.key, "actor": actor.name}
 
     def console_log(self, line: str) -> None:
-        """``__console_log``: same logger as the logging provider, with the actor's key."""
-        self._console.info("%s", line, extra={"actor_key": self._actor.key})
+        """``__console_log``: same logger and fields as the logging provider's lines."""
+        self._console.info("%s", line, extra=self._console_fields)
 
     def host_call(self, binding: str, namespace: str, operation: str, payload: bytes) -> bytes:
         """Authorize and route one call; every refusal is an exception whose text the guest
@@ -184,16 +185,31 @@ class ActorHostCalls:
                 f"actor {actor.label} is bound to {contract} (binding {binding!r}) but no such "
                 f"provider is loaded; add the capability to the manifest"
             )
-        invocation = Invocation(actor.key, f"{contract}/{binding}", operation, payload)
+        # A sub-call of the actor's invocation, so its log lines keep the request's id
+        # (arguments by position: keywords cost more than the rest of the construction).
+        invocation = Invocation(
+            actor.key,
+            f"{contract}/{binding}",
+            operation,
+            payload,
+            None,
+            current_invocation.get(),
+            actor,
+        )
         router = self._router
         if router.authorizer is not None and not router.authorizer.can_invoke(invocation):
             raise NotAuthorized(
                 f"the host's authorizer refused {operation} on {contract} (binding {binding!r}) "
                 f"for actor {actor.label}"
             )
-        for mw in router.middleware:
-            mw.before(invocation)
+        # Set before the middleware runs: what it logs names this call, as on the host's paths.
         token = current_invocation.set(invocation)
+        try:
+            for mw in router.middleware:
+                mw.before(invocation)
+        except BaseException:
+            current_invocation.reset(token)
+            raise
         try:
             direct = router.direct_call(actor.key, contract, binding)
             if direct is not None:

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from host.actor import Actor, ActorSettings
+from host.capabilities import BUILTIN_CONTRACTS, contract_hint
 from host.dispatch import (
     DEFAULT_BINDING,
     ActorHostCalls,
@@ -184,9 +185,7 @@ class Host:
     def _validate(self, module: bytes, path: str | None) -> Claims:
         claims = validate_module(module, path=path, trusted_issuers=self.trust.issuers)
         if self.authorizer is not None and not self.authorizer.can_load(claims):
-            raise NotAuthorized(
-                f"the host's authorizer refused to load actor {claims.name} ({claims.subject})"
-            )
+            raise NotAuthorized(f"the host's authorizer refused to load actor {_label(claims)}")
         return claims
 
     async def _build(
@@ -314,22 +313,22 @@ class Host:
         old = self._actors.get(claims.subject)
         if old is None:
             raise ActorNotFound(
-                f"actor {claims.name} ({claims.subject}) is not running here; use add_actor",
+                f"actor {_label(claims)} is not running here; use add_actor",
                 actor=claims.subject,
             )
         check_update(self.trust, old.claims, claims, label=old.label, rotate_issuer=rotate_issuer)
         old_rev, new_rev = old.claims.rev or 0, claims.rev or 0
         if not force and new_rev <= old_rev:
             raise RevisionNotNewer(
-                f"actor {old.label} runs rev {old_rev}; the new module has rev {new_rev}. "
-                "Re-sign with a higher --rev, or force the update"
+                f"actor {old.label} runs {_revision(old.claims.rev)}; the new module has "
+                f"{_revision(claims.rev)}. Re-sign with a higher --rev, or force the update"
             )
         new = await self._build(data, claims, path or old.path, settings or old.settings)
         self._actors[new.key] = new
         task = asyncio.create_task(old.drain(), name=f"retire {old.label}")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
-        logger.info("actor %s updated: rev %s -> %s", new.label, old_rev, new_rev)
+        logger.info("actor %s updated%s", new.label, _revision_change(old.claims.rev, claims.rev))
         await self._bind_extras(new.claims)
         await self._changed(
             "actor_update_complete", public_key=new.key, rev=new_rev, issuer=claims.issuer
@@ -391,13 +390,19 @@ class Host:
                     actor, operation, payload, origin=origin, timeout=timeout
                 )
             target = self._get_actor(actor)
+        # The call running here, if any, is the parent (an actor calling an actor): the
+        # callee's log lines keep its request id. Arguments by position: keywords would cost
+        # more than the rest of the construction on this path.
+        parent = current_invocation.get()
         # A quick, loop-free call runs right here without a coroutine or thread hop.
         instance = target.try_inline()
         if instance is not None:
             return self._call_inline(
-                target, instance, Invocation(origin, actor, operation, payload)
+                target,
+                instance,
+                Invocation(origin, actor, operation, payload, None, parent, target),
             )
-        invocation = Invocation(origin, actor, operation, payload)
+        invocation = Invocation(origin, actor, operation, payload, None, parent, target)
         self._authorize(target, invocation)
         token = current_invocation.set(invocation)
         try:
@@ -427,7 +432,10 @@ class Host:
         instance = target.try_inline()
         if instance is None:
             return None
-        return self._call_inline(target, instance, Invocation(origin, actor, operation, payload))
+        invocation = Invocation(
+            origin, actor, operation, payload, None, current_invocation.get(), target
+        )
+        return self._call_inline(target, instance, invocation)
 
     def _call_inline(self, target: Actor, instance: WapcInstance, invocation: Invocation) -> bytes:
         if self.authorizer is not None or self.middleware:
@@ -562,6 +570,20 @@ class Host:
         binding = normalize_binding(binding)
         running = self._get_actor(actor)
         if contract_id not in running.claims.caps:
+            known = BUILTIN_CONTRACTS | {contract for contract, _ in self._providers}
+            hint = "" if contract_id in known else contract_hint(contract_id, known)
+            if hint or (contract_id not in known and self.remote is None):
+                # Said first: re-signing the actor alone would not make this binding work.
+                raise CapabilityNotClaimed(
+                    f"actor {running.label} cannot be bound to {contract_id} (binding "
+                    f"{binding!r}): no provider serves {contract_id}{hint}, and the actor's "
+                    "claims do not list it; "
+                    + (
+                        "correct the contract id"
+                        if hint
+                        else f"add a provider for it, and re-sign with --cap {contract_id}"
+                    )
+                )
             raise CapabilityNotClaimed(
                 f"actor {running.label} cannot be bound to {contract_id} (binding {binding!r}): "
                 f"its claims do not list it; re-sign with --cap {contract_id}"
@@ -721,6 +743,26 @@ def _read_module(module: bytes | Path, path: str | None) -> tuple[bytes, str | N
         return module.read_bytes(), path or str(module)
     except OSError as exc:
         raise ModuleLoadError(f"{module}: cannot read the actor module: {exc.strerror}") from exc
+
+
+def _label(claims: Claims) -> str:
+    """``name (key)`` as ``Actor.label`` writes it, for an actor that is not running."""
+    return f"{claims.name or claims.subject} ({claims.subject})"
+
+
+def _revision(rev: int | None) -> str:
+    """``rev 3``, or ``no revision`` for a module signed without one."""
+    return "no revision" if rev is None else f"rev {rev}"
+
+
+def _revision_change(old: int | None, new: int | None) -> str:
+    """What an update did to the revision, as the end of a sentence (nothing if neither
+    module has one)."""
+    if old is not None and new is not None:
+        return f": rev {old} -> {new}"
+    if new is not None:
+        return f" to rev {new}"
+    return "" if old is None else f" from rev {old}"
 
 
 def _bind_values(claims: Claims, values: Mapping[str, str]) -> dict[str, str]:

@@ -1,9 +1,11 @@
 """Log output of the host process: human text or JSON lines, one record per line, on stderr.
 
-Every record is tagged by ``InvocationLogFilter`` (``invocation_id``, ``actor``,
-``operation``) and carries ``actor_key`` (set by providers for the actor they serve, empty
-otherwise), so a JSON line can always be traced to the call and the actor behind it. Only
-the CLI calls ``configure_logging``: the host as a library leaves logging to its user.
+Every record is tagged by ``InvocationLogFilter`` with the context of the call it was made in
+(``invocation_id``, ``request_id``, ``actor``, ``actor_key``, ``operation``: see
+``host.invocation``), so a JSON line can be traced to the call, the request and the actor
+behind it. A field with no value (a start-up line belongs to no call) is left out of the JSON
+object rather than written empty, and the text format shows only what is known. Only the CLI
+calls ``configure_logging``: the host as a library leaves logging to its user.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import time
 from typing import IO, Literal
 
-from host.invocation import InvocationLogFilter
+from host.invocation import LOG_FIELDS, InvocationLogFilter
 
 __all__ = [
     "LOG_FORMATS",
@@ -29,22 +31,14 @@ LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 LOG_LEVELS = ("trace", "debug", "info", "warning", "error")
 
-_CONTEXT = ("invocation_id", "actor", "operation", "actor_key")
 # Third-party loggers that are chatty at INFO and say nothing a host operator needs.
 _QUIET = ("aiohttp.access", "aiohttp.server", "asyncio")
 
 
-class _ActorKeyFilter(logging.Filter):
-    """Gives every record an ``actor_key`` (empty unless a provider attached one)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "actor_key"):
-            record.actor_key = ""
-        return True
-
-
 class TextFormatter(logging.Formatter):
-    """``2024-05-01 12:00:00,123 INFO  wascc.host: message [invocation …]``."""
+    """``2024-05-01 12:00:00,123 INFO  wascc.host: message [actor NAME, invocation …,
+    request …]``: the bracket names what is known (nothing outside a call), the request only
+    when it is not the invocation itself."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
@@ -52,14 +46,20 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         invocation = getattr(record, "invocation_id", "")
-        if invocation and "\n" not in line:
-            line += f" [invocation {invocation}]"
-        return line
+        if not invocation or "\n" in line:
+            return line
+        actor = getattr(record, "actor", "") or getattr(record, "actor_key", "")
+        request = getattr(record, "request_id", "")
+        context = f"actor {actor}, " if actor else ""
+        context += f"invocation {invocation}"
+        if request and request != invocation:
+            context += f", request {request}"
+        return f"{line} [{context}]"
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, the invocation context, and
-    ``exception`` (the formatted traceback) when there is one."""
+    """One JSON object per line: time, level, logger, message, the invocation context fields
+    that have a value, and ``exception`` (the formatted traceback) when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, object] = {
@@ -68,8 +68,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in _CONTEXT:
-            document[name] = getattr(record, name, "")
+        for name in LOG_FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                document[name] = value
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, ensure_ascii=False, default=str)
@@ -91,7 +93,6 @@ def configure_logging(
     threshold = _level(level)  # first: an unknown level changes nothing
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(InvocationLogFilter())
-    handler.addFilter(_ActorKeyFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

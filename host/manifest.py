@@ -20,7 +20,7 @@ The waSCC 0.14 format, with extensions::
       insecure_lattice: false                  #   and ctl keys trusted by name; any host
       clock_skew: 5                            #   (experiments); seconds clocks may differ;
       replay_window: 7                         #   seconds a lattice token lives (skew + RPC)
-    actors:
+    actors:                                    # actors, capabilities, bindings: each optional
       - ./echo_s.wasm                          # a signed module, relative to this file
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
         max_instances: 4                       #   instances serving calls at once
@@ -37,7 +37,11 @@ The waSCC 0.14 format, with extensions::
       - actor: ./echo_s.wasm                   # an actor's public key, or its path
         capability: wascc:http_server
         binding: default                       # optional
-        values: {PORT: "8080"}                 # optional, all strings
+        values: {PORT: "8080"}                 # optional, all strings; only names the
+                                               #   provider declares (binding_values)
+
+Every section is optional (a host may only join a lattice), but a manifest with no actors,
+no capabilities and no lattice gives the host nothing to do and is refused.
 
 ``load_manifest`` reads (within the bounds of ``host.manifest_loader``: 1 MiB, 64 levels,
 100,000 values with aliases expanded), expands (``${VAR}``, ``${VAR:default}`` with
@@ -143,7 +147,7 @@ def load_manifest(
     expanded: set[str] = set()
     if expand:
         data, expanded, problems = expand_env(data, environ)
-    raw = parse_document(data, expanded)
+    raw = parse_document(data, expanded, lattice=lattice)
     problems = [*problems, *raw.problems]
     checker = Checker(
         file.resolve().parent,

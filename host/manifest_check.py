@@ -3,7 +3,9 @@
 Actor files must exist and carry valid signed claims; capabilities must name a provider that
 can be imported and take the given ``config``; bindings must name a listed actor (by public
 key or by module path), a contract its claims list, and a provider the manifest loads; HTTP
-bindings need distinct, valid ports. Every problem is collected, none stops the others.
+bindings need distinct, valid ports. A contract id that looks like a typo of a known one gets a
+did-you-mean, and so does a binding value that its provider does not declare (see
+``host.typing.Provider``: ``binding_values``). Every problem is collected, none stops the others.
 
 With a lattice (the manifest's ``lattice`` section or ``wascc up --lattice``) a binding may
 name an actor that runs on another host (by its public key) or a capability that no provider
@@ -22,9 +24,19 @@ from pathlib import Path
 from typing import Any
 
 from host.actor import ActorSettings
-from host.capabilities import ProviderLookupError, ProviderSpec, resolve_provider
+from host.capabilities import (
+    BUILTIN_CONTRACTS,
+    ProviderLookupError,
+    ProviderSpec,
+    contract_hint,
+    declared_values,
+    resolve_provider,
+)
 from host.engine import Limits
 from host.manifest_schema import Problem, RawBinding
+from host.suggest import did_you_mean
+from host.toolchain.diagnose import check_actor_module
+from host.typing import RESERVED_VALUE_PREFIX, BindingValue
 from keys.claims import Claims, validate_module
 from keys.creds import CredentialsError, load_creds_file
 from keys.errors import WasccError, WrongKeyKind
@@ -181,7 +193,8 @@ class Checker:
         return token
 
     def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
-        """Read and verify one actor's module."""
+        """Read one actor's module, check that it is built as a waPC actor
+        (``host.toolchain.diagnose``: a note for what may still run), then verify its claims."""
         path = f"actors[{index}]"
         file = self.resolve(text)
         try:
@@ -193,6 +206,15 @@ class Checker:
                 "check the path (relative paths start at the manifest's directory)",
             )
             return None
+        # Before the claims: re-signing a module built wrong does not help, rebuilding does.
+        diagnosed = check_actor_module(module, str(file))
+        severe = [problem for problem in diagnosed if problem.severe]
+        if severe:
+            # An entry shows one problem: any further build mistakes follow its fix.
+            first, *others = severe
+            self._bad(path, first.message, "; ".join([first.fix, *(f"also, {o}" for o in others)]))
+            return None
+        self.notes.extend(f"{path}: {problem}" for problem in diagnosed)
         try:
             claims = validate_module(module, path=str(file), trusted_issuers=self.issuers)
         except WasccError as exc:
@@ -244,6 +266,8 @@ class Checker:
         lattice, accept a remote actor or provider with a note)."""
         index, contract, binding, values = raw.index, raw.capability, raw.binding, raw.values
         path = f"bindings[{index}]"
+        if not self._known_contract(path, contract, {c for c, _ in providers}):
+            return None
         remote_actor = self._remote_actor(raw.actor, actors)
         if remote_actor:
             actor = None
@@ -278,6 +302,9 @@ class Checker:
                 "or join a lattice where another host loads it (a lattice section or --lattice)",
             )
             return None
+        declared = self._declared_values(contract, binding)
+        if declared is not None and not self._value_names(path, contract, declared, values):
+            return None
         if contract == HTTP_SERVER and not self._http_values(path, values, label):
             return None
         if not self._provider_values(
@@ -298,6 +325,63 @@ class Checker:
         return BindingEntry(
             index, key, label, contract, binding, values, remote_actor, remote_provider
         )
+
+    def _known_contract(self, path: str, contract: str, loaded: set[str]) -> bool:
+        """Whether ``contract`` may be bound: one the host or a capability of the manifest
+        serves, or (with a lattice) one another host may serve, unless it looks like a typo
+        of a known one. A problem naming the likely contract otherwise."""
+        known = BUILTIN_CONTRACTS | loaded
+        if contract in known:
+            return True
+        hint = contract_hint(contract, known)
+        if self.lattice and not hint:
+            return True
+        listed = ", ".join(sorted(known))
+        self._bad(
+            f"{path}.capability",
+            f"no capability in this manifest serves {contract}{hint}",
+            f"correct the contract id (known here: {listed})"
+            if hint
+            else f"add a capability whose provider serves {contract}, or join a lattice where "
+            f"another host loads it (a lattice section or --lattice); known here: {listed}",
+        )
+        return False
+
+    def _declared_values(self, contract: str, binding: str) -> tuple[BindingValue, ...] | None:
+        """The binding values the provider that gets the binding declares, if it is known
+        here and declares them (a remote provider is another host's business)."""
+        entry = self.served.get((contract, binding))
+        if entry is not None:
+            return entry.spec.binding_values
+        if contract == EXTRAS:
+            # Imported here: the host package does not depend on the providers at import.
+            from providers.extras import ExtrasProvider  # noqa: PLC0415
+
+            return declared_values(ExtrasProvider)
+        return None
+
+    def _value_names(
+        self,
+        path: str,
+        contract: str,
+        declared: tuple[BindingValue, ...],
+        values: Mapping[str, str],
+    ) -> bool:
+        """Whether every key of ``values`` is one the provider declares (or the host's own,
+        ``__wascc_*``); a problem with a did-you-mean for each other key."""
+        names = [value.name for value in declared]
+        unknown = [
+            key for key in values if key not in names and not key.startswith(RESERVED_VALUE_PREFIX)
+        ]
+        for key in unknown:
+            self._bad(
+                f"{path}.values.{key}",
+                f"{contract} has no binding value {key!r}{did_you_mean(key, names)}",
+                f"use one of {', '.join(names)}, or remove it"
+                if names
+                else f"remove it ({contract} takes no values)",
+            )
+        return not unknown
 
     def _remote_actor(self, ref: str, actors: list[ActorEntry]) -> bool:
         """Whether ``ref`` names an actor of another host: only with a lattice, and only by

@@ -10,7 +10,6 @@ messages, such as ``bindings[2].values.PORT``.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import os
 import re
@@ -19,6 +18,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from host.suggest import closest
 from keys.nkeys import KeyKind, is_public_key, with_article
 
 __all__ = [
@@ -36,7 +36,10 @@ __all__ = [
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 _TOP = {"labels", "lattice", "trust", "actors", "capabilities", "bindings"}
-_REQUIRED_TOP = {"actors", "capabilities", "bindings"}
+_NOTHING_TO_DO = (
+    "list actors (signed modules) to run, capabilities (providers) to load, or a lattice "
+    "section (or --lattice) to join"
+)
 _ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
 _CAPABILITY_KEYS = {"path", "binding_name", "config"}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
@@ -229,8 +232,8 @@ class _Fields:
             return None
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "remove it"
+                close = closest(str(key), allowed)
+                hint = f"did you mean {close!r}?" if close else "remove it"
                 known = ", ".join(sorted(allowed))
                 self.bad(_join(path, str(key)), "unknown key", f"{hint} (known: {known})")
         for key in sorted(required - set(value)):
@@ -356,15 +359,27 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def parse_document(data: Any, expanded: set[str]) -> RawManifest:
-    """Check the shape of every entry; keep the well-formed ones and every problem."""
+def parse_document(data: Any, expanded: set[str], *, lattice: bool = False) -> RawManifest:
+    """Check the shape of every entry; keep the well-formed ones and every problem.
+
+    Every section is optional, but a manifest must give the host something to do: actors,
+    capabilities, or a lattice to join (its section, or ``lattice``: one given on the
+    command line)."""
     fields = _Fields(expanded)
     raw = RawManifest()
     if data is None:
-        fields.bad("", "the manifest is empty", "list actors, capabilities and bindings")
+        fields.bad("", "the manifest is empty", _NOTHING_TO_DO)
         top = None
     else:
-        top = fields.mapping(data, "", _TOP, _REQUIRED_TOP)
+        top = fields.mapping(data, "", _TOP, set())
+    if top is not None and not (
+        lattice or "lattice" in top or top.get("actors") or top.get("capabilities")
+    ):
+        fields.bad(
+            "",
+            "the manifest gives the host nothing to do (no actors, no capabilities, no lattice)",
+            _NOTHING_TO_DO,
+        )
     if top is not None:
         if "labels" in top:
             raw.labels = fields.string_map(top["labels"], "labels")
@@ -377,7 +392,9 @@ def parse_document(data: Any, expanded: set[str]) -> RawManifest:
             ("capabilities", _capability),
             ("bindings", _binding),
         ):
-            items = top.get(name, [])
+            items = top.get(name)
+            if items is None:  # absent, or written with nothing under it: no entries
+                continue
             if not isinstance(items, list):
                 fields.bad(name, f"expected a list, got {_kind(items)}", "write a YAML list")
                 continue

@@ -29,12 +29,12 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import msgpack
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from host.errors import ActorOutOfTime, Unavailable
 from host.invocation import Invocation
+from providers.codec import CodecError, decode_http_response
 
 if TYPE_CHECKING:
     from host.host import Host
@@ -135,10 +135,10 @@ def _http_status(result: bytes | None, error: BaseException | None) -> str:
             return "503"
         return "504" if isinstance(error, ActorOutOfTime | TimeoutError) else "500"
     try:
-        reply = msgpack.unpackb(result or b"", raw=False, strict_map_key=False)
-        return str(int(reply["statusCode"]))
-    except Exception:  # an undecodable response: the provider answers 500
+        status = decode_http_response(result or b"")[0]
+    except CodecError:  # an undecodable response: the provider answers 500
         return "500"
+    return str(status) if 200 <= status <= 599 else "500"  # as the provider refuses it
 
 
 class _ActorCollector:

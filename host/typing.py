@@ -7,20 +7,48 @@ this module (and the message codec) only, never on the host's internals.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from host.invocation import Invocation
     from keys.claims import Claims
 
 __all__ = [
+    "REQUIRED",
+    "RESERVED_VALUE_PREFIX",
     "Authorizer",
+    "BindingValue",
     "DirectCalls",
     "Middleware",
     "Provider",
     "ProviderContext",
     "SyncProvider",
 ]
+
+
+REQUIRED: Final = "required"
+"""``BindingValue.default`` of a value every binding must give."""
+
+RESERVED_VALUE_PREFIX: Final = "__wascc_"
+"""The host's own binding values (``__wascc_issuer``, ``__wascc_capabilities``, ``__wascc_name``,
+``__wascc_expires``, ``__wascc_tags``), added to every ``BindActor``: never a provider's."""
+
+
+@dataclass(frozen=True, slots=True)
+class BindingValue:
+    """One value a provider reads from a binding's ``values``, as users need to know it.
+
+    ``meaning``: one line. ``default``: what applies without it, as text (``REQUIRED`` if
+    the binding must give it). ``allowed``: what it may be, as a phrase that completes "is
+    not ..." (``"an integer from 0 to 65535"``, ``"one of memory, sqlite, redis"``); ``""``
+    for any text.
+    """
+
+    name: str
+    meaning: str
+    default: str
+    allowed: str = ""
 
 
 class ProviderContext(Protocol):
@@ -59,6 +87,12 @@ class Provider(Protocol):
     anything starts, as an entry of the manifest. Likewise a classmethod
     ``check_config(config) -> list[str]`` for the constructor keywords a manifest's
     ``capabilities[i].config`` gives, each problem as ``"key: what is wrong"``.
+
+    Optional: a class attribute ``binding_values: Sequence[BindingValue]`` declaring every
+    value ``bind_actor`` reads. Manifests then refuse any other key in a binding's values
+    (keys starting with ``RESERVED_VALUE_PREFIX`` excepted) with a did-you-mean, and the
+    declaration is what the documentation lists; a provider that declares nothing gets any
+    values unchecked. The built-in providers read their values from their declaration.
 
     Optional: ``async defer_accepting()`` and ``async start_accepting()``, for a provider that
     takes work from outside (an HTTP listener). The host process (``wascc up``) calls

@@ -66,7 +66,8 @@ class WorkerThreads:
         self, fn: Callable[..., T], *args: Any, finished: Finished | None = None
     ) -> asyncio.Future[T]:
         """Run ``fn(*args)`` on a worker in a copy of the caller's context (so log lines made
-        during the call carry its invocation id); the future resolves on the loop thread.
+        during the call carry its invocation id); the future resolves on the loop thread, and
+        ``finished`` runs there, in that same context.
 
         ``finished`` is called on the loop when the call has really ended, even if the future
         was cancelled before (its caller timed out): what the call holds is given back then,
@@ -103,7 +104,8 @@ class WorkerThreads:
             else:
                 ok, value = True, result
             try:
-                loop.call_soon_threadsafe(_resolve, future, ok, value, finished)
+                # In the call's context: what ``finished`` logs (a trap) names its invocation.
+                loop.call_soon_threadsafe(_resolve, future, ok, value, finished, context=ctx)
             except RuntimeError:  # the loop closed under us: nobody is waiting any more
                 return
             with self._lock:

@@ -10,6 +10,7 @@ only where the user asked for them (``keys gen``, ``keys list --show-seeds``).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -21,7 +22,7 @@ from typing import Any, Final
 
 import click
 
-from keys.claims import Inspection, inspect_module, sign_module
+from keys.claims import WELL_KNOWN_CAPABILITIES, Inspection, inspect_module, sign_module
 from keys.errors import KeyError_, WasccError, WrongKeyKind
 from keys.jwt import MAX_DATE, format_date
 from keys.nkeys import KEY_KINDS, KeyKind, KeyPair, decode_public_key, is_public_key, with_article
@@ -40,6 +41,8 @@ CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
 }
 _FORMAT = click.Choice(["text", "json"])
 _DAY: Final = 86_400
+# host.suggest's rule for contract ids, restated: keys imports nothing of the host.
+_CONTRACT_CUTOFF: Final = 0.85
 
 
 @contextmanager
@@ -271,7 +274,8 @@ def sign_command(  # click passes options by keyword
     if ("__guest_call", "func") not in exported:
         click.echo(
             f"Warning: {source} exports no __guest_call function: it is not a waPC actor and "
-            "the host will not be able to call it",
+            "the host will not be able to call it (a C build needs -Wl,--no-entry and its "
+            "exports; `wascc build` sets them)",
             err=True,
         )
     flags = (keyvalue, http_server, logging_, messaging, extras)
@@ -279,6 +283,14 @@ def sign_command(  # click passes options by keyword
         cap for flag, cap in zip(flags, CAPABILITY_SHORTCUTS.values(), strict=True) if flag
     ]
     all_caps = list(dict.fromkeys([*caps, *shortcuts]))  # keep order, drop duplicates
+    for cap in caps:
+        match = _misspelt_contract(cap)
+        if match is not None:
+            click.echo(
+                f"Warning: --cap {cap} is not a well-known contract (did you mean {match}?); "
+                "it is signed as given, which suits only a provider of your own serving it",
+                err=True,
+            )
     subject_kind: KeyKind = "service" if provider else "module"
     issuer_pair = (
         _given_key("--issuer", issuer, ("account",))
@@ -312,6 +324,18 @@ def sign_command(  # click passes options by keyword
     _write(target, signed)
     click.echo(f"Signed {target}: {subject_kind} {subject_pair.public_key}")
     click.echo(f"  issuer {issuer_pair.public_key}, capabilities: {', '.join(all_caps) or 'none'}")
+
+
+def _misspelt_contract(cap: str) -> str | None:
+    """The well-known contract id ``cap`` most likely misspells (one equal but for case,
+    else the closest), or ``None``: a custom contract id is allowed, so this only warns."""
+    known = {contract.casefold(): contract for contract in WELL_KNOWN_CAPABILITIES}
+    if cap in known.values():
+        return None
+    if cap.casefold() in known:
+        return known[cap.casefold()]
+    close = difflib.get_close_matches(cap.casefold(), known, n=1, cutoff=_CONTRACT_CUTOFF)
+    return known[close[0]] if close else None
 
 
 def _inspection_record(report: Inspection) -> dict[str, Any]:

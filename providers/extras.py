@@ -11,9 +11,10 @@ import secrets
 import threading
 import uuid
 from collections.abc import Mapping
+from typing import ClassVar
 
 from host.errors import ProviderError
-from host.typing import ProviderContext
+from host.typing import BindingValue, ProviderContext
 from providers.codec import EXTRAS, ExtrasRequest, ExtrasResponse
 
 __all__ = ["ExtrasProvider"]
@@ -24,6 +25,7 @@ class ExtrasProvider:
     (per actor, starting at 0; an actor's sequence is forgotten when its binding is removed)."""
 
     contract_id = EXTRAS
+    binding_values: ClassVar[tuple[BindingValue, ...]] = ()  # nothing to configure
 
     def __init__(self) -> None:
         self._sequences: dict[str, int] = {}

@@ -2,16 +2,19 @@
 
 Lines go to the logger ``wascc.actor.<name>`` (the actor's name from its claims, or its key if
 unnamed), the same logger the host uses for the actor's ``__console_log`` lines, so one handler
-sees everything an actor says. Every record carries the actor's key as ``actor_key``.
+sees everything an actor says. Every record carries the actor's key as ``actor_key`` and its
+name as ``actor``; the host's log filter adds the ids of the call and of the request that
+caused it (``host.invocation``), so an actor's lines can be told apart request by request.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import ClassVar, NamedTuple
 
 from host.errors import ProviderError
-from host.typing import ProviderContext
+from host.typing import BindingValue, ProviderContext
 from providers.codec import LOGGING, WriteLogRequest
 
 __all__ = ["LEVELS", "TRACE", "LoggingProvider", "actor_logger_name"]
@@ -39,29 +42,40 @@ def actor_logger_name(name: str) -> str:
     return f"wascc.actor.{name}"
 
 
+class _Voice(NamedTuple):
+    """Where one actor's lines go, and the fields they carry (made once, at bind time)."""
+
+    logger: logging.Logger
+    extra: Mapping[str, str]
+
+
+def _voice(actor: str, name: str) -> _Voice:
+    return _Voice(logging.getLogger(actor_logger_name(name)), {"actor_key": actor, "actor": name})
+
+
 class LoggingProvider:
     """Serves ``WriteLog`` for every bound actor, in memory: also a ``SyncProvider``."""
 
     contract_id = LOGGING
+    binding_values: ClassVar[tuple[BindingValue, ...]] = ()  # it reads only __wascc_name
 
     def __init__(self) -> None:
-        self._loggers: dict[str, logging.Logger] = {}
+        self._voices: dict[str, _Voice] = {}
 
     async def start(self, host: ProviderContext) -> None:
         """Nothing to acquire: logging needs no resources."""
 
     async def stop(self) -> None:
         """Forget every actor."""
-        self._loggers.clear()
+        self._voices.clear()
 
     async def bind_actor(self, actor: str, binding: str, values: Mapping[str, str]) -> None:
         """Pick the actor's logger from its name (``__wascc_name``), falling back to its key."""
-        name = values.get("__wascc_name") or actor
-        self._loggers[actor] = logging.getLogger(actor_logger_name(name))
+        self._voices[actor] = _voice(actor, values.get("__wascc_name") or actor)
 
     async def remove_actor(self, actor: str, binding: str) -> None:
         """Forget the actor's logger."""
-        self._loggers.pop(actor, None)
+        self._voices.pop(actor, None)
 
     async def handle(self, actor: str, binding: str, operation: str, payload: bytes) -> bytes:
         """Same as ``handle_sync``; logging never blocks on I/O the provider controls."""
@@ -84,6 +98,6 @@ class LoggingProvider:
             )
         # A binding may be missing here only if the host routes calls without BindActor;
         # the key keeps such lines attributable anyway.
-        logger = self._loggers.get(actor) or logging.getLogger(actor_logger_name(actor))
-        logger.log(level, "%s", message.body, extra={"actor_key": actor})
+        voice = self._voices.get(actor) or _voice(actor, actor)
+        voice.logger.log(level, "%s", message.body, extra=voice.extra)
         return _EMPTY

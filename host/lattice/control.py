@@ -29,7 +29,7 @@ from host.lattice.command import Controller, open_command, seal_command
 from host.lattice.inventory import gather
 from host.lattice.subjects import Subjects
 from host.lattice.trust import LatticeTrust
-from keys.claims import validate_module
+from keys.claims import Claims, validate_module
 
 if TYPE_CHECKING:
     from host.host import Host
@@ -187,14 +187,14 @@ async def launch(
         if not hosts:
             wanted = ", ".join(f"{k}={v}" for k, v in (constraints or {}).items()) or "none"
             raise LatticeError(
-                f"no host can run actor {claims.name} ({claims.subject}): none answered the "
+                f"no host can run actor {_label(claims)}: none answered the "
                 f"auction (constraints: {wanted}); start a host with matching --label"
             )
         host_id = random.choice(hosts)  # spreading load, not security
     body = seal_command(
         "launch", host_id, msgpack.packb({"module": module}, use_bin_type=True), signer
     )
-    what = f"launch actor {claims.name} on host {host_id}"
+    what = f"launch actor {_label(claims)} on host {host_id}"
     raw = await client.request(
         subjects.control(host_id, "launch"), body, timeout=timeout, what=what
     )
@@ -245,16 +245,21 @@ async def update(
     claims = validate_module(module, path="the actor module")
     hosts = await _hosts_running(client, subjects, claims.subject)
     if not hosts:
-        raise LatticeError(f"no host of the lattice runs actor {claims.name} ({claims.subject})")
+        raise LatticeError(f"no host of the lattice runs actor {_label(claims)}")
     command = msgpack.packb(
         {"module": module, "force": force, "rotate_issuer": rotate_issuer}, use_bin_type=True
     )
     results = []
     for host in hosts:
-        what = f"update actor {claims.name} on host {host}"
+        what = f"update actor {_label(claims)} on host {host}"
         body = seal_command("update", host, command, signer)
         raw = await client.request(
             subjects.control(host, "update"), body, timeout=timeout, what=what
         )
         results.append(_answer(raw, what))
     return results
+
+
+def _label(claims: Claims) -> str:
+    """``name (key)``, or the key alone for an actor signed without a name."""
+    return f"{claims.name} ({claims.subject})" if claims.name else claims.subject

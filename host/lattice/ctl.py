@@ -206,13 +206,21 @@ def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
     for answer in answers:
         for item in answer.get(kind, []):
             if kind == "actors":
-                detail = f"{item['key']}  {item.get('name') or '-'}  rev {item.get('rev')}"
+                rev = item.get("rev")  # None: an unversioned module, "-" like a missing name
+                rev_cell = "-" if rev is None else rev
+                detail = f"{item['key']}  {item.get('name') or '-'}  rev {rev_cell}"
             elif kind == "bindings":
                 detail = f"{item['actor']}  {item['contract_id']}  {item['binding']}"
             else:
                 detail = f"{item['contract_id']}  {item['binding']}  {item.get('type', '')}"
             lines.append(f"{detail}  on {answer['host_id']}")
     return lines or [f"no {kind} in the lattice"]
+
+
+def _named(answer: dict[str, Any]) -> str:
+    """``name (key)`` of the actor a host answered about; the key alone if unnamed."""
+    key = answer["key"]
+    return f"{answer['name']} ({key})" if answer.get("name") else key
 
 
 def _trust_text(trust: object) -> str:
@@ -259,7 +267,7 @@ def start_actor(
             c, s, module, host_id=host_id, constraints=constraints, signer=signer
         ),
     )
-    click.echo(f"started {answer['name']} ({answer['key']}) on {answer['host_id']}")
+    click.echo(f"started {_named(answer)} on {answer['host_id']}")
 
 
 @ctl_group.group("stop")
@@ -316,7 +324,9 @@ def update_actor(
         ),
     )
     for answer in answers:
-        click.echo(f"updated {answer['name']} to rev {answer['rev']} on {answer['host_id']}")
+        name, rev = answer.get("name") or answer["key"], answer.get("rev")
+        to_rev = "" if rev is None else f" to rev {rev}"  # an unversioned module: no "None"
+        click.echo(f"updated {name}{to_rev} on {answer['host_id']}")
 
 
 @ctl_group.command("events")

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
 
 from host.errors import ProviderCallError, WasccError
+from host.invocation import Invocation, current_invocation
 from host.lattice.client import LatticeClient, Message, describe
 from host.lattice.envelope import (
     Entity,
@@ -58,6 +60,9 @@ if TYPE_CHECKING:
 __all__ = ["MAX_IN_FLIGHT", "MAX_MESSAGE", "QUIET", "Remote"]
 
 logger = logging.getLogger("wascc.lattice")
+# An id another host sent goes into this host's log lines only when it cannot forge one: a
+# UUID-like token (letters, digits, "-"), as every waSCC host sends.
+_LOGGABLE_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 MAX_MESSAGE: Final = 1024 * 1024
 """Largest envelope served (bytes); larger ones are refused with an error."""
@@ -245,11 +250,33 @@ class Remote:
             envelope = decode_envelope(bytes(msg.data), limit=self.max_message)
             claims = verify_envelope(envelope)
             self.trust.admit(envelope.describe, envelope.host_id, envelope.voucher, claims)
+        except Exception as exc:
+            await self._refuse(subject, reply, envelope, exc)
+            return
+        # The sender's invocation stands in as the root of what this host does for it: every
+        # line logged here carries the envelope's id as its request_id, the id the sender's
+        # errors name (the envelope keeps its own UUID per invocation, as the wire requires).
+        target = envelope.target
+        caller = Invocation(
+            envelope.origin.name,
+            target.actor or f"{target.capid}/{target.binding}",
+            envelope.operation,
+            b"",
+            envelope.id if _LOGGABLE_ID.fullmatch(envelope.id) else None,
+        )
+        token = current_invocation.set(caller)
+        try:
+            await self._serve_verified(subject, reply, envelope)
+        finally:
+            current_invocation.reset(token)
+
+    async def _serve_verified(self, subject: str, reply: str, envelope: Envelope) -> None:
+        try:
             result = self._dispatch_now(subject, envelope)
         except Exception as exc:
             await self._refuse(subject, reply, envelope, exc)
             return
-        if result is None:
+        if result is None:  # the task made here inherits the stand-in invocation
             await self._spawn(self._finish(subject, reply, envelope))
         else:
             self.served += 1

@@ -21,6 +21,21 @@ annotation             written as        accepted when reading
 A field with a default is optional: missing (or nil) on the wire means the default. A field
 without one is required. Unknown keys are ignored. Anything else that does not fit raises
 ``CodecError`` naming the message and the field.
+
+Two more tolerances follow waSCC's own codec (serde with rmp-serde), which actors of other
+toolchains rely on:
+
+- A payload is one msgpack value; bytes after it are ignored (actors built with the 2020
+  AssemblyScript waPC codec end their messages with an extra 0x00).
+- A message may arrive as an array of its fields in wire order (what rmp-serde's ``to_vec``
+  writes for a struct). A shorter array leaves the remaining fields to their defaults, so a
+  missing required field is refused by name; a longer one is refused.
+
+Encoding never uses either: a message is always written as a map keyed by wire name.
+
+Values a person wrote (the JSON of ``wascc call``) are read with ``from_wire(value,
+strict=True)``: a map only, and a key that is no field is refused with the closest field's
+name, because a misspelt field there is a mistake to point out, not a sender's extension.
 """
 
 from __future__ import annotations
@@ -36,8 +51,9 @@ from typing import Any, Self
 import msgpack
 
 from host.errors import WasccError
+from host.suggest import closest
 
-__all__ = ["CodecError", "Kind", "Record", "WireField"]
+__all__ = ["CodecError", "Kind", "Record", "WireField", "unpack_first"]
 
 
 class CodecError(WasccError):
@@ -204,24 +220,24 @@ class Record:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> Self:
-        """Decode a msgpack payload; ``CodecError`` if it is not this message."""
-        try:
-            obj = msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except Exception as exc:  # msgpack documents that unpacking may raise any Exception
-            raise CodecError(
-                f"{cls.__name__}: the payload is not valid msgpack ({_reason(exc)})",
-                message_type=cls.__name__,
-            ) from None
-        return cls.from_wire(obj)
+        """Decode a msgpack payload (its first value; what follows is ignored); ``CodecError``
+        if it is not this message."""
+        return cls.from_wire(unpack_first(data, cls.__name__))
 
     @classmethod
-    def from_wire(cls, obj: object) -> Self:
+    def from_wire(cls, obj: object, *, strict: bool = False) -> Self:
         """Build the record from an unpacked msgpack value (or JSON-like data) with the same
-        checks as ``decode``."""
+        checks as ``decode``: a map keyed by wire name, or an array of the fields in wire order.
+
+        ``strict`` is for values a person wrote: a map only, every key one of the fields."""
         name = cls.__name__
-        if not isinstance(obj, dict):
-            raise CodecError(f"{name}: expected a map, got {_describe(obj)}", message_type=name)
         plan = _PLANS.get(cls) or _plan(cls)
+        if not isinstance(obj, dict):
+            if strict or not isinstance(obj, list):
+                raise CodecError(f"{name}: expected a map, got {_describe(obj)}", message_type=name)
+            obj = _fields_of_array(name, plan.wires, obj)
+        elif strict:
+            _refuse_unknown_keys(name, plan.wires, obj)
         kwargs: dict[str, object] = {}
         for wire, attr, read, exact, required, nil_ok in plan.reads:
             value = obj.get(wire, _MISSING)
@@ -264,6 +280,60 @@ class Record:
 
 def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
+
+
+def unpack_first(data: bytes | bytearray | memoryview, message_type: str) -> object:
+    """The first msgpack value of ``data``, ignoring any bytes after it (as rmp-serde does);
+    ``CodecError`` naming ``message_type`` if there is no valid value.
+
+    msgpack's own limits stay in force: sizes are bounded by the length of ``data``, and
+    nesting by msgpack's stack."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except msgpack.ExtraData as extra:  # the whole value was read; only trailing bytes remain
+        return extra.unpacked
+    except Exception as exc:  # msgpack documents that unpacking may raise any Exception
+        raise CodecError(
+            f"{message_type}: the payload is not valid msgpack ({_reason(exc)})",
+            message_type=message_type,
+        ) from None
+
+
+def _fields_of_array(name: str, wires: tuple[str, ...], values: list[object]) -> dict[str, object]:
+    """A message sent as an array of its fields in wire order, as the map it stands for."""
+    if len(values) > len(wires):
+        raise CodecError(
+            f"{name}: an array of {len(values)} values, but the message has {len(wires)} "
+            f"fields ({', '.join(wires)})",
+            message_type=name,
+        )
+    return dict(zip(wires, values, strict=False))
+
+
+def _refuse_unknown_keys(name: str, wires: tuple[str, ...], obj: dict[Any, object]) -> None:
+    """``CodecError`` naming every key of ``obj`` that is no field, with the closest field."""
+    unknown = [key for key in obj if key not in wires]
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        close = _closest_field(str(key), wires)
+        named.append(f"{key!r} (did you mean {close!r}?)" if close else repr(key))
+    noun = "field" if len(unknown) == 1 else "fields"
+    raise CodecError(
+        f"{name}: unknown {noun} {', '.join(named)}; the fields are {', '.join(wires)}",
+        message_type=name,
+        field=str(unknown[0]),
+    )
+
+
+def _closest_field(key: str, wires: tuple[str, ...]) -> str | None:
+    """The field ``key`` most likely means: its camelCase spelling (``query_string``,
+    ``query-string``), else the host's did-you-mean rule (case, then a close match)."""
+    camel = _camel(key.replace("-", "_"))
+    if camel in wires:
+        return camel
+    return closest(key, wires)
 
 
 # The exact Python type a value of each kind already has when it needs no conversion (None:

@@ -16,7 +16,7 @@ from typing import Self
 
 import msgpack
 
-from providers.codec._record import CodecError, Record, _reason
+from providers.codec._record import CodecError, Record, _reason, unpack_first
 
 __all__ = ["HttpRequest", "HttpResponse", "decode_http_response", "encode_http_request"]
 
@@ -97,13 +97,7 @@ def decode_http_response(
 ) -> tuple[int, str, Mapping[str, str], bytes]:
     """``(status_code, status, header, body)`` of ``HttpResponse.decode(data)``, with the same
     tolerance and the same ``CodecError``s."""
-    try:
-        obj = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except Exception as exc:  # msgpack documents that unpacking may raise any Exception
-        raise CodecError(
-            f"HttpResponse: the payload is not valid msgpack ({_reason(exc)})",
-            message_type="HttpResponse",
-        ) from None
+    obj = unpack_first(data, "HttpResponse")
     if type(obj) is dict:
         # The common shape: every field present (or missing/nil: its default) with its exact
         # type, header names and values all strings. Anything else takes the generic path.
@@ -128,5 +122,6 @@ def decode_http_response(
                     break
             else:
                 return code, status, header, body
+    # An array of the fields, odd types, bin header names: the generic reader decides.
     reply = HttpResponse.from_wire(obj)
     return reply.status_code, reply.status, reply.header, reply.body

@@ -27,6 +27,7 @@ from typing import cast
 from aiohttp import web
 
 from host.errors import ActorOutOfTime, Unavailable, WasccError
+from host.invocation import Invocation, current_invocation
 from host.typing import ProviderContext
 from providers.codec import HTTP_SERVER, CodecError, decode_http_response, encode_http_request
 from providers.http.answers import error_response, retry_after, to_response, unavailable_reason
@@ -160,6 +161,15 @@ class Listener:
         if refusal is not None:
             status, reason = refusal
             return self._refuse(request, status, reason)
+        # The request itself is the root of its calls: the actor's call, and every line logged
+        # for the request (the access line, a failure), carry its id as their request_id.
+        token = current_invocation.set(Invocation(HTTP_SERVER, self.actor, "HandleRequest", b""))
+        try:
+            return await self._answer(request)
+        finally:
+            current_invocation.reset(token)
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter() if self._access_log else 0.0
         cors = self._cors
         response = cors.preflight(request) if cors is not None else None

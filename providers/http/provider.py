@@ -18,14 +18,14 @@ import errno
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from host.errors import ProviderError
-from host.typing import ProviderContext
+from host.typing import BindingValue, ProviderContext
 from providers.codec import HTTP_SERVER
 from providers.http.budget import DEFAULT_MAX_BYTES_IN_FLIGHT, ByteBudget
 from providers.http.listener import Listener
-from providers.http.settings import HttpSettings
+from providers.http.settings import BINDING_VALUES, HttpSettings
 
 __all__ = ["HttpServerProvider"]
 
@@ -39,6 +39,7 @@ class HttpServerProvider:
     hold at once: a request whose body does not fit gets 503 with ``Retry-After``."""
 
     contract_id = HTTP_SERVER
+    binding_values: ClassVar[tuple[BindingValue, ...]] = BINDING_VALUES
 
     def __init__(
         self, *, debug: bool = False, max_bytes_in_flight: int | str = DEFAULT_MAX_BYTES_IN_FLIGHT

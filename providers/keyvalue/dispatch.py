@@ -84,10 +84,11 @@ def _int64(name: str, value: int) -> int:
 
 # Get, Set, Add, KeyExists: msgpack directly ------------------------------------------------
 #
-# Each reads the plain shape, a map with the fields of the right types, and leaves anything
-# else (bin keys, nil, a bad payload) to the record's decode, which accepts what the codec
-# accepts and refuses the rest in its own words. Any exception of the plain reading (msgpack
-# may raise any; indexing something not a map raises TypeError) means "not the plain shape".
+# Each reads the plain shape, a map with the fields of the right types and nothing after it,
+# and leaves anything else (bin keys, nil, an array of the fields, trailing bytes, a bad
+# payload) to the record's decode, which accepts what the codec accepts and refuses the rest
+# in its own words. Any exception of the plain reading (msgpack may raise any, ExtraData for
+# trailing bytes; indexing something not a map raises TypeError) means "not the plain shape".
 
 _GET_MISSING = _pack({"value": "", "exists": False})
 _EXISTS = {True: _pack({"value": "", "exists": True}), False: _GET_MISSING}

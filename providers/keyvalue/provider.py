@@ -33,9 +33,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 from host.errors import ProviderError
-from host.typing import ProviderContext
+from host.typing import BindingValue, ProviderContext
 from providers.codec import KEYVALUE, CodecError
 from providers.keyvalue.dispatch import StoreCalls, dispatch
 from providers.keyvalue.errors import (
@@ -46,7 +47,12 @@ from providers.keyvalue.errors import (
 from providers.keyvalue.memory import MemoryStore
 from providers.keyvalue.redis_blocking import SyncRedisStore
 from providers.keyvalue.redis_store import RedisStore, redact_url
-from providers.keyvalue.settings import Backend, KeyValueSettings, unusable_path
+from providers.keyvalue.settings import (
+    BINDING_VALUES,
+    Backend,
+    KeyValueSettings,
+    unusable_path,
+)
 from providers.keyvalue.sqlite import SqliteStore
 from providers.keyvalue.store import KeyValueStore, SyncKeyValueStore
 
@@ -82,6 +88,7 @@ class KeyValueProvider:
     """Serves ``wascc:keyvalue`` from memory, SQLite files under ``data_dir``, or Redis."""
 
     contract_id = KEYVALUE
+    binding_values: ClassVar[tuple[BindingValue, ...]] = BINDING_VALUES
     default_backend: Backend = "sqlite"
     """The back end of bindings whose values name none (and give no Redis ``URL``)."""
 

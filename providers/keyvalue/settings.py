@@ -1,22 +1,8 @@
 """A key-value binding's settings, read from the binding's values.
 
-================  ===============================================  ==========================
-value             meaning                                          default
-================  ===============================================  ==========================
-``BACKEND``       ``memory``, ``sqlite`` or ``redis``               ``redis`` if ``URL`` is a
-                                                                   ``redis://`` URL, else
-                                                                   the provider's default
-                                                                   (``sqlite``; ``memory``
-                                                                   for the memory provider)
-``PATH``          SQLite file; relative paths are under the        ``keyvalue/<binding>/``
-                  provider's data directory. A regular file, or    ``<actor key>.sqlite3``
-                  a new one in a writable directory: never under
-                  /proc, /sys or /dev (see ``unusable_path``)
-``URL``           Redis URL (``redis://[:password@]host:port/db``)  ``redis://127.0.0.1:6379/0``
-``SYNCHRONOUS``   SQLite: ``full`` (each reply after an fsync) or  ``full``
-                  ``normal`` (survives kill -9, not power loss)
-``TIMEOUT``       seconds one call may take before it fails        5
-================  ===============================================  ==========================
+``BINDING_VALUES`` declares every value (name, meaning, default, what it may be): the
+settings are read by those declarations, manifests refuse any other key, and
+docs/providers.md lists them.
 """
 
 from __future__ import annotations
@@ -32,10 +18,12 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from host.errors import ProviderError
+from host.typing import BindingValue
 from providers.codec import KEYVALUE
 from providers.keyvalue.dbthread import Synchronous
 
 __all__ = [
+    "BINDING_VALUES",
     "DEFAULT_REDIS_URL",
     "DEFAULT_TIMEOUT",
     "Backend",
@@ -58,6 +46,42 @@ _KINDS = (
     (stat.S_ISFIFO, "a named pipe"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+_BACKEND = BindingValue(
+    "BACKEND",
+    "where the data lives: memory, SQLite files or Redis",
+    "redis if URL is a redis:// URL, else the provider's default (sqlite; memory for the "
+    "memory provider)",
+    f"one of {', '.join(_BACKENDS)}",
+)
+_PATH = BindingValue(
+    "PATH",
+    "SQLite file, relative to the provider's data directory; a regular file or a new one in "
+    "a writable directory, never under /proc, /sys or /dev",
+    "keyvalue/<binding>/<actor key>.sqlite3",
+    "a file path",
+)
+_URL = BindingValue(
+    "URL",
+    "Redis URL (redis://[:password@]host:port/db)",
+    DEFAULT_REDIS_URL,
+    "a redis://, rediss:// or unix:// URL",
+)
+_SYNCHRONOUS = BindingValue(
+    "SYNCHRONOUS",
+    "SQLite: full (each reply after an fsync) or normal (survives kill -9, not power loss)",
+    _SYNC[0],
+    " or ".join(_SYNC),
+)
+_TIMEOUT = BindingValue(
+    "TIMEOUT",
+    "seconds one call may take before it fails",
+    f"{DEFAULT_TIMEOUT:g}",
+    "a number of seconds > 0",
+)
+
+BINDING_VALUES: tuple[BindingValue, ...] = (_BACKEND, _PATH, _URL, _SYNCHRONOUS, _TIMEOUT)
+"""Every value a key-value binding may give."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,47 +111,48 @@ class KeyValueSettings:
         (``label``), the value and the fix. ``default_backend`` applies without ``BACKEND``
         and without a Redis ``URL``."""
 
-        def bad(name: str, expected: str) -> ProviderError:
+        def bad(value: BindingValue, expected: str = "") -> ProviderError:
             return ProviderError(
                 f"{KEYVALUE} (binding {binding!r}) cannot bind actor {label}: value "
-                f"{name}={values[name]!r} is not {expected}; fix the binding's values"
+                f"{value.name}={values[value.name]!r} is not {expected or value.allowed}; fix "
+                "the binding's values"
             )
 
-        url = values.get("URL", "").strip() or None
+        url = values.get(_URL.name, "").strip() or None
         default = "redis" if url and url.startswith(("redis://", "rediss://", "unix://")) else None
-        backend = values.get("BACKEND", "").strip().lower() or default or default_backend
+        backend = values.get(_BACKEND.name, "").strip().lower() or default or default_backend
         if backend not in _BACKENDS:
-            raise bad("BACKEND", "one of memory, sqlite, redis")
+            raise bad(_BACKEND)
 
         timeout = DEFAULT_TIMEOUT
-        if values.get("TIMEOUT", "").strip():
+        if values.get(_TIMEOUT.name, "").strip():
             try:
-                timeout = float(values["TIMEOUT"])
+                timeout = float(values[_TIMEOUT.name])
             except ValueError:
-                raise bad("TIMEOUT", "a number of seconds > 0") from None
+                raise bad(_TIMEOUT) from None
             if not (timeout > 0 and math.isfinite(timeout)):
-                raise bad("TIMEOUT", "a number of seconds > 0")
+                raise bad(_TIMEOUT)
 
         if backend == "memory":
             return cls("memory", f"memory:{binding}:{actor}", timeout=timeout)
         if backend == "redis":
             url = url or DEFAULT_REDIS_URL
             if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-                raise bad("URL", "a redis://, rediss:// or unix:// URL")
+                raise bad(_URL)
             return cls("redis", f"redis:{url}", url=url, timeout=timeout)
 
-        synchronous = values.get("SYNCHRONOUS", "").strip().lower() or "full"
+        synchronous = values.get(_SYNCHRONOUS.name, "").strip().lower() or _SYNCHRONOUS.default
         if synchronous not in _SYNC:
-            raise bad("SYNCHRONOUS", "full or normal")
-        raw = values.get("PATH", "").strip()
+            raise bad(_SYNCHRONOUS)
+        raw = values.get(_PATH.name, "").strip()
         path = Path("keyvalue") / _file_name(binding) / f"{_file_name(actor)}.sqlite3"
         if "\0" in raw:
-            raise bad("PATH", "a file path (it holds a NUL character)")
+            raise bad(_PATH, "a file path (it holds a NUL character)")
         if raw:
             try:
                 path = Path(raw).expanduser()
             except RuntimeError:  # pathlib's word for "~user of no user", or no home at all
-                raise bad("PATH", "a path this host can expand (no such ~user)") from None
+                raise bad(_PATH, "a path this host can expand (no such ~user)") from None
         if not path.is_absolute():
             path = data_dir / path
         path = path.resolve()

@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from typing import ClassVar
 
 from host.errors import ProviderError
-from host.typing import ProviderContext
+from host.typing import BindingValue, ProviderContext
 from providers.codec import MESSAGING
 from providers.messaging.calls import (
     decode_publish,
@@ -35,7 +36,7 @@ from providers.messaging.calls import (
 )
 from providers.messaging.direct import DirectMessaging
 from providers.messaging.link import Link
-from providers.messaging.settings import MessagingSettings
+from providers.messaging.settings import BINDING_VALUES, MessagingSettings
 
 __all__ = ["MessagingProvider"]
 
@@ -53,6 +54,7 @@ class MessagingProvider:
     """
 
     contract_id = MESSAGING
+    binding_values: ClassVar[tuple[BindingValue, ...]] = BINDING_VALUES
 
     def __init__(
         self,

@@ -1,23 +1,9 @@
 """A messaging binding's settings, read from the binding's values (the names waSCC's NATS
 provider used, so existing manifests work unchanged).
 
-===================  =============================================  =========================
-value                meaning                                        default
-===================  =============================================  =========================
-``URL``              NATS server(s), comma-separated ``nats://``     ``nats://127.0.0.1:4222``
-                     URLs (``nats://user:pass@host:port`` works)
-``SUBSCRIPTION``     subjects to deliver to the actor, comma-         none
-                     separated; wildcards allowed
-``QUEUEGROUP_NAME``  queue group for every subscription: actors     none (every subscriber
-                     in one group share the messages                gets every message)
-``CLIENT_JWT``       signed user JWT (NATS 2 decentralised auth)    anonymous
-``CLIENT_SEED``      the user's nkey seed (``SU…``); with the JWT
-``CREDSFILE``        a ``.creds`` file holding both instead
-``MAX_CONCURRENT``   messages delivered to the actor at once        256
-``PUBLISH_ONLY``     ``true``: the actor may Publish, never         ``false``
-                     Request, and may run on the loop's thread
-                     (``yes``/``no`` and ``1``/``0`` work too)
-===================  =============================================  =========================
+``BINDING_VALUES`` declares every value (name, meaning, default, what it may be): the
+settings are read by those declarations, manifests refuse any other key, and
+docs/providers.md lists them.
 
 Why ``PUBLISH_ONLY``: a ``Request`` waits for the event loop for its round trip, so an actor
 whose binding may ``Request`` runs on worker threads, and the host cannot know beforehand that
@@ -34,15 +20,73 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from host.errors import ProviderError
+from host.typing import BindingValue
 from keys.creds import CredentialsError, UserCredentials, load_creds_file, user_credentials
 from providers.codec import MESSAGING
 
-__all__ = ["DEFAULT_MAX_CONCURRENT", "DEFAULT_URL", "MessagingSettings", "UserCredentials"]
+__all__ = [
+    "BINDING_VALUES",
+    "DEFAULT_MAX_CONCURRENT",
+    "DEFAULT_URL",
+    "MessagingSettings",
+    "UserCredentials",
+]
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 DEFAULT_MAX_CONCURRENT = 256
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
+
+_URL = BindingValue(
+    "URL",
+    "NATS server(s), comma-separated nats:// URLs (nats://user:pass@host:port works)",
+    DEFAULT_URL,
+    "nats://, tls://, ws:// or wss:// URLs, comma-separated",
+)
+_SUBSCRIPTION = BindingValue(
+    "SUBSCRIPTION",
+    "subjects to deliver to the actor, comma-separated; wildcards allowed",
+    "none",
+    "NATS subjects, comma-separated",
+)
+_QUEUEGROUP_NAME = BindingValue(
+    "QUEUEGROUP_NAME",
+    "queue group for every subscription: actors in one group share the messages",
+    "none (every subscriber gets every message)",
+)
+_CLIENT_JWT = BindingValue(
+    "CLIENT_JWT", "signed user JWT (NATS 2 decentralised auth), with CLIENT_SEED", "anonymous"
+)
+_CLIENT_SEED = BindingValue(
+    "CLIENT_SEED", "the user's nkey seed (SU...), with CLIENT_JWT", "anonymous", "a user seed"
+)
+_CREDSFILE = BindingValue(
+    "CREDSFILE", "a .creds file holding the JWT and the seed instead", "anonymous", "a file path"
+)
+_MAX_CONCURRENT = BindingValue(
+    "MAX_CONCURRENT",
+    "messages delivered to the actor at once",
+    str(DEFAULT_MAX_CONCURRENT),
+    "an integer >= 1",
+)
+_PUBLISH_ONLY = BindingValue(
+    "PUBLISH_ONLY",
+    "true: the actor may Publish, never Request, and may run on the event loop's thread",
+    "false",
+    "true or false (yes/no and 1/0 work too)",
+)
+
+BINDING_VALUES: tuple[BindingValue, ...] = (
+    _URL,
+    _SUBSCRIPTION,
+    _QUEUEGROUP_NAME,
+    _CLIENT_JWT,
+    _CLIENT_SEED,
+    _CREDSFILE,
+    _MAX_CONCURRENT,
+    _PUBLISH_ONLY,
+)
+"""Every value a messaging binding may give."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +113,30 @@ class MessagingSettings:
                 "the binding's values"
             )
 
-        servers = tuple(u.strip() for u in values.get("URL", "").split(",") if u.strip())
+        servers = tuple(u.strip() for u in values.get(_URL.name, "").split(",") if u.strip())
         for url in servers:
             if not re.match(r"^(nats|tls|ws|wss)://", url) and "://" in url:
-                raise bad(f"URL {url!r} is not a nats:// URL")
-        subjects = tuple(s.strip() for s in values.get("SUBSCRIPTION", "").split(",") if s.strip())
+                raise bad(f"{_URL.name} {url!r} is not a nats:// URL")
+        subjects = tuple(
+            s.strip() for s in values.get(_SUBSCRIPTION.name, "").split(",") if s.strip()
+        )
         for subject in subjects:
             if re.search(r"\s", subject) or ".." in subject or subject.startswith("."):
-                raise bad(f"SUBSCRIPTION {subject!r} is not a valid subject")
+                raise bad(f"{_SUBSCRIPTION.name} {subject!r} is not a valid subject")
 
         max_concurrent = DEFAULT_MAX_CONCURRENT
-        text = values.get("MAX_CONCURRENT", "").strip()
+        text = values.get(_MAX_CONCURRENT.name, "").strip()
         if text:
             if not (text.isascii() and text.isdigit()) or int(text) < 1:
-                raise bad(f"MAX_CONCURRENT={text!r} is not an integer >= 1")
+                raise bad(f"{_MAX_CONCURRENT.name}={text!r} is not {_MAX_CONCURRENT.allowed}")
             max_concurrent = int(text)
 
         publish_only = False
-        text = values.get("PUBLISH_ONLY", "").strip()
+        text = values.get(_PUBLISH_ONLY.name, "").strip()
         if text:
             if text.lower() not in _TRUE | _FALSE:
                 raise bad(
-                    f"PUBLISH_ONLY={text!r} is neither true nor false (yes/no and 1/0 work "
+                    f"{_PUBLISH_ONLY.name}={text!r} is neither true nor false (yes/no and 1/0 work "
                     "too; leave it out to allow Request)"
                 )
             publish_only = text.lower() in _TRUE
@@ -98,7 +144,7 @@ class MessagingSettings:
         return cls(
             servers=servers or (DEFAULT_URL,),
             subscriptions=subjects,
-            queue_group=values.get("QUEUEGROUP_NAME", "").strip(),
+            queue_group=values.get(_QUEUEGROUP_NAME.name, "").strip(),
             credentials=_credentials(values, bad),
             max_concurrent=max_concurrent,
             publish_only=publish_only,
@@ -108,9 +154,9 @@ class MessagingSettings:
 def _credentials(
     values: Mapping[str, str], bad: Callable[[str], ProviderError]
 ) -> UserCredentials | None:
-    jwt = values.get("CLIENT_JWT", "").strip()
-    seed = values.get("CLIENT_SEED", "").strip()
-    creds_file = values.get("CREDSFILE", "").strip()
+    jwt = values.get(_CLIENT_JWT.name, "").strip()
+    seed = values.get(_CLIENT_SEED.name, "").strip()
+    creds_file = values.get(_CREDSFILE.name, "").strip()
     try:
         if creds_file:
             if jwt or seed:
@@ -120,7 +166,7 @@ def _credentials(
             return None
         if not (jwt and seed):
             raise bad("CLIENT_JWT and CLIENT_SEED go together: give both, or neither")
-        return user_credentials(jwt, seed, jwt_name="CLIENT_JWT", seed_name="CLIENT_SEED")
+        return user_credentials(jwt, seed, jwt_name=_CLIENT_JWT.name, seed_name=_CLIENT_SEED.name)
     except CredentialsError as exc:
         problem = f"CREDSFILE {exc}" if creds_file else str(exc)
         raise bad(problem) from None

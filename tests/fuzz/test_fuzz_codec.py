@@ -83,6 +83,21 @@ def wire_maps(draw: st.DrawFn, cls: type[Record]) -> dict[Any, Any]:
     return {**extra, **out}
 
 
+@st.composite
+def wire_arrays(draw: st.DrawFn, cls: type[Record]) -> list[Any]:
+    """An array of values for ``cls``'s fields in wire order (as rmp-serde writes a struct),
+    each well typed, tolerated or anything; sometimes short, sometimes one element too long."""
+    values = [
+        draw(_well_typed(f.kind) | _tolerated(f.kind) | msgpack_values) for f in cls.wire_fields()
+    ]
+    values.append(draw(msgpack_values))
+    return values[: draw(st.integers(0, len(values)))]
+
+
+# What may follow a message: nothing, the AssemblyScript codec's 0x00, or any bytes.
+tails = st.sampled_from([b"", b"\x00"]) | st.binary(max_size=6)
+
+
 def _valid_encodings(cls: type[Record]) -> st.SearchStrategy[bytes]:
     """The bytes of well-formed messages of ``cls``."""
     fields = {f.wire: _well_typed(f.kind) for f in cls.wire_fields()}
@@ -152,24 +167,32 @@ def test_decode_any_bytes(cls: type[Record], data: st.DataObject | bytes) -> Non
 @settings(FUZZ, max_examples=scaled(8))
 @given(data=st.data())
 def test_decode_any_map_of_the_fields(cls: type[Record], data: st.DataObject) -> None:
-    """A map with the record's wire fields holding anything (well typed, convertible, or of
-    any other msgpack type) decodes to a well-typed record or raises CodecError, the same
-    from bytes and from the unpacked value."""
-    wire = data.draw(wire_maps(cls) | msgpack_values, label="wire")
-    _decode(cls, msgpack.packb(wire, use_bin_type=True))
+    """A map with the record's wire fields, or an array of them, holding anything (well typed,
+    convertible, or of any other msgpack type) decodes to a well-typed record or raises
+    CodecError, from bytes and from the unpacked value; bytes after it change nothing."""
+    wire = data.draw(wire_maps(cls) | wire_arrays(cls) | msgpack_values, label="wire")
+    packed = msgpack.packb(wire, use_bin_type=True)
+    _decode(cls, packed)
     record, _ = raises_only(lambda: cls.from_wire(wire), CodecError)
     if record is not None:
         _check_decoded(cls, record)
+    tail = data.draw(tails, label="tail")
+    alone = raises_only(lambda: cls.decode(packed), CodecError)
+    followed = raises_only(lambda: cls.decode(packed + tail), CodecError)
+    assert (followed[0], str(followed[1])) == (alone[0], str(alone[1]))
 
 
 @settings(FUZZ, max_examples=scaled(120))
-@given(wire=wire_maps(HttpResponse) | msgpack_values)
-@example(wire={"statusCode": 200, "header": {"a": ["b", 1]}})
-@example(wire={"statusCode": True})
-def test_http_response_fast_path_agrees(wire: Any) -> None:
+@given(wire=wire_maps(HttpResponse) | wire_arrays(HttpResponse) | msgpack_values, tail=tails)
+@example(wire={"statusCode": 200, "header": {"a": ["b", 1]}}, tail=b"")
+@example(wire={"statusCode": True}, tail=b"")
+@example(wire={"statusCode": 200}, tail=b"\x00")
+@example(wire=[200, "OK", {}, b""], tail=b"")
+def test_http_response_fast_path_agrees(wire: Any, tail: bytes) -> None:
     """decode_http_response (the HTTP server's hot path) and the generic record decoder
-    return the same fields for the same bytes, or both raise CodecError."""
-    payload = msgpack.packb(wire, use_bin_type=True)
+    return the same fields for the same bytes (whatever follows them), or both raise
+    CodecError."""
+    payload = msgpack.packb(wire, use_bin_type=True) + tail
     fast, fast_error = raises_only(lambda: decode_http_response(payload), CodecError)
     slow, slow_error = raises_only(lambda: HttpResponse.from_wire(wire), CodecError)
     assert (fast_error is None) == (slow_error is None), (fast_error, slow_error)

@@ -14,7 +14,7 @@ from keys.vouch import vouch
 from tests.conftest import Signer
 from tests.process.process_support import run_wascc, wascc_env
 
-EMPTY = "actors: []\ncapabilities: []\nbindings: []\n"
+EMPTY = "capabilities: [{path: logging}]\n"
 
 
 def _manifest(tmp_path: Path, text: str) -> Path:

@@ -27,7 +27,8 @@ def restore_root() -> Iterator[None]:
 
 
 def test_json_lines_carry_invocation_fields(restore_root: None) -> None:
-    """A JSON line names the invocation, actor, operation and actor key (empty outside)."""
+    """A JSON line names the invocation, its request, operation and actor key; a line made
+    outside any call has none of these fields (not even empty ones)."""
     stream = io.StringIO()
     configure_logging("info", "json", stream)
     log = logging.getLogger("wascc.test")
@@ -40,15 +41,12 @@ def test_json_lines_carry_invocation_fields(restore_root: None) -> None:
         current_invocation.reset(token)
     outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
     assert outside["message"] == "outside a call"
-    assert (outside["invocation_id"], outside["actor"], outside["actor_key"]) == ("", "", "")
+    assert set(outside) == {"time", "level", "logger", "message"}
     assert inside["level"] == "warning"
     assert inside["logger"] == "wascc.test"
-    assert inside["invocation_id"] == invocation.id
-    assert (inside["actor"], inside["operation"], inside["actor_key"]) == (
-        "MACTOR",
-        "HandleRequest",
-        "MACTOR",
-    )
+    assert inside["invocation_id"] == inside["request_id"] == invocation.id
+    assert (inside["operation"], inside["actor_key"]) == ("HandleRequest", "MACTOR")
+    assert "actor" not in inside  # no running actor named it: its key is all there is
     assert inside["time"].endswith("Z")
 
 

@@ -38,7 +38,7 @@ bindings:
 # fmt: off
 CASES = [
     ("actors: []\ncapabilities: []\nbindings: []\nactor: []\n", "actor", "did you mean 'actors'"),
-    ("actors: []\ncapabilities: []\n", "bindings", "required key is missing"),
+    ("labels: {team: core}\nbindings: []\n", "", "gives the host nothing to do"),
     ("actors:\n  - path: echo_s.wasm\n    max_instance: 2\ncapabilities: []\nbindings: []\n",
      "actors[0].max_instance", "did you mean 'max_instances'"),
     ("actors:\n  - path: echo_s.wasm\n    max_instances: many\ncapabilities: []\nbindings: []\n",

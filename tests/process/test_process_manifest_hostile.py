@@ -153,10 +153,11 @@ def test_a_manifest_with_anchors_and_merges_validates(
         "capabilities: [{path: http_server}, {path: keyvalue}]\n"
         "bindings:\n"
         "  - {actor: echo_s.wasm, capability: wascc:http_server, values: &http {PORT: '0'}}\n"
-        "  - {actor: kvcounter_s.wasm, capability: wascc:http_server, values: *http}\n"
+        "  - {actor: kvcounter_s.wasm, capability: wascc:http_server,\n"
+        "     values: {<<: *http, TIMEOUT: '5'}}\n"
         "  - actor: kvcounter_s.wasm\n"
         "    capability: wascc:keyvalue\n"
-        "    values: {<<: *http, BACKEND: memory}\n"
+        "    values: {BACKEND: memory}\n"
     )
     result = run_wascc("validate", str(file), env=env, cwd=tmp_path, timeout=20)
     assert result.returncode == 0, result.stderr

@@ -85,7 +85,8 @@ bindings:
 def test_serves_http_and_logs_json_lines(
     actors: Actors, manifest: Callable[[str], Path], up: Up
 ) -> None:
-    """Every HTTP binding serves its actor, and JSON log lines carry the invocation fields."""
+    """Every HTTP binding serves its actor, and JSON log lines carry the invocation fields
+    when made during a call (and no empty ones otherwise)."""
     process = up(manifest(three_actors()), "--log-format", "json")
     urls = process.urls()
     assert set(urls) == {"echo", "kvcounter", "logger"}
@@ -97,12 +98,13 @@ def test_serves_http_and_logs_json_lines(
     process.signal()
     assert process.wait() == 0
     lines = [json.loads(line) for line in process.stderr.splitlines()]
-    for line in lines:
-        assert {"invocation_id", "actor", "operation", "actor_key", "message"} <= set(line)
+    assert all(value != "" for line in lines for value in line.values())
     logged = [x for x in lines if x["message"] == "logger: handling request for /lg"]
     assert len(logged) == 1
-    assert logged[0]["actor_key"] == actors["logger"].key
+    assert (logged[0]["actor"], logged[0]["actor_key"]) == ("logger", actors["logger"].key)
     assert logged[0]["invocation_id"]
+    assert logged[0]["request_id"]
+    assert logged[0]["operation"] == "WriteLog"
     assert logged[0]["logger"] == "wascc.actor.logger"
     started = [x["message"] for x in lines if x["logger"] == "wascc.host"]
     assert sum("started (" in m for m in started) == 3  # one line per actor

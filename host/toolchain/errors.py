@@ -1,0 +1,12 @@
+"""The toolchain's one error: a project, template or build step that cannot go on."""
+
+from __future__ import annotations
+
+from host.errors import WasccError
+
+__all__ = ["ToolchainError"]
+
+
+class ToolchainError(WasccError):
+    """``wascc new`` or ``wascc build`` cannot go on; the message names the file or tool and
+    the fix."""

@@ -1,0 +1,27 @@
+"""Where the actor SDK lives: the project templates and the C headers that ``wascc new`` and
+``wascc build`` use.
+
+One function knows the place, so that packaging (which may move the files into the wheel)
+changes one line: everything else asks ``sdk_root()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["include_dir", "sdk_root", "templates_dir"]
+
+
+def sdk_root() -> Path:
+    """The ``actors`` directory of the source tree: ``templates/`` and ``include/``."""
+    return Path(__file__).resolve().parents[2] / "actors"
+
+
+def templates_dir(language: str) -> Path:
+    """The project template of ``language`` (``c``, ``assemblyscript``)."""
+    return sdk_root() / "templates" / language
+
+
+def include_dir() -> Path:
+    """The C headers of the waPC guest runtime (``wapc.h``, ``msgpack.h``, ``http.h``)."""
+    return sdk_root() / "include"

@@ -1,0 +1,73 @@
+"""Fixtures of the toolchain tests: ``wascc`` as a subprocess in a clean directory, with its
+keys and data under the test's temporary directory (never ``~/.wascc``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.process.process_support import WasccProcess, run_wascc, wascc_env
+
+Run = Callable[..., "CompletedWascc"]
+
+
+class CompletedWascc:
+    """What a finished ``wascc`` run printed, and its exit status."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def toolchain_env(base: Path) -> dict[str, str]:
+    """``wascc``'s environment: keys, data and the zig cache under ``base``."""
+    env = wascc_env(base / "keys")
+    env["WASCC_DATA"] = str(base / "data")
+    env["ZIG_GLOBAL_CACHE_DIR"] = str(base / "zig-cache")
+    return env
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of this test's ``wascc`` runs."""
+    return toolchain_env(tmp_path)
+
+
+@pytest.fixture
+def wascc(tmp_path: Path, env: dict[str, str]) -> Run:
+    """``wascc(*args, cwd=None)``: run ``wascc ARGS`` to completion (bounded), in the test's
+    directory unless ``cwd`` says otherwise."""
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 60.0) -> CompletedWascc:
+        done = run_wascc(*args, env=env, cwd=cwd or tmp_path, timeout=timeout)
+        return CompletedWascc(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+@pytest.fixture
+def background(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., WasccProcess]]:
+    """``background(*args, cwd=None)`` starts ``wascc ARGS``; every process is killed at
+    teardown, whatever the test did."""
+    started: list[WasccProcess] = []
+
+    def start(*args: str, cwd: Path | None = None) -> WasccProcess:
+        process = WasccProcess(args, env, cwd or tmp_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
+
+
+def in_ci() -> bool:
+    """Whether this run is CI's, where a missing toolchain is a failure, not a skip."""
+    return os.environ.get("CI") == "true"
