@@ -55,11 +55,11 @@ run: $(DEMO_STAMP)
 	$(VENV)/bin/wascc up examples/demo.yaml --expand-env --admin $(DEMO_ADMIN)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check host providers keys tests bench actors
-	$(VENV)/bin/ruff format --check host providers keys tests bench actors
+	$(VENV)/bin/ruff check wascc/__init__.py host providers keys tests bench actors
+	$(VENV)/bin/ruff format --check wascc/__init__.py host providers keys tests bench actors
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy host providers keys
+	$(VENV)/bin/mypy -p wascc.host -p wascc.providers -p wascc.keys
 
 pytest: $(ACTORS_STAMP)
 	$(VENV)/bin/pytest

@@ -24,8 +24,8 @@ import wasmtime
 from bench.raw_floor import ECHO_WAT, raw_echo_rate
 from bench.report import Section
 from bench.signing import sign_throwaway
-from host import Host
-from host.testing import FunctionProvider
+from wascc.host import Host
+from wascc.host.testing import FunctionProvider
 
 __all__ = ["main", "section"]
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Section, rss_bytes
-from host import Host
-from host.engine import ENGINE_SETTINGS
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
+from wascc.host import Host
+from wascc.host.engine import ENGINE_SETTINGS
+from wascc.keys.claims import sign_module
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["main", "section"]
 

@@ -28,7 +28,7 @@ from bench.core_bench import _rate
 from bench.raw_floor import ECHO_WAT
 from bench.report import Section
 from bench.signing import sign_throwaway
-from host import Host
+from wascc.host import Host
 
 __all__ = ["EXTISM_ECHO_WAT", "TARGET", "main", "section"]
 

@@ -37,12 +37,12 @@ import nats
 from bench.process_bench import wascc_up
 from bench.report import Section
 from bench.signing import sign_throwaway
-from host import Host
-from host.errors import LatticeError
-from host.lattice import Entity, Lattice, LatticeConfig, seal
-from host.trust import TrustPolicy
-from keys.claims import validate_module
-from keys.nkeys import KeyPair, decode_public_key
+from wascc.host import Host
+from wascc.host.errors import LatticeError
+from wascc.host.lattice import Entity, Lattice, LatticeConfig, seal
+from wascc.host.trust import TrustPolicy
+from wascc.keys.claims import validate_module
+from wascc.keys.nkeys import KeyPair, decode_public_key
 
 __all__ = ["main", "section"]
 
@@ -275,7 +275,7 @@ the ceiling the signatures set. Both hosts are anchored in one account (as `wasc
 --lattice-account` runs), so each invocation also carries the sender's voucher and passes the
 receiver's replay guard. The
 Ed25519 row is one signature and one verification of a real token (median), measured in the
-same run: every invocation between hosts needs both (spec §6), both run on the loop thread
+same run: every invocation between hosts needs both (docs/lattice.md), both run on the loop thread
 (a thread for them was measured slower: it waits for the GIL the busy loop holds), so they
 bound what the lattice can reach whatever the rest costs.
 """

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from bench.report import Section
 from bench.served import Server, free_port, load, warm_up, wascc_up
-from host.engine import Engine
-from keys.claims import sign_module, validate_module
-from keys.nkeys import KeyPair
+from wascc.host.engine import Engine
+from wascc.keys.claims import sign_module, validate_module
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["main", "scaling_section", "startup_section", "wascc_up"]
 
@@ -87,7 +87,7 @@ def _demo_ports() -> dict[str, str]:
 
 def _python_floor() -> tuple[float, float]:
     """Seconds from spawning ``python -c pass`` to its exit, and from spawning
-    ``python -c 'import host.cli'`` to its first output line after the import (median of
+    ``python -c 'import wascc.host.cli'`` to its first output line after the import (median of
     RUNS each; like the start-up figures, the second does not count the process's exit)."""
 
     def timed(code: str) -> float:
@@ -101,7 +101,7 @@ def _python_floor() -> tuple[float, float]:
             proc.wait()
         return statistics.median(times)
 
-    return timed("pass"), timed("import host.cli; print('imported', flush=True)")
+    return timed("pass"), timed("import wascc.host.cli; print('imported', flush=True)")
 
 
 STARTUP_METHOD = """
@@ -114,7 +114,7 @@ process is stopped with SIGTERM. **Cold**: a fresh, empty `--data-dir` each run,
 cache is empty and every actor is compiled by Cranelift (and the cache's secret is made).
 **Warm**: the same data directory again, so every module comes from the signed on-disk cache.
 The median of {runs} runs each, cold and warm alternating. The floor is the Python
-interpreter starting (`python -c pass`) and importing the CLI (`import host.cli`), median of
+interpreter starting (`python -c pass`) and importing the CLI (`import wascc.host.cli`), median of
 {runs}.
 """
 
@@ -155,7 +155,7 @@ def startup_section() -> Section:
 
     rows: list[tuple[str, ...]] = [
         ("`python -c pass` (floor)", ms(bare), ""),
-        ("`python -c 'import host.cli'` (floor)", ms(imported), ""),
+        ("`python -c 'import wascc.host.cli'` (floor)", ms(imported), ""),
         ("`wascc up` demo, cold (empty module cache)", ms(cold_s), f"{cold_s / imported:.2f}x"),
         ("`wascc up` demo, warm (cached modules)", ms(warm_s), f"{warm_s / imported:.2f}x"),
         ("of which: compile the 3 demo actors (cold)", f"{compiled * 1e3:.1f} ms", ""),

@@ -16,9 +16,9 @@ from typing import Any
 
 import wasmtime
 
-from host._fastpath import c_api
-from host.engine import Engine, Limits
-from host.wapc import WapcInstance
+from wascc.host._fastpath import c_api
+from wascc.host.engine import Engine, Limits
+from wascc.host.wapc import WapcInstance
 
 __all__ = ["ECHO_WAT", "invoke_rate", "raw_echo_rate"]
 

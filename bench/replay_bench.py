@@ -24,7 +24,7 @@ from collections.abc import Callable
 import nacl.signing
 
 from bench.report import Section
-from host.lattice.replay import ReplayGuard
+from wascc.host.lattice.replay import ReplayGuard
 
 __all__ = ["main", "section"]
 

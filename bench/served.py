@@ -149,7 +149,7 @@ def spawn(
 
 def _wascc() -> list[str]:
     script = Path(sys.executable).with_name("wascc")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "host.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wascc.host.cli"]
 
 
 def wascc_up(

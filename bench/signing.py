@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
+from wascc.keys.claims import sign_module
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["sign_throwaway"]
 

@@ -6,11 +6,11 @@ Public face: ``Host`` with ``ActorSettings`` and ``Limits``, the provider extens
 
 from __future__ import annotations
 
-from host.actor import ActorSettings
-from host.dispatch import Binding
-from host.engine import Limits
-from host.host import Host
-from host.invocation import Invocation, InvocationLogFilter, current_invocation
+from wascc.host.actor import ActorSettings
+from wascc.host.dispatch import Binding
+from wascc.host.engine import Limits
+from wascc.host.host import Host
+from wascc.host.invocation import Invocation, InvocationLogFilter, current_invocation
 
 __all__ = [
     "ActorSettings",

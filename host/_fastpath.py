@@ -27,8 +27,8 @@ import wasmtime
 from wasmtime import _ffi as ffi
 
 if TYPE_CHECKING:
-    from host.engine import EpochClock
-    from host.wapc import WapcState
+    from wascc.host.engine import EpochClock
+    from wascc.host.wapc import WapcState
 
 __all__ = ["FastBackend", "c_api", "read_memory"]
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from host.engine import Engine, Limits
-from host.errors import (
+from wascc.host.engine import Engine, Limits
+from wascc.host.errors import (
     ActorBusy,
     ActorTrapped,
     GuestError,
@@ -18,12 +18,12 @@ from host.errors import (
     InvocationTimeout,
     ModuleLoadError,
 )
-from host.health import ActorHealth, PenaltyBox
-from host.inline import InlinePolicy
-from host.pool import InstancePool, PoolClosed, PoolFull
-from host.wapc import HostCallHandler, WapcInstance
-from host.workers import WorkerThreads
-from keys.claims import Claims
+from wascc.host.health import ActorHealth, PenaltyBox
+from wascc.host.inline import InlinePolicy
+from wascc.host.pool import InstancePool, PoolClosed, PoolFull
+from wascc.host.wapc import HostCallHandler, WapcInstance
+from wascc.host.workers import WorkerThreads
+from wascc.keys.claims import Claims
 
 if TYPE_CHECKING:
     import wasmtime

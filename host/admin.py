@@ -41,10 +41,10 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from host.admin_guard import AdminGuard, admin_url, ipaddress_is_loopback, json_error
-from host.admin_token import new_token, remove_token, token_path, write_token
-from host.call import encode_request
-from host.errors import (
+from wascc.host.admin_guard import AdminGuard, admin_url, ipaddress_is_loopback, json_error
+from wascc.host.admin_token import new_token, remove_token, token_path, write_token
+from wascc.host.call import encode_request
+from wascc.host.errors import (
     ActorBusy,
     ActorNotFound,
     AuthorizationError,
@@ -52,11 +52,11 @@ from host.errors import (
     HostError,
     WasccError,
 )
-from host.host import Host
-from host.invocation import SYSTEM_ORIGIN
-from host.metrics import HostMetrics
-from keys.claims import validate_module
-from providers.codec import CodecError
+from wascc.host.host import Host
+from wascc.host.invocation import SYSTEM_ORIGIN
+from wascc.host.metrics import HostMetrics
+from wascc.keys.claims import validate_module
+from wascc.providers.codec import CodecError
 
 __all__ = ["MAX_MODULE_SIZE", "AdminServer", "redact_values"]
 

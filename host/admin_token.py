@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host.errors import WasccError
+from wascc.host.errors import WasccError
 
 __all__ = [
     "TOKEN_ENV",

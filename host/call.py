@@ -1,6 +1,6 @@
 """``wascc call`` and ``wascc update``: invoke an actor, or update one, from the command line.
 
-A call's JSON becomes the operation's message when the operation is one of spec §4
+A call's JSON becomes the operation's message when docs/contracts.md lists the operation
 (``HandleRequest``, ``Get`` …: ``providers.codec.find_operation``), its keys exactly the
 message's fields, else the msgpack of the JSON value; the reply is decoded the same way and
 returned as JSON-ready data. Bytes fields are given and shown as UTF-8 text (binary replies as
@@ -25,14 +25,14 @@ from urllib.parse import quote
 import aiohttp
 import msgpack
 
-from host.admin_token import TOKEN_ENV, AdminToken
-from host.capabilities import ProviderLookupError, resolve_provider
-from host.errors import WasccError
-from host.host import Host
-from host.typing import Provider
-from keys.claims import Claims, validate_module
-from providers.codec import KEYVALUE, LOGGING, CodecError, find_operation
-from providers.logging_provider import LoggingProvider
+from wascc.host.admin_token import TOKEN_ENV, AdminToken
+from wascc.host.capabilities import ProviderLookupError, resolve_provider
+from wascc.host.errors import WasccError
+from wascc.host.host import Host
+from wascc.host.typing import Provider
+from wascc.keys.claims import Claims, validate_module
+from wascc.providers.codec import KEYVALUE, LOGGING, CodecError, find_operation
+from wascc.providers.logging_provider import LoggingProvider
 
 __all__ = [
     "AdminClientError",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from host.suggest import did_you_mean
-from host.typing import BindingValue, Provider
+from wascc.host.suggest import did_you_mean
+from wascc.host.typing import BindingValue, Provider
 
 __all__ = [
     "BUILTINS",
@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 BUILTINS: Mapping[str, tuple[str, str]] = {
-    "http_server": ("providers.http", "wascc:http_server"),
-    "logging": ("providers.logging_provider", "wascc:logging"),
-    "keyvalue": ("providers.keyvalue", "wascc:keyvalue"),
-    "messaging": ("providers.messaging", "wascc:messaging"),
+    "http_server": ("wascc.providers.http", "wascc:http_server"),
+    "logging": ("wascc.providers.logging_provider", "wascc:logging"),
+    "keyvalue": ("wascc.providers.keyvalue", "wascc:keyvalue"),
+    "messaging": ("wascc.providers.messaging", "wascc:messaging"),
 }
 """Built-in name → (module holding the provider class, contract it serves)."""
 

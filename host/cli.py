@@ -24,8 +24,8 @@ from typing import Any
 
 import click
 
-from host.admin_token import TOKEN_ENV, AdminToken, find_token
-from host.call import (
+from wascc.host.admin_token import TOKEN_ENV, AdminToken, find_token
+from wascc.host.call import (
     call_local,
     call_remote,
     decode_reply,
@@ -33,31 +33,31 @@ from host.call import (
     module_claims,
     update_remote,
 )
-from host.errors import ModuleLoadError, WasccError
-from host.lattice import LatticeConfig
-from host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
-from host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from host.manifest import Manifest, ManifestInvalid, load_manifest
-from host.server import HostServer, ServerConfig
-from host.toolchain.commands import build_command, checked_claims_group, new_group
-from host.toolchain.diagnose import check_actor_module
-from host.toolchain.quickstart import (
+from wascc.host.errors import ModuleLoadError, WasccError
+from wascc.host.lattice import LatticeConfig
+from wascc.host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
+from wascc.host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
+from wascc.host.manifest import Manifest, ManifestInvalid, load_manifest
+from wascc.host.server import HostServer, ServerConfig
+from wascc.host.toolchain.commands import build_command, checked_claims_group, new_group
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.toolchain.quickstart import (
     DEFAULT_HTTP_PORT,
     SingleActorInvalid,
     describe_providers,
     is_wasm_file,
     single_actor_manifest,
 )
-from host.trust.options import (
+from wascc.host.trust.options import (
     key_option,
     public_keys,
     read_voucher_file,
     trust_options,
     trust_policy,
 )
-from host.trust.policy import UNANCHORED
-from keys.cli import keys_group
-from keys.nkeys import KeyPair
+from wascc.host.trust.policy import UNANCHORED
+from wascc.keys.cli import keys_group
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["main"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from host.errors import (
+from wascc.host.errors import (
     ActorCallNotAllowed,
     BindingNotFound,
     CapabilityNotClaimed,
@@ -25,13 +25,13 @@ from host.errors import (
     ProviderCallError,
     WasccError,
 )
-from host.handoff import LoopWaiter
-from host.invocation import Invocation, current_invocation
-from host.typing import Authorizer, Middleware, Provider
-from keys.claims import Claims
+from wascc.host.handoff import LoopWaiter
+from wascc.host.invocation import Invocation, current_invocation
+from wascc.host.typing import Authorizer, Middleware, Provider
+from wascc.keys.claims import Claims
 
 if TYPE_CHECKING:
-    from host.actor import Actor
+    from wascc.host.actor import Actor
 
 __all__ = [
     "DEFAULT_BINDING",
@@ -54,12 +54,12 @@ DirectCall = Callable[[str, bytes], bytes]
 
 
 def normalize_binding(name: str) -> str:
-    """An empty or whitespace binding name means ``default`` (spec §1)."""
+    """An empty or whitespace binding name means ``default`` (docs/abi.md)."""
     return name.strip() or DEFAULT_BINDING
 
 
 def is_actor_namespace(namespace: str) -> bool:
-    """A 56-character namespace starting with ``M`` names another actor (spec §1)."""
+    """A 56-character namespace starting with ``M`` names another actor (docs/abi.md)."""
     return len(namespace) == 56 and namespace.startswith("M")
 
 

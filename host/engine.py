@@ -36,7 +36,7 @@ from pathlib import Path
 
 import wasmtime
 
-from host.errors import ModuleLoadError
+from wascc.host.errors import ModuleLoadError
 
 __all__ = ["ENGINE_SETTINGS", "Engine", "EngineStats", "EpochClock", "Limits"]
 

@@ -36,7 +36,7 @@ Messages name the actor (key and name), the contract, the binding, and the fix.
 
 from __future__ import annotations
 
-from keys.errors import ClaimsError, WasccError
+from wascc.keys.errors import ClaimsError, WasccError
 
 __all__ = [
     "ActorAlreadyRunning",

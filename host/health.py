@@ -37,7 +37,7 @@ import time
 from collections import deque
 from typing import Any, Final
 
-from host.errors import ActorBusy
+from wascc.host.errors import ActorBusy
 
 __all__ = ["ActorHealth", "ActorPenalized", "PenaltyBox"]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from host.actor import Actor, ActorSettings
-from host.capabilities import BUILTIN_CONTRACTS, contract_hint
-from host.dispatch import (
+from wascc.host.actor import Actor, ActorSettings
+from wascc.host.capabilities import BUILTIN_CONTRACTS, contract_hint
+from wascc.host.dispatch import (
     DEFAULT_BINDING,
     ActorHostCalls,
     Binding,
@@ -27,8 +27,8 @@ from host.dispatch import (
     is_actor_namespace,
     normalize_binding,
 )
-from host.engine import Engine, Limits
-from host.errors import (
+from wascc.host.engine import Engine, Limits
+from wascc.host.errors import (
     ActorAlreadyRunning,
     ActorNotFound,
     CapabilityNotClaimed,
@@ -40,13 +40,13 @@ from host.errors import (
     RevisionNotNewer,
     WasccError,
 )
-from host.health import PenaltyBox
-from host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
-from host.trust.policy import TrustPolicy, check_update
-from host.typing import Authorizer, DirectCalls, Middleware, Provider, SyncProvider
-from host.wapc import WapcInstance
-from host.workers import WorkerThreads
-from keys.claims import Claims, validate_module
+from wascc.host.health import PenaltyBox
+from wascc.host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
+from wascc.host.trust.policy import TrustPolicy, check_update
+from wascc.host.typing import Authorizer, DirectCalls, Middleware, Provider, SyncProvider
+from wascc.host.wapc import WapcInstance
+from wascc.host.workers import WorkerThreads
+from wascc.keys.claims import Claims, validate_module
 
 __all__ = ["Host"]
 
@@ -337,12 +337,12 @@ class Host:
 
     async def _bind_extras(self, claims: Claims) -> None:
         """Bind the built-in ``wascc:extras`` provider (binding ``default``, loaded on first
-        use) to an actor whose claims list it (spec §4). Removing the actor removes the
+        use) to an actor whose claims list it (docs/contracts.md). Removing the actor removes the
         binding like any other."""
         if EXTRAS not in claims.caps:
             return
         # Imported here: the provider package depends on the host's interfaces, not the reverse.
-        from providers.extras import ExtrasProvider  # noqa: PLC0415
+        from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
 
         if self.find_provider(EXTRAS, DEFAULT_BINDING) is None:
             await self.add_provider(ExtrasProvider())
@@ -766,7 +766,7 @@ def _revision_change(old: int | None, new: int | None) -> str:
 
 
 def _bind_values(claims: Claims, values: Mapping[str, str]) -> dict[str, str]:
-    """The binding's values plus the ``__wascc_*`` keys of spec §4."""
+    """The binding's values plus the ``__wascc_*`` keys docs/contracts.md lists."""
     out = dict(values)
     out["__wascc_issuer"] = claims.issuer
     out["__wascc_capabilities"] = ",".join(claims.caps)

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 SYSTEM_ORIGIN = "system"
-"""Origin of calls the host makes itself (spec §4)."""
+"""Origin of calls the host makes itself (docs/contracts.md)."""
 
 LOG_FIELDS: Final = ("invocation_id", "request_id", "actor", "actor_key", "operation")
 """The context fields ``InvocationLogFilter`` gives every log record, in the order logs show
@@ -156,7 +156,7 @@ class Invocation:
 
 
 def _is_actor_key(text: str) -> bool:
-    # The shape of a module key (spec §1), as dispatch tells actors from contracts; checking
+    # The shape of a module key (docs/abi.md), as dispatch tells actors from contracts; checking
     # its checksum would cost more than the log line.
     return len(text) == 56 and text.startswith("M")
 

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import IO, Literal
 
-from host.invocation import LOG_FIELDS, InvocationLogFilter
+from wascc.host.invocation import LOG_FIELDS, InvocationLogFilter
 
 __all__ = [
     "LOG_FORMATS",

@@ -1,4 +1,4 @@
-"""The manifest: which actors, providers and bindings a host process runs (spec §5).
+"""The manifest: which actors, providers and bindings a host process runs (docs/manifest.md).
 
 The waSCC 0.14 format, with extensions::
 
@@ -62,16 +62,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.errors import ManifestError
-from host.manifest_check import (
+from wascc.host.errors import ManifestError
+from wascc.host.manifest_check import (
     EXTRAS,
     ActorEntry,
     BindingEntry,
     CapabilityEntry,
     Checker,
 )
-from host.manifest_loader import read_document
-from host.manifest_schema import (
+from wascc.host.manifest_loader import read_document
+from wascc.host.manifest_schema import (
     Problem,
     RawLattice,
     RawTrust,

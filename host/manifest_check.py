@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.actor import ActorSettings
-from host.capabilities import (
+from wascc.host.actor import ActorSettings
+from wascc.host.capabilities import (
     BUILTIN_CONTRACTS,
     ProviderLookupError,
     ProviderSpec,
@@ -32,17 +32,17 @@ from host.capabilities import (
     declared_values,
     resolve_provider,
 )
-from host.engine import Limits
-from host.manifest_schema import Problem, RawBinding
-from host.suggest import did_you_mean
-from host.toolchain.diagnose import check_actor_module
-from host.typing import RESERVED_VALUE_PREFIX, BindingValue
-from keys.claims import Claims, validate_module
-from keys.creds import CredentialsError, load_creds_file
-from keys.errors import WasccError, WrongKeyKind
-from keys.nkeys import KeyKind, KeyPair, is_public_key
-from keys.store import load_key_of
-from keys.vouch import read_voucher
+from wascc.host.engine import Limits
+from wascc.host.manifest_schema import Problem, RawBinding
+from wascc.host.suggest import did_you_mean
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.typing import RESERVED_VALUE_PREFIX, BindingValue
+from wascc.keys.claims import Claims, validate_module
+from wascc.keys.creds import CredentialsError, load_creds_file
+from wascc.keys.errors import WasccError, WrongKeyKind
+from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key
+from wascc.keys.store import load_key_of
+from wascc.keys.vouch import read_voucher
 
 __all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
 
@@ -355,7 +355,7 @@ class Checker:
             return entry.spec.binding_values
         if contract == EXTRAS:
             # Imported here: the host package does not depend on the providers at import.
-            from providers.extras import ExtrasProvider  # noqa: PLC0415
+            from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
 
             return declared_values(ExtrasProvider)
         return None
@@ -450,7 +450,7 @@ class Checker:
     def _http_values(self, path: str, values: Mapping[str, str], label: str) -> bool:
         """PORT present and valid; the rest of the values as the HTTP provider reads them."""
         # Imported here: the host package does not depend on the providers package at import.
-        from providers.http import HttpSettings  # noqa: PLC0415
+        from wascc.providers.http import HttpSettings  # noqa: PLC0415
 
         port = values.get("PORT")
         if port is None:

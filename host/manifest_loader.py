@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from host.manifest_schema import Problem
+from wascc.host.manifest_schema import Problem
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "read_document"]
 
@@ -141,8 +141,9 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def read_document(file: Path) -> tuple[Any, list[Problem]]:
-    """The file's data: ``.yaml``/``.yml`` or no extension is YAML, anything else JSON (§5);
-    or the problems that stop it from being read (beyond a bound of the module docstring)."""
+    """The file's data: ``.yaml``/``.yml`` or no extension is YAML, anything else JSON
+    (docs/manifest.md); or the problems that stop it from being read (beyond a bound of the
+    module docstring)."""
     try:
         with file.open("rb") as stream:
             raw = stream.read(MAX_BYTES + 1)

@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from host.errors import ActorOutOfTime, Unavailable
-from host.invocation import Invocation
-from providers.codec import CodecError, decode_http_response
+from wascc.host.errors import ActorOutOfTime, Unavailable
+from wascc.host.invocation import Invocation
+from wascc.providers.codec import CodecError, decode_http_response
 
 if TYPE_CHECKING:
-    from host.host import Host
+    from wascc.host.host import Host
 
 __all__ = ["HostMetrics"]
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import nats.errors
 
-from keys.creds import UserCredentials
+from wascc.keys.creds import UserCredentials
 
 __all__ = [
     "RECONNECT_WAIT",

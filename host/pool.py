@@ -1,6 +1,6 @@
 """A bounded pool of wasm instances for one actor, with a bounded queue of waiting calls.
 
-Instances are not re-entrant (spec §1), so each call takes one instance for its whole
+Instances are not re-entrant (docs/abi.md), so each call takes one instance for its whole
 duration. The pool lives on the event loop thread: ``acquire`` and ``release`` are called only
 there, which keeps it free of locks; the wasm call itself runs on a worker thread.
 """

@@ -1,9 +1,10 @@
 """The host process: start a host from a manifest, serve until told to stop, shut down in order.
 
 ``HostServer.serve(stop)`` is startup, waiting for ``stop``, then shutdown. Startup applies the
-manifest in the order of spec §5 (labels, actors, capabilities, bindings) and undoes what it
-did if any step fails; providers that take work from outside (HTTP listeners) take it only once
-the last binding is made (``defer_accepting``/``start_accepting``). Shutdown goes:
+manifest in the order docs/manifest.md gives (labels, actors, capabilities, bindings) and
+undoes what it did if any step fails; providers that take work from outside (HTTP listeners)
+take it only once the last binding is made (``defer_accepting``/``start_accepting``).
+Shutdown goes:
 
 1. stop accepting new work: the admin endpoint refuses calls, providers that take work from
    outside (HTTP listeners, message subscriptions) stop taking it;
@@ -34,14 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from host.admin import AdminServer
-from host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
-from host.host import Host
-from host.lattice import Lattice, LatticeConfig
-from host.manifest import BindingEntry, Manifest
-from host.manifest_check import EXTRAS, HTTP_SERVER
-from host.metrics import HostMetrics
-from host.trust import TrustPolicy
+from wascc.host.admin import AdminServer
+from wascc.host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
+from wascc.host.host import Host
+from wascc.host.lattice import Lattice, LatticeConfig
+from wascc.host.manifest import BindingEntry, Manifest
+from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
+from wascc.host.metrics import HostMetrics
+from wascc.host.trust import TrustPolicy
 
 __all__ = ["AcceptsWork", "HostServer", "ServerConfig"]
 
@@ -359,8 +360,8 @@ async def _call_optional(provider: object, method: str) -> None:
 
 
 def _wascc_values(claims: Mapping[str, Any], caps: list[str]) -> dict[str, str]:
-    """The ``__wascc_*`` binding values of spec §4 from a remote actor's claims (JSON), as
-    the host sets them for a local actor."""
+    """The ``__wascc_*`` binding values (docs/contracts.md) from a remote actor's claims
+    (JSON), as the host sets them for a local actor."""
     tags = claims.get("tags") or ()
     return {
         "__wascc_issuer": str(claims.get("issuer") or ""),

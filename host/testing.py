@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from host.typing import ProviderContext
+from wascc.host.typing import ProviderContext
 
 __all__ = ["BindEvent", "FunctionProvider", "sleeping_handler"]
 

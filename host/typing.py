@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from host.invocation import Invocation
-    from keys.claims import Claims
+    from wascc.host.invocation import Invocation
+    from wascc.keys.claims import Claims
 
 __all__ = [
     "REQUIRED",

@@ -22,9 +22,9 @@ from typing import Any, Final, Protocol
 
 import wasmtime
 
-from host import _fastpath
-from host.engine import Engine, Limits
-from host.errors import (
+from wascc.host import _fastpath
+from wascc.host.engine import Engine, Limits
+from wascc.host.errors import (
     ActorOutOfFuel,
     ActorOutOfMemory,
     ActorOutOfTime,

@@ -6,7 +6,7 @@ The lowest layer of wascc-py: it knows nothing of the host. The CLI groups live 
 
 from __future__ import annotations
 
-from keys.claims import (
+from wascc.keys.claims import (
     WELL_KNOWN_CAPABILITIES,
     Claims,
     Duration,
@@ -15,7 +15,7 @@ from keys.claims import (
     sign_module,
     validate_module,
 )
-from keys.errors import (
+from wascc.keys.errors import (
     AmbiguousClaims,
     BadHeader,
     BadSignature,
@@ -33,8 +33,8 @@ from keys.errors import (
     WasccError,
     WrongKeyKind,
 )
-from keys.jwt import DecodedToken, decode_token, encode_token, verify_token
-from keys.nkeys import (
+from wascc.keys.jwt import DecodedToken, decode_token, encode_token, verify_token
+from wascc.keys.nkeys import (
     KEY_KINDS,
     KeyKind,
     KeyPair,
@@ -43,8 +43,8 @@ from keys.nkeys import (
     is_public_key,
     verify,
 )
-from keys.store import SavedKey, keys_dir, list_keys, load_key, load_or_create, save_key
-from keys.wasm import ModuleBytes, embed_token, exports, find_token, module_hash, strip_token
+from wascc.keys.store import SavedKey, keys_dir, list_keys, load_key, load_or_create, save_key
+from wascc.keys.wasm import ModuleBytes, embed_token, exports, find_token, module_hash, strip_token
 
 __all__ = [
     "KEY_KINDS",

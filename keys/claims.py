@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final
 
-from keys.errors import (
+from wascc.keys.errors import (
     ClaimsError,
     HashMismatch,
     InvalidIssuerOrSubject,
@@ -30,7 +30,7 @@ from keys.errors import (
     UntrustedIssuer,
     WrongKeyKind,
 )
-from keys.jwt import (
+from wascc.keys.jwt import (
     MAX_DATE,
     DecodedToken,
     check_header,
@@ -40,8 +40,8 @@ from keys.jwt import (
     encode_token,
     verify_signature,
 )
-from keys.nkeys import KeyPair, decode_public_key, with_article
-from keys.wasm import ModuleBytes, embed_token, module_hash, scan
+from wascc.keys.nkeys import KeyPair, decode_public_key, with_article
+from wascc.keys.wasm import ModuleBytes, embed_token, module_hash, scan
 
 __all__ = [
     "WELL_KNOWN_CAPABILITIES",

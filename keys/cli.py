@@ -1,7 +1,7 @@
 """``wascc keys`` and ``wascc claims``: make keys, sign actors, inspect signed modules.
 
 ``host/cli.py`` mounts :data:`keys_group` and :data:`claims_group` under ``wascc``; :data:`main`
-holds both so this module also runs alone (``python -m keys.cli``).
+holds both so this module also runs alone (``python -m wascc.keys.cli``).
 
 Every expected failure (bad file, bad seed, wrong key kind) ends as one ``Error: …`` line on
 stderr and exit status 1, never a traceback; usage errors keep click's status 2. Seeds appear
@@ -22,13 +22,20 @@ from typing import Any, Final
 
 import click
 
-from keys.claims import WELL_KNOWN_CAPABILITIES, Inspection, inspect_module, sign_module
-from keys.errors import KeyError_, WasccError, WrongKeyKind
-from keys.jwt import MAX_DATE, format_date
-from keys.nkeys import KEY_KINDS, KeyKind, KeyPair, decode_public_key, is_public_key, with_article
-from keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
-from keys.vouch import vouch
-from keys.wasm import exports
+from wascc.keys.claims import WELL_KNOWN_CAPABILITIES, Inspection, inspect_module, sign_module
+from wascc.keys.errors import KeyError_, WasccError, WrongKeyKind
+from wascc.keys.jwt import MAX_DATE, format_date
+from wascc.keys.nkeys import (
+    KEY_KINDS,
+    KeyKind,
+    KeyPair,
+    decode_public_key,
+    is_public_key,
+    with_article,
+)
+from wascc.keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
+from wascc.keys.vouch import vouch
+from wascc.keys.wasm import exports
 
 __all__ = ["CAPABILITY_SHORTCUTS", "claims_group", "keys_group", "main"]
 

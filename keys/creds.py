@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from keys.errors import WasccError
-from keys.nkeys import KeyPair, with_article
+from wascc.keys.errors import WasccError
+from wascc.keys.nkeys import KeyPair, with_article
 
 __all__ = ["CredentialsError", "UserCredentials", "load_creds_file", "user_credentials"]
 

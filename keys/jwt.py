@@ -18,7 +18,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any, Final, NamedTuple
 
-from keys.errors import (
+from wascc.keys.errors import (
     BadHeader,
     BadSignature,
     InvalidIssuerOrSubject,
@@ -27,7 +27,7 @@ from keys.errors import (
     TokenMalformed,
     TokenNotYetValid,
 )
-from keys.nkeys import KeyKind, KeyPair, decode_public_key, verify
+from wascc.keys.nkeys import KeyKind, KeyPair, decode_public_key, verify
 
 __all__ = [
     "HEADER",

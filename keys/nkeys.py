@@ -21,7 +21,7 @@ from typing import Final, Literal, get_args
 import nacl.exceptions
 import nacl.signing
 
-from keys.errors import KeyError_, WrongKeyKind
+from wascc.keys.errors import KeyError_, WrongKeyKind
 
 __all__ = [
     "KEY_KINDS",

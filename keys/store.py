@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from keys.errors import KeyError_, KeyStoreError, WrongKeyKind
-from keys.nkeys import KeyKind, KeyPair, is_public_key, with_article
+from wascc.keys.errors import KeyError_, KeyStoreError, WrongKeyKind
+from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key, with_article
 
 __all__ = [
     "KEYS_ENV",

@@ -23,10 +23,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from keys.claims import Duration, date_after
-from keys.errors import KeyError_, TokenMalformed, WrongKeyKind
-from keys.jwt import encode_token, verify_token
-from keys.nkeys import KeyKind, KeyPair, decode_public_key, with_article
+from wascc.keys.claims import Duration, date_after
+from wascc.keys.errors import KeyError_, TokenMalformed, WrongKeyKind
+from wascc.keys.jwt import encode_token, verify_token
+from wascc.keys.nkeys import KeyKind, KeyPair, decode_public_key, with_article
 
 __all__ = ["ROLES", "Role", "Voucher", "read_voucher", "role_of", "vouch"]
 

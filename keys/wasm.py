@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple, TypeAlias
 
-from keys.errors import AmbiguousClaims, NotAModule, TokenMalformed
+from wascc.keys.errors import AmbiguousClaims, NotAModule, TokenMalformed
 
 __all__ = [
     "TOKEN_SECTION",
@@ -249,7 +249,7 @@ def _walk(view: memoryview, path: str | None) -> tuple[list[Section], str]:
         if is_token:
             tokens.append(section)
         else:
-            # A padded size (valid wasm, rare) is re-emitted minimally, as the spec prescribes.
+            # A padded size (valid wasm, rare) is re-emitted minimally, as the hash is defined.
             digest.update(bytes([section.id]) + _uleb_bytes(section.size))
             digest.update(view[section.data_start : section.end])
     digest.update(view[run_start:run_end])

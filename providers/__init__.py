@@ -8,12 +8,12 @@ nonces with ``keys.nkeys``).
 
 from __future__ import annotations
 
-from providers.codec import CodecError
-from providers.extras import ExtrasProvider
-from providers.http import HttpServerProvider, HttpSettings
-from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
-from providers.logging_provider import LoggingProvider
-from providers.messaging import MessagingProvider
+from wascc.providers.codec import CodecError
+from wascc.providers.extras import ExtrasProvider
+from wascc.providers.http import HttpServerProvider, HttpSettings
+from wascc.providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
+from wascc.providers.logging_provider import LoggingProvider
+from wascc.providers.messaging import MessagingProvider
 
 __all__ = [
     "CodecError",

@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Mapping
 from typing import ClassVar
 
-from host.errors import ProviderError
-from host.typing import BindingValue, ProviderContext
-from providers.codec import EXTRAS, ExtrasRequest, ExtrasResponse
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue, ProviderContext
+from wascc.providers.codec import EXTRAS, ExtrasRequest, ExtrasResponse
 
 __all__ = ["ExtrasProvider"]
 

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import ClassVar, NamedTuple
 
-from host.errors import ProviderError
-from host.typing import BindingValue, ProviderContext
-from providers.codec import LOGGING, WriteLogRequest
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue, ProviderContext
+from wascc.providers.codec import LOGGING, WriteLogRequest
 
 __all__ = ["LEVELS", "TRACE", "LoggingProvider", "actor_logger_name"]
 
@@ -32,7 +32,7 @@ LEVELS: Mapping[int, int] = {
     4: logging.DEBUG,
     5: TRACE,
 }
-"""waSCC's log levels (spec §4) → stdlib levels."""
+"""waSCC's log levels (``WriteLog`` in docs/contracts.md) → stdlib levels."""
 
 _EMPTY = b""
 

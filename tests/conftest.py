@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from host import Host
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
+from wascc.host import Host
+from wascc.keys.claims import sign_module
+from wascc.keys.nkeys import KeyPair
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "actors" / "build"

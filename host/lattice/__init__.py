@@ -1,4 +1,4 @@
-"""The lattice: hosts linked over NATS (spec §6).
+"""The lattice: hosts linked over NATS (docs/lattice.md).
 
 A host that joins a lattice serves its actors and providers on NATS subjects and sends every
 invocation whose target is not local to the host that has it, sealed in an envelope whose
@@ -9,8 +9,8 @@ the envelope codec, and the errors.
 
 from __future__ import annotations
 
-from host.lattice.client import LatticeClient
-from host.lattice.envelope import (
+from wascc.host.lattice.client import LatticeClient
+from wascc.host.lattice.envelope import (
     Entity,
     Envelope,
     Response,
@@ -20,7 +20,7 @@ from host.lattice.envelope import (
     seal,
     verify_envelope,
 )
-from host.lattice.errors import (
+from wascc.host.lattice.errors import (
     ForgedInvocation,
     LatticeError,
     LatticeTimeout,
@@ -29,8 +29,8 @@ from host.lattice.errors import (
     RemoteError,
     ReplayedInvocation,
 )
-from host.lattice.lattice import Lattice, LatticeConfig
-from host.lattice.subjects import Subjects
+from wascc.host.lattice.lattice import Lattice, LatticeConfig
+from wascc.host.lattice.subjects import Subjects
 
 __all__ = [
     "Entity",

@@ -25,8 +25,8 @@ from typing import Any, Final, NoReturn
 import nats
 import nats.errors
 
-from host.lattice.errors import LatticeTimeout, LatticeUnavailable
-from host.natsio import (
+from wascc.host.lattice.errors import LatticeTimeout, LatticeUnavailable
+from wascc.host.natsio import (
     RECONNECT_WAIT,
     SUMMARY_EVERY,
     ConnectErrors,
@@ -37,7 +37,7 @@ from host.natsio import (
     is_connection_error,
     round_trip,
 )
-from keys.creds import UserCredentials
+from wascc.keys.creds import UserCredentials
 
 __all__ = [
     "BACKOFF",

@@ -23,11 +23,11 @@ from typing import Any, Final
 
 import msgpack
 
-from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
-from host.lattice.trust import LatticeTrust
-from keys.errors import ClaimsError, KeyError_
-from keys.jwt import encode_token, verify_token
-from keys.nkeys import KeyKind, KeyPair
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.keys.errors import ClaimsError, KeyError_
+from wascc.keys.jwt import encode_token, verify_token
+from wascc.keys.nkeys import KeyKind, KeyPair
 
 __all__ = ["CONTROLLER_KINDS", "Controller", "open_command", "seal_command"]
 

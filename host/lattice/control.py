@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgpack
 
-from host.errors import LatticeError, WasccError
-from host.lattice.client import LatticeClient, Message
-from host.lattice.command import Controller, open_command, seal_command
-from host.lattice.inventory import gather
-from host.lattice.subjects import Subjects
-from host.lattice.trust import LatticeTrust
-from keys.claims import Claims, validate_module
+from wascc.host.errors import LatticeError, WasccError
+from wascc.host.lattice.client import LatticeClient, Message
+from wascc.host.lattice.command import Controller, open_command, seal_command
+from wascc.host.lattice.inventory import gather
+from wascc.host.lattice.subjects import Subjects
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.keys.claims import Claims, validate_module
 
 if TYPE_CHECKING:
-    from host.host import Host
+    from wascc.host.host import Host
 
 __all__ = ["ACTIONS", "ControlServer", "auction", "launch", "terminate", "update"]
 

@@ -16,15 +16,15 @@ from typing import Any, TypeVar
 
 import click
 
-from host.errors import WasccError
-from host.lattice import control
-from host.lattice.client import LatticeClient, Message
-from host.lattice.command import CONTROLLER_KINDS, Controller
-from host.lattice.events import parse_event
-from host.lattice.inventory import gather
-from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
-from host.trust.options import key_option
-from keys.creds import CredentialsError, UserCredentials, load_creds_file
+from wascc.host.errors import WasccError
+from wascc.host.lattice import control
+from wascc.host.lattice.client import LatticeClient, Message
+from wascc.host.lattice.command import CONTROLLER_KINDS, Controller
+from wascc.host.lattice.events import parse_event
+from wascc.host.lattice.inventory import gather
+from wascc.host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from wascc.host.trust.options import key_option
+from wascc.keys.creds import CredentialsError, UserCredentials, load_creds_file
 
 __all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
 

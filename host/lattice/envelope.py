@@ -1,4 +1,4 @@
-"""The invocation envelope and its anti-forgery token (spec §6), as msgpack bytes.
+"""The invocation envelope and its anti-forgery token (docs/lattice.md), as msgpack bytes.
 
 An envelope is ``{origin, target, operation, msg, id, encoded_claims, host_id}``; an entity is
 ``{0: "M…"}`` (an actor) or ``{1: {capid, binding}}`` (a capability). ``encoded_claims`` is a
@@ -28,11 +28,11 @@ import msgpack
 import nacl.exceptions
 import nacl.signing
 
-from host.invocation import SYSTEM_ORIGIN, uuid4_text
-from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
-from keys.errors import ClaimsError, KeyError_
-from keys.jwt import b64url_decode, b64url_encode, check_time_window, verify_token
-from keys.nkeys import KeyKind, KeyPair, decode_public_key, is_public_key
+from wascc.host.invocation import SYSTEM_ORIGIN, uuid4_text
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
+from wascc.keys.errors import ClaimsError, KeyError_
+from wascc.keys.jwt import b64url_decode, b64url_encode, check_time_window, verify_token
+from wascc.keys.nkeys import KeyKind, KeyPair, decode_public_key, is_public_key
 
 __all__ = [
     "Entity",
@@ -126,7 +126,7 @@ class Envelope:
     voucher: str | None = None  # the sending host's voucher (``host_voucher`` on the wire)
 
     def encode(self) -> bytes:
-        """The msgpack bytes, fields in the spec's order, ``msg`` as ``bin``."""
+        """The msgpack bytes, fields in waSCC's order (above), ``msg`` as ``bin``."""
         fields = {
             "origin": self.origin.to_wire(),
             "target": self.target.to_wire(),

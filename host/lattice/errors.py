@@ -13,7 +13,7 @@ Messages name the subject or invocation and the fix.
 
 from __future__ import annotations
 
-from host.errors import LatticeError, Unavailable
+from wascc.host.errors import LatticeError, Unavailable
 
 __all__ = [
     "ForgedInvocation",

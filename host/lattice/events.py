@@ -1,4 +1,4 @@
-"""Lattice events: CloudEvents 1.0 (JSON) on ``wasmbus.events`` (spec §6).
+"""Lattice events: CloudEvents 1.0 (JSON) on ``wasmbus.events`` (docs/lattice.md lists them).
 
 Each host publishes what changes on it (actors, providers, bindings, its own start and stop);
 ``wascc ctl events`` follows them, and the lattice itself listens for ``provider_loaded`` to
@@ -21,11 +21,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
-from host.invocation import new_invocation_id
-from host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
-from keys.errors import ClaimsError, KeyError_
-from keys.jwt import encode_token, verify_token
-from keys.nkeys import KeyKind, KeyPair
+from wascc.host.invocation import new_invocation_id
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage, does_not_verify
+from wascc.keys.errors import ClaimsError, KeyError_
+from wascc.keys.jwt import encode_token, verify_token
+from wascc.keys.nkeys import KeyKind, KeyPair
 
 __all__ = ["EVENT_TYPES", "EventType", "cloud_event", "parse_event", "verify_event"]
 

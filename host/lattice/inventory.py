@@ -11,11 +11,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from host.lattice.client import LatticeClient
-from host.lattice.subjects import InventoryKind, Subjects
+from wascc.host.lattice.client import LatticeClient
+from wascc.host.lattice.subjects import InventoryKind, Subjects
 
 if TYPE_CHECKING:
-    from host.host import Host
+    from wascc.host.host import Host
 
 __all__ = ["VERSION", "gather", "host_inventory"]
 

@@ -27,24 +27,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from host.errors import IssuerMismatch, WasccError
-from host.lattice.client import LatticeClient, Message
-from host.lattice.control import ControlServer
-from host.lattice.directory import Directory
-from host.lattice.errors import LatticeError, MalformedMessage
-from host.lattice.events import EventType, cloud_event, parse_event, verify_event
-from host.lattice.inventory import gather, host_inventory
-from host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
-from host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
-from host.lattice.trust import LatticeTrust
-from host.trust.policy import UNANCHORED
-from keys.claims import Claims
-from keys.creds import UserCredentials
-from keys.nkeys import KeyPair
-from keys.vouch import read_voucher, vouch
+from wascc.host.errors import IssuerMismatch, WasccError
+from wascc.host.lattice.client import LatticeClient, Message
+from wascc.host.lattice.control import ControlServer
+from wascc.host.lattice.directory import Directory
+from wascc.host.lattice.errors import LatticeError, MalformedMessage
+from wascc.host.lattice.events import EventType, cloud_event, parse_event, verify_event
+from wascc.host.lattice.inventory import gather, host_inventory
+from wascc.host.lattice.remote import MAX_MESSAGE, BindingKey, Remote
+from wascc.host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.trust.policy import UNANCHORED
+from wascc.keys.claims import Claims
+from wascc.keys.creds import UserCredentials
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.vouch import read_voucher, vouch
 
 if TYPE_CHECKING:
-    from host.host import Host
+    from wascc.host.host import Host
 
 __all__ = ["DIRECTORY_WAIT", "Lattice", "LatticeConfig"]
 

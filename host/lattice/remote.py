@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgpack
 
-from host.errors import ProviderCallError, WasccError
-from host.invocation import Invocation, current_invocation
-from host.lattice.client import LatticeClient, Message, describe
-from host.lattice.envelope import (
+from wascc.host.errors import ProviderCallError, WasccError
+from wascc.host.invocation import Invocation, current_invocation
+from wascc.host.lattice.client import LatticeClient, Message, describe
+from wascc.host.lattice.envelope import (
     Entity,
     Envelope,
     decode_envelope,
@@ -48,14 +48,19 @@ from host.lattice.envelope import (
     seal,
     verify_envelope,
 )
-from host.lattice.errors import LatticeError, LatticeUnavailable, MalformedMessage, RemoteError
-from host.lattice.subjects import Subjects
-from host.lattice.trust import LatticeTrust
-from host.natsio import LogThrottle
-from keys.nkeys import KeyPair
+from wascc.host.lattice.errors import (
+    LatticeError,
+    LatticeUnavailable,
+    MalformedMessage,
+    RemoteError,
+)
+from wascc.host.lattice.subjects import Subjects
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.natsio import LogThrottle
+from wascc.keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
-    from host.host import Host
+    from wascc.host.host import Host
 
 __all__ = ["MAX_IN_FLIGHT", "MAX_MESSAGE", "QUIET", "Remote"]
 

@@ -22,7 +22,7 @@ import math
 from collections import deque
 from typing import Final
 
-from host.lattice.errors import ReplayedInvocation
+from wascc.host.lattice.errors import ReplayedInvocation
 
 __all__ = ["MAX_JTI", "ReplayGuard"]
 

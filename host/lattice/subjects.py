@@ -1,7 +1,8 @@
-"""The lattice's NATS subjects (spec §6), all under ``wasmbus.`` or ``{namespace}.wasmbus.``.
+"""The lattice's NATS subjects, all under ``wasmbus.`` or ``{namespace}.wasmbus.``.
 
 Every subject the lattice uses is built here, so that no other part of the lattice writes a
 subject by hand and the messaging provider's subjects can never be confused with ours.
+docs/lattice.md says which NATS permissions a host needs for them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from host.errors import LatticeError
+from wascc.host.errors import LatticeError
 
 __all__ = ["INVENTORY_KINDS", "InventoryKind", "Subjects", "capid_token", "check_token"]
 
@@ -31,7 +32,7 @@ def check_token(value: str, what: str) -> str:
 
 
 def capid_token(contract_id: str) -> str:
-    """``wascc:keyvalue`` → ``wascc.keyvalue``: lower-cased, ``:`` as ``.`` (spec §6)."""
+    """``wascc:keyvalue`` → ``wascc.keyvalue``: lower-cased, ``:`` as ``.``, as waSCC writes it."""
     for part in contract_id.split(":"):
         check_token(part, "contract id")
     return contract_id.lower().replace(":", ".")
@@ -72,7 +73,7 @@ class Subjects:
         return f"{self.prefix}.events"
 
     def control(self, host_id: str, action: str) -> str:
-        """Commands to one host: ``launch``, ``terminate`` (spec) and ``update`` (ours)."""
+        """Commands to one host: ``launch``, ``terminate`` (waSCC's) and ``update`` (ours)."""
         return f"{self.prefix}.control.{host_id}.actor.{action}"
 
     @property

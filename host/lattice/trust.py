@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from host.lattice.errors import ForgedInvocation, ReplayedInvocation, does_not_verify
-from host.lattice.replay import ReplayGuard
-from host.trust.policy import TrustPolicy
-from keys.errors import ClaimsError, KeyError_
-from keys.vouch import Role, read_voucher
+from wascc.host.lattice.errors import ForgedInvocation, ReplayedInvocation, does_not_verify
+from wascc.host.lattice.replay import ReplayGuard
+from wascc.host.trust.policy import TrustPolicy
+from wascc.keys.errors import ClaimsError, KeyError_
+from wascc.keys.vouch import Role, read_voucher
 
 __all__ = ["LatticeTrust", "Untrusted"]
 

@@ -28,10 +28,10 @@ from typing import Final
 
 import wasmtime
 
-from host.toolchain.diagnose import check_actor_module
-from host.toolchain.errors import ToolchainError
-from host.toolchain.project import Project
-from host.toolchain.sdk import include_dir
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.toolchain.errors import ToolchainError
+from wascc.host.toolchain.project import Project
+from wascc.host.toolchain.sdk import include_dir
 
 __all__ = ["BuildResult", "as_command", "build_project", "zig_command"]
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
-from host.errors import WasccError
-from host.toolchain.build import build_project
-from host.toolchain.diagnose import check_actor_module
-from host.toolchain.project import LANGUAGES, SHOWN, Language, check_name, load_project
-from host.toolchain.templates import new_actor
-from keys.cli import claims_group, sign_command
+from wascc.host.errors import WasccError
+from wascc.host.toolchain.build import build_project
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.toolchain.project import LANGUAGES, SHOWN, Language, check_name, load_project
+from wascc.host.toolchain.templates import new_actor
+from wascc.keys.cli import claims_group, sign_command
 
 __all__ = ["build_command", "checked_claims_group", "new_group"]
 

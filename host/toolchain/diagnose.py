@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from keys.errors import NotAModule
-from keys.wasm import ModuleBytes, exports, iter_sections
+from wascc.keys.errors import NotAModule
+from wascc.keys.wasm import ModuleBytes, exports, iter_sections
 
 __all__ = [
     "MistakeKind",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host.errors import WasccError
+from wascc.host.errors import WasccError
 
 __all__ = ["ToolchainError"]
 

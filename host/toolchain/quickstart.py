@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from host.errors import ManifestError
-from host.manifest import Manifest, Problem
-from host.manifest_check import EXTRAS, HTTP_SERVER, ActorEntry, BindingEntry, Checker
-from host.manifest_schema import RawBinding
-from host.toolchain.diagnose import check_actor_module
-from keys.errors import ClaimsError
-from keys.wasm import find_token
+from wascc.host.errors import ManifestError
+from wascc.host.manifest import Manifest, Problem
+from wascc.host.manifest_check import EXTRAS, HTTP_SERVER, ActorEntry, BindingEntry, Checker
+from wascc.host.manifest_schema import RawBinding
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.keys.errors import ClaimsError
+from wascc.keys.wasm import find_token
 
 __all__ = [
     "DEFAULT_HTTP_PORT",

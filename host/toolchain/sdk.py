@@ -1,8 +1,9 @@
 """Where the actor SDK lives: the project templates and the C headers that ``wascc new`` and
 ``wascc build`` use.
 
-One function knows the place, so that packaging (which may move the files into the wheel)
-changes one line: everything else asks ``sdk_root()``.
+One function knows the place: ``actors/`` beside the ``host`` package, which holds in the
+source tree (``host/`` and ``actors/`` side by side) and in the wheel (``wascc/host`` and
+``wascc/actors``) alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ __all__ = ["include_dir", "sdk_root", "templates_dir"]
 
 
 def sdk_root() -> Path:
-    """The ``actors`` directory of the source tree: ``templates/`` and ``include/``."""
+    """The ``actors`` directory (``templates/`` and ``include/``) next to this package."""
     return Path(__file__).resolve().parents[2] / "actors"
 
 

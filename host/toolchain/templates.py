@@ -14,9 +14,9 @@ import string
 from pathlib import Path
 from typing import Final
 
-from host.toolchain.errors import ToolchainError
-from host.toolchain.project import PROJECT_FILE, Language, check_name
-from host.toolchain.sdk import templates_dir
+from wascc.host.toolchain.errors import ToolchainError
+from wascc.host.toolchain.project import PROJECT_FILE, Language, check_name
+from wascc.host.toolchain.sdk import templates_dir
 
 __all__ = ["new_actor"]
 

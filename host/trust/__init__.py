@@ -7,6 +7,6 @@ a live update (``check_update``), and the replay guard of the lattice (``ReplayG
 
 from __future__ import annotations
 
-from host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy, check_update
+from wascc.host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy, check_update
 
 __all__ = ["DEFAULT_CLOCK_SKEW", "TrustPolicy", "check_update"]

@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
-from host.manifest import Manifest, RawTrust
-from host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy
-from keys.errors import WasccError, WrongKeyKind
-from keys.nkeys import KeyKind, KeyPair, is_public_key
-from keys.store import load_key_of
-from keys.vouch import read_voucher
+from wascc.host.manifest import Manifest, RawTrust
+from wascc.host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy
+from wascc.keys.errors import WasccError, WrongKeyKind
+from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key
+from wascc.keys.store import load_key_of
+from wascc.keys.vouch import read_voucher
 
 __all__ = ["key_option", "public_keys", "read_voucher_file", "trust_options", "trust_policy"]
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from host.errors import IssuerMismatch
-from keys.claims import Claims
+from wascc.host.errors import IssuerMismatch
+from wascc.keys.claims import Claims
 
 __all__ = ["DEFAULT_CLOCK_SKEW", "UNANCHORED", "TrustPolicy", "check_update"]
 

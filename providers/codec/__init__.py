@@ -1,6 +1,6 @@
-"""The message codec: typed records for every message of spec §4, with msgpack encode/decode.
+"""The message codec: typed records for the messages of docs/contracts.md, msgpack both ways.
 
-``Record.encode()`` gives exactly the bytes of ``msgpack.packb(fields_in_spec_order,
+``Record.encode()`` gives exactly the bytes of ``msgpack.packb(fields_in_order,
 use_bin_type=True)``; ``Record.decode(data)`` is tolerant where real actors differ and raises
 ``CodecError`` (naming the message and the field) where a message cannot be understood.
 ``OPERATIONS`` maps each operation name to its request and response records.
@@ -8,8 +8,8 @@ use_bin_type=True)``; ``Record.decode(data)`` is tolerant where real actors diff
 
 from __future__ import annotations
 
-from providers.codec._record import CodecError, Kind, Record, WireField
-from providers.codec.capabilities import (
+from wascc.providers.codec._record import CodecError, Kind, Record, WireField
+from wascc.providers.codec.capabilities import (
     DeliverMessage,
     ExtrasRequest,
     ExtrasResponse,
@@ -17,13 +17,13 @@ from providers.codec.capabilities import (
     RequestMessage,
     WriteLogRequest,
 )
-from providers.codec.http import (
+from wascc.providers.codec.http import (
     HttpRequest,
     HttpResponse,
     decode_http_response,
     encode_http_request,
 )
-from providers.codec.keyvalue import (
+from wascc.providers.codec.keyvalue import (
     AddRequest,
     AddResponse,
     ClearRequest,
@@ -59,8 +59,13 @@ from providers.codec.keyvalue import (
     SetUnionResponse,
     ValuesResponse,
 )
-from providers.codec.lifecycle import BindActor, CapabilityConfiguration, HealthRequest, RemoveActor
-from providers.codec.operations import (
+from wascc.providers.codec.lifecycle import (
+    BindActor,
+    CapabilityConfiguration,
+    HealthRequest,
+    RemoveActor,
+)
+from wascc.providers.codec.operations import (
     EXTRAS,
     HTTP_SERVER,
     KEYVALUE,

@@ -1,9 +1,9 @@
 """The machinery behind every message record: msgpack encoding and tolerant, checked decoding.
 
 A record is a frozen dataclass whose fields, in declaration order, are the message's fields in
-the order of the wire-format spec (§4, "Messages"). The wire name of a field is its
-Python name in camelCase (``query_string`` → ``queryString``), which holds for every message
-of the spec. What a field may hold follows from its annotation:
+the order docs/contracts.md gives. The wire name of a field is its Python name in camelCase
+(``query_string`` → ``queryString``), which holds for every message there. What a field may
+hold follows from its annotation:
 
 =====================  ================  ===================================================
 annotation             written as        accepted when reading
@@ -50,8 +50,8 @@ from typing import Any, Self
 
 import msgpack
 
-from host.errors import WasccError
-from host.suggest import closest
+from wascc.host.errors import WasccError
+from wascc.host.suggest import closest
 
 __all__ = ["CodecError", "Kind", "Record", "WireField", "unpack_first"]
 

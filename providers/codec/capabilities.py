@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from providers.codec._record import Record
+from wascc.providers.codec._record import Record
 
 __all__ = [
     "DeliverMessage",

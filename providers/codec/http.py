@@ -16,7 +16,7 @@ from typing import Self
 
 import msgpack
 
-from providers.codec._record import CodecError, Record, _reason, unpack_first
+from wascc.providers.codec._record import CodecError, Record, _reason, unpack_first
 
 __all__ = ["HttpRequest", "HttpResponse", "decode_http_response", "encode_http_request"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from providers.codec._record import Record
+from wascc.providers.codec._record import Record
 
 __all__ = ["BindActor", "CapabilityConfiguration", "HealthRequest", "RemoveActor"]
 

@@ -1,4 +1,4 @@
-"""Which record each operation of the spec takes and returns, by operation name.
+"""Which record each operation of docs/contracts.md takes and returns, by operation name.
 
 ``wascc call`` uses this to turn a user's JSON into the request an operation expects and to
 show the reply decoded; providers use the contract and operation constants.
@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from providers.codec import capabilities as cap
-from providers.codec import keyvalue as kv
-from providers.codec._record import Record
-from providers.codec.http import HttpRequest, HttpResponse
-from providers.codec.lifecycle import BindActor, HealthRequest, RemoveActor
+from wascc.providers.codec import capabilities as cap
+from wascc.providers.codec import keyvalue as kv
+from wascc.providers.codec._record import Record
+from wascc.providers.codec.http import HttpRequest, HttpResponse
+from wascc.providers.codec.lifecycle import BindActor, HealthRequest, RemoveActor
 
 __all__ = [
     "EXTRAS",
@@ -79,7 +79,7 @@ OPERATIONS: Mapping[str, Operation] = _table(
     Operation(None, "RemoveActor", RemoveActor, None),
     Operation(None, "HealthRequest", HealthRequest, None),
 )
-"""Every operation of spec §4, keyed by operation name (the names are unique across §4)."""
+"""Every operation of docs/contracts.md, keyed by name (no two contracts share one)."""
 
 
 def find_operation(name: str, contract_id: str | None = None) -> Operation | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.http.provider import HttpServerProvider
-from providers.http.settings import HttpSettings
+from wascc.providers.http.provider import HttpServerProvider
+from wascc.providers.http.settings import HttpSettings
 
 __all__ = ["HttpServerProvider", "HttpSettings"]

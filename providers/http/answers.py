@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from host.errors import ActorBusy, Unavailable
+from wascc.host.errors import ActorBusy, Unavailable
 
 __all__ = ["error_response", "retry_after", "to_response", "unavailable_reason"]
 

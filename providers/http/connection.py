@@ -30,9 +30,9 @@ from aiohttp.http import HttpVersion10, RawRequestMessage
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
 
-from providers.http.answers import error_response
-from providers.http.intake import Intake
-from providers.http.refusals import Refusals
+from wascc.providers.http.answers import error_response
+from wascc.providers.http.intake import Intake
+from wascc.providers.http.refusals import Refusals
 
 __all__ = ["HEAD_LIMIT", "LINGER", "ROUTED", "Connection", "Refusal", "classify", "make_request"]
 

@@ -20,7 +20,7 @@ import logging
 import socket
 from collections.abc import Callable
 
-from providers.http.refusals import Refusals
+from wascc.providers.http.refusals import Refusals
 
 __all__ = ["Intake", "listen"]
 

@@ -26,17 +26,22 @@ from typing import cast
 
 from aiohttp import web
 
-from host.errors import ActorOutOfTime, Unavailable, WasccError
-from host.invocation import Invocation, current_invocation
-from host.typing import ProviderContext
-from providers.codec import HTTP_SERVER, CodecError, decode_http_response, encode_http_request
-from providers.http.answers import error_response, retry_after, to_response, unavailable_reason
-from providers.http.budget import ByteBudget, Ticket
-from providers.http.connection import Connection, make_request
-from providers.http.cors import Cors
-from providers.http.intake import Intake, listen
-from providers.http.refusals import Refusals
-from providers.http.settings import HttpSettings
+from wascc.host.errors import ActorOutOfTime, Unavailable, WasccError
+from wascc.host.invocation import Invocation, current_invocation
+from wascc.host.typing import ProviderContext
+from wascc.providers.codec import HTTP_SERVER, CodecError, decode_http_response, encode_http_request
+from wascc.providers.http.answers import (
+    error_response,
+    retry_after,
+    to_response,
+    unavailable_reason,
+)
+from wascc.providers.http.budget import ByteBudget, Ticket
+from wascc.providers.http.connection import Connection, make_request
+from wascc.providers.http.cors import Cors
+from wascc.providers.http.intake import Intake, listen
+from wascc.providers.http.refusals import Refusals
+from wascc.providers.http.settings import HttpSettings
 
 __all__ = ["Listener"]
 

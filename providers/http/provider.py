@@ -20,12 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from host.errors import ProviderError
-from host.typing import BindingValue, ProviderContext
-from providers.codec import HTTP_SERVER
-from providers.http.budget import DEFAULT_MAX_BYTES_IN_FLIGHT, ByteBudget
-from providers.http.listener import Listener
-from providers.http.settings import BINDING_VALUES, HttpSettings
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue, ProviderContext
+from wascc.providers.codec import HTTP_SERVER
+from wascc.providers.http.budget import DEFAULT_MAX_BYTES_IN_FLIGHT, ByteBudget
+from wascc.providers.http.listener import Listener
+from wascc.providers.http.settings import BINDING_VALUES, HttpSettings
 
 __all__ = ["HttpServerProvider"]
 

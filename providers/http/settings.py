@@ -13,8 +13,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from host.errors import ProviderError
-from host.typing import REQUIRED, BindingValue
+from wascc.host.errors import ProviderError
+from wascc.host.typing import REQUIRED, BindingValue
 
 __all__ = [
     "BINDING_VALUES",

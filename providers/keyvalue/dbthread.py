@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from providers.keyvalue.errors import KeyValueError, StoreUnavailableError
+from wascc.providers.keyvalue.errors import KeyValueError, StoreUnavailableError
 
 __all__ = ["Synchronous", "Worker"]
 

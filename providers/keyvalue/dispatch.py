@@ -1,11 +1,11 @@
-"""From an actor's call to a store method and back: the fourteen operations of spec §4.
+"""From an actor's call to a store method and back: the 14 operations of docs/contracts.md.
 
 Each operation is three steps, written once: ``decode`` checks the request and turns it into
 the store method's arguments (refusing alike on every back end what no store may do: a
 negative expiry, numbers outside 64 bits), the store method runs, and ``encode`` turns its
-result into the reply in the spec's exact shape. ``dispatch`` runs them against an
-asynchronous store (``Provider.handle``); ``StoreCalls`` against a synchronous one, on the
-calling thread (``Provider.direct``), where every microsecond counts: no coroutine, one
+result into the reply in the exact shape docs/contracts.md gives. ``dispatch`` runs them
+against an asynchronous store (``Provider.handle``); ``StoreCalls`` against a synchronous one,
+on the calling thread (``Provider.direct``), where every microsecond counts: no coroutine, one
 lookup, three calls.
 
 The codec's records define the wire shapes. The hot operations (``Get``, ``Set``, ``Add``,
@@ -22,7 +22,7 @@ from typing import Any
 
 from msgpack import Packer, unpackb
 
-from providers.codec import (
+from wascc.providers.codec import (
     AddRequest,
     ClearRequest,
     ClearResponse,
@@ -47,8 +47,8 @@ from providers.codec import (
     SetUnionRequest,
     SetUnionResponse,
 )
-from providers.keyvalue.errors import InvalidRequestError, KeyValueError
-from providers.keyvalue.store import INT64_MAX, INT64_MIN, KeyValueStore, SyncKeyValueStore
+from wascc.providers.keyvalue.errors import InvalidRequestError, KeyValueError
+from wascc.providers.keyvalue.store import INT64_MAX, INT64_MIN, KeyValueStore, SyncKeyValueStore
 
 __all__ = ["MAX_EXPIRES", "OPERATIONS", "Operation", "StoreCalls", "dispatch"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from host.errors import ProviderError
+from wascc.host.errors import ProviderError
 
 __all__ = [
     "InvalidRequestError",

@@ -17,8 +17,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from providers.keyvalue.errors import WrongKindError
-from providers.keyvalue.store import (
+from wascc.providers.keyvalue.errors import WrongKindError
+from wascc.providers.keyvalue.store import (
     Kind,
     checked_total,
     parse_integer,

@@ -35,26 +35,26 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from host.errors import ProviderError
-from host.typing import BindingValue, ProviderContext
-from providers.codec import KEYVALUE, CodecError
-from providers.keyvalue.dispatch import StoreCalls, dispatch
-from providers.keyvalue.errors import (
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue, ProviderContext
+from wascc.providers.codec import KEYVALUE, CodecError
+from wascc.providers.keyvalue.dispatch import StoreCalls, dispatch
+from wascc.providers.keyvalue.errors import (
     InvalidRequestError,
     KeyValueError,
     StoreUnavailableError,
 )
-from providers.keyvalue.memory import MemoryStore
-from providers.keyvalue.redis_blocking import SyncRedisStore
-from providers.keyvalue.redis_store import RedisStore, redact_url
-from providers.keyvalue.settings import (
+from wascc.providers.keyvalue.memory import MemoryStore
+from wascc.providers.keyvalue.redis_blocking import SyncRedisStore
+from wascc.providers.keyvalue.redis_store import RedisStore, redact_url
+from wascc.providers.keyvalue.settings import (
     BINDING_VALUES,
     Backend,
     KeyValueSettings,
     unusable_path,
 )
-from providers.keyvalue.sqlite import SqliteStore
-from providers.keyvalue.store import KeyValueStore, SyncKeyValueStore
+from wascc.providers.keyvalue.sqlite import SqliteStore
+from wascc.providers.keyvalue.store import KeyValueStore, SyncKeyValueStore
 
 __all__ = ["DEFAULT_DATA_DIR", "KeyValueProvider", "MemoryKeyValueProvider"]
 

@@ -32,9 +32,9 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from providers.keyvalue.errors import StoreUnavailableError
-from providers.keyvalue.quickgate import QUICK_ON_WORKER, QuickGate
-from providers.keyvalue.redis_common import (
+from wascc.providers.keyvalue.errors import StoreUnavailableError
+from wascc.providers.keyvalue.quickgate import QUICK_ON_WORKER, QuickGate
+from wascc.providers.keyvalue.redis_common import (
     FAILURES,
     combined,
     connection_options,
@@ -43,7 +43,7 @@ from providers.keyvalue.redis_common import (
     translate,
     unique,
 )
-from providers.keyvalue.store import Kind
+from wascc.providers.keyvalue.store import Kind
 
 __all__ = ["LOOP_TIMEOUT", "SyncRedisStore"]
 

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from providers.keyvalue.errors import KeyValueError, NotAnIntegerError, StoreUnavailableError
-from providers.keyvalue.store import Kind, wrong_kind
+from wascc.providers.keyvalue.errors import KeyValueError, NotAnIntegerError, StoreUnavailableError
+from wascc.providers.keyvalue.store import Kind, wrong_kind
 
 __all__ = [
     "FAILURES",

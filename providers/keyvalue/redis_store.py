@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from providers.keyvalue.redis_common import (
+from wascc.providers.keyvalue.redis_common import (
     FAILURES,
     combined,
     follow_up,
@@ -28,7 +28,7 @@ from providers.keyvalue.redis_common import (
     translate,
     unique,
 )
-from providers.keyvalue.store import Kind
+from wascc.providers.keyvalue.store import Kind
 
 __all__ = ["RedisStore", "redact_url"]
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from host.errors import ProviderError
-from host.typing import BindingValue
-from providers.codec import KEYVALUE
-from providers.keyvalue.dbthread import Synchronous
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue
+from wascc.providers.codec import KEYVALUE
+from wascc.providers.keyvalue.dbthread import Synchronous
 
 __all__ = [
     "BINDING_VALUES",

@@ -20,8 +20,14 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from providers.keyvalue.dbthread import Synchronous, Worker
-from providers.keyvalue.store import Kind, checked_total, parse_integer, range_slice, wrong_kind
+from wascc.providers.keyvalue.dbthread import Synchronous, Worker
+from wascc.providers.keyvalue.store import (
+    Kind,
+    checked_total,
+    parse_integer,
+    range_slice,
+    wrong_kind,
+)
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "SyncSqliteStore"]
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from providers.keyvalue.errors import NotAnIntegerError, WrongKindError
+from wascc.providers.keyvalue.errors import NotAnIntegerError, WrongKindError
 
 __all__ = [
     "INT64_MAX",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from providers.messaging.direct import DirectMessaging
-from providers.messaging.link import Link
-from providers.messaging.provider import MessagingProvider
-from providers.messaging.settings import MessagingSettings, UserCredentials
+from wascc.providers.messaging.direct import DirectMessaging
+from wascc.providers.messaging.link import Link
+from wascc.providers.messaging.provider import MessagingProvider
+from wascc.providers.messaging.settings import MessagingSettings, UserCredentials
 
 __all__ = ["DirectMessaging", "Link", "MessagingProvider", "MessagingSettings", "UserCredentials"]

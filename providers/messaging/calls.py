@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from host.errors import ProviderError
-from providers.codec import MESSAGING, CodecError, PublishMessage, RequestMessage
+from wascc.host.errors import ProviderError
+from wascc.providers.codec import MESSAGING, CodecError, PublishMessage, RequestMessage
 
 __all__ = [
     "decode_publish",

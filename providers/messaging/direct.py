@@ -35,18 +35,18 @@ from collections.abc import Coroutine
 from functools import partial
 from typing import Any, Final
 
-from host.errors import ProviderError
-from host.handoff import LoopWaiter
-from host.natsio import LogThrottle
-from providers.codec import PublishMessage
-from providers.messaging.calls import (
+from wascc.host.errors import ProviderError
+from wascc.host.handoff import LoopWaiter
+from wascc.host.natsio import LogThrottle
+from wascc.providers.codec import PublishMessage
+from wascc.providers.messaging.calls import (
     decode_publish,
     decode_request,
     describe_call,
     no_such_operation,
     publish_only_refusal,
 )
-from providers.messaging.link import Link
+from wascc.providers.messaging.link import Link
 
 __all__ = ["MAX_QUEUED", "DirectMessaging"]
 

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import nats
 import nats.errors
 
-from host.errors import ProviderError
-from host.natsio import (
+from wascc.host.errors import ProviderError
+from wascc.host.natsio import (
     ConnectErrors,
     Outage,
     auth_options,
@@ -34,10 +34,10 @@ from host.natsio import (
     is_connection_error,
     round_trip,
 )
-from host.typing import ProviderContext
-from providers.codec import MESSAGING, DeliverMessage
-from providers.messaging.eager import start_eagerly
-from providers.messaging.settings import MessagingSettings
+from wascc.host.typing import ProviderContext
+from wascc.providers.codec import MESSAGING, DeliverMessage
+from wascc.providers.messaging.eager import start_eagerly
+from wascc.providers.messaging.settings import MessagingSettings
 
 __all__ = ["Link", "redact"]
 

@@ -24,19 +24,19 @@ import logging
 from collections.abc import Mapping
 from typing import ClassVar
 
-from host.errors import ProviderError
-from host.typing import BindingValue, ProviderContext
-from providers.codec import MESSAGING
-from providers.messaging.calls import (
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue, ProviderContext
+from wascc.providers.codec import MESSAGING
+from wascc.providers.messaging.calls import (
     decode_publish,
     decode_request,
     describe_call,
     no_such_operation,
     publish_only_refusal,
 )
-from providers.messaging.direct import DirectMessaging
-from providers.messaging.link import Link
-from providers.messaging.settings import BINDING_VALUES, MessagingSettings
+from wascc.providers.messaging.direct import DirectMessaging
+from wascc.providers.messaging.link import Link
+from wascc.providers.messaging.settings import BINDING_VALUES, MessagingSettings
 
 __all__ = ["MessagingProvider"]
 

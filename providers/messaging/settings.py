@@ -19,10 +19,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from host.errors import ProviderError
-from host.typing import BindingValue
-from keys.creds import CredentialsError, UserCredentials, load_creds_file, user_credentials
-from providers.codec import MESSAGING
+from wascc.host.errors import ProviderError
+from wascc.host.typing import BindingValue
+from wascc.keys.creds import CredentialsError, UserCredentials, load_creds_file, user_credentials
+from wascc.providers.codec import MESSAGING
 
 __all__ = [
     "BINDING_VALUES",

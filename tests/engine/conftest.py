@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from host.engine import Engine, Limits
-from host.wapc import WapcInstance
 from tests.engine.wat_actors import MakeInstance, RecordingHandler, digest
+from wascc.host.engine import Engine, Limits
+from wascc.host.wapc import WapcInstance
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-import host.engine
-import host.wapc
-from host.engine import Engine, Limits
-from host.errors import ModuleLoadError
-from host.wapc import WapcInstance
 from tests.engine.wat_actors import ECHO, RecordingHandler, actor, digest
+from wascc import host
+from wascc.host.engine import Engine, Limits
+from wascc.host.errors import ModuleLoadError
+from wascc.host.wapc import WapcInstance
 
 OTHER = actor("(i32.const 1)")
 

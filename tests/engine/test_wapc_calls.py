@@ -10,10 +10,6 @@ from typing import cast
 
 import pytest
 
-from host.engine import Limits
-from host.errors import ActorOutOfTime, ActorTrapped, CapabilityNotClaimed, GuestError
-from host.wapc import WapcState
-from keys.errors import WasccError
 from tests.engine.wat_actors import (
     DATA,
     ECHO,
@@ -24,6 +20,10 @@ from tests.engine.wat_actors import (
     RecordingHandler,
     actor,
 )
+from wascc.host.engine import Limits
+from wascc.host.errors import ActorOutOfTime, ActorTrapped, CapabilityNotClaimed, GuestError
+from wascc.host.wapc import WapcState
+from wascc.keys.errors import WasccError
 
 STRINGS = (
     f'(data (i32.const {DATA}) "default") (data (i32.const {DATA + 16}) "wascc:test")'

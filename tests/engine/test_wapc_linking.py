@@ -6,9 +6,6 @@ import struct
 
 import pytest
 
-from host.engine import Engine, Limits
-from host.errors import ActorTrapped, ModuleLoadError
-from host.wapc import WapcInstance
 from tests.engine.wat_actors import (
     DATA,
     ECHO,
@@ -20,6 +17,9 @@ from tests.engine.wat_actors import (
     digest,
     wat,
 )
+from wascc.host.engine import Engine, Limits
+from wascc.host.errors import ActorTrapped, ModuleLoadError
+from wascc.host.wapc import WapcInstance
 
 P1 = "wasi_snapshot_preview1"
 RESULT = "(param i32 i32) (result i32)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from host.errors import ActorTrapped, GuestError
 from tests.engine.wat_actors import DATA, MSG, SCRATCH, WILD, MakeInstance, RecordingHandler, actor
+from wascc.host.errors import ActorTrapped, GuestError
 
 # The last byte of memory, so that 2 bytes from there straddle the end.
 LAST = "(i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 1))"

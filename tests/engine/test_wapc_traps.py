@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from host.engine import Limits
-from host.errors import ActorOutOfFuel, ActorOutOfMemory, ActorOutOfTime, ActorTrapped
 from tests.engine.wat_actors import DATA, MakeInstance, RecordingHandler, actor
+from wascc.host.engine import Limits
+from wascc.host.errors import ActorOutOfFuel, ActorOutOfMemory, ActorOutOfTime, ActorTrapped
 
 # Every trapping actor first stores the guest error "before the trap".
 STORE_ERROR = f"(call $guest_error (i32.const {DATA}) (i32.const 15))"

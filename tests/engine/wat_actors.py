@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import wasmtime
 
-from host.wapc import WapcInstance
+from wascc.host.wapc import WapcInstance
 
 __all__ = [
     "DATA",

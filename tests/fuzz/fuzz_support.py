@@ -33,7 +33,7 @@ import msgpack
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
-from keys.nkeys import KEY_KINDS, KeyKind, KeyPair
+from wascc.keys.nkeys import KEY_KINDS, KeyKind, KeyPair
 
 __all__ = [
     "DEEP",

@@ -20,13 +20,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from keys.claims import Claims, Inspection, inspect_module, sign_module, validate_module
-from keys.creds import CredentialsError, load_creds_file
-from keys.errors import ClaimsError, NotAModule, TokenMalformed, TokenMissing
-from keys.jwt import MAX_DATE, DecodedToken, decode_token, verify_token
-from keys.nkeys import KeyKind, KeyPair, decode_public_key, verify
-from keys.vouch import Voucher, read_voucher, role_of, vouch
-from keys.wasm import find_token, module_hash, strip_token
 from tests.conftest import module_path
 from tests.fuzz.fuzz_support import (
     FUZZ,
@@ -41,6 +34,13 @@ from tests.fuzz.fuzz_support import (
     scaled,
     tokens,
 )
+from wascc.keys.claims import Claims, Inspection, inspect_module, sign_module, validate_module
+from wascc.keys.creds import CredentialsError, load_creds_file
+from wascc.keys.errors import ClaimsError, NotAModule, TokenMalformed, TokenMissing
+from wascc.keys.jwt import MAX_DATE, DecodedToken, decode_token, verify_token
+from wascc.keys.nkeys import KeyKind, KeyPair, decode_public_key, verify
+from wascc.keys.vouch import Voucher, read_voucher, role_of, vouch
+from wascc.keys.wasm import find_token, module_hash, strip_token
 
 
 @functools.cache

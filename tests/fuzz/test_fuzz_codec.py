@@ -16,7 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from providers.codec import (
+from tests.fuzz.fuzz_support import DEEP, FUZZ, msgpack_values, mutated, raises_only, scaled, text
+from wascc.providers.codec import (
     OPERATIONS,
     CodecError,
     HttpResponse,
@@ -25,7 +26,6 @@ from providers.codec import (
     decode_http_response,
     find_operation,
 )
-from tests.fuzz.fuzz_support import DEEP, FUZZ, msgpack_values, mutated, raises_only, scaled, text
 
 # Every request and response record of the operation table, each once.
 RECORDS: list[type[Record]] = sorted(
@@ -38,7 +38,7 @@ _ids = [cls.__name__ for cls in RECORDS]
 
 
 def _well_typed(kind: Kind) -> st.SearchStrategy[Any]:
-    """Values a field of ``kind`` holds when the sender follows the spec."""
+    """Values a field of ``kind`` holds when the sender follows docs/contracts.md."""
     return {
         Kind.STR: text,
         Kind.OPT_STR: st.none() | text,
@@ -137,7 +137,7 @@ def _decode(cls: type[Record], data: bytes) -> None:
 
 
 def test_every_operation_record_is_fuzzed() -> None:
-    """The fuzzed records are exactly those find_operation hands out for the spec's operations."""
+    """The fuzzed records are exactly those find_operation gives for the documented operations."""
     found = set()
     for name, op in OPERATIONS.items():
         assert find_operation(name, op.contract_id) is op

@@ -16,12 +16,6 @@ import msgpack
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from host.lattice.command import Controller, open_command, seal_command
-from host.lattice.errors import ForgedInvocation, MalformedMessage
-from host.lattice.trust import LatticeTrust
-from host.trust import TrustPolicy
-from keys.jwt import decode_token
-from keys.vouch import vouch
 from tests.fuzz.fuzz_support import (
     DEEP,
     FUZZ,
@@ -39,6 +33,12 @@ from tests.fuzz.fuzz_support import (
     text,
     tokens,
 )
+from wascc.host.lattice.command import Controller, open_command, seal_command
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.trust import TrustPolicy
+from wascc.keys.jwt import decode_token
+from wascc.keys.vouch import vouch
 
 HOST = KEYS["server"].public_key  # the host that receives the commands
 ANCHOR = KEYS["account"]

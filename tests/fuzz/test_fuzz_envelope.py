@@ -17,21 +17,6 @@ import msgpack
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from host.lattice.envelope import (
-    Entity,
-    Envelope,
-    Response,
-    decode_envelope,
-    decode_response,
-    encode_response,
-    seal,
-    verify_envelope,
-)
-from host.lattice.errors import ForgedInvocation, MalformedMessage
-from host.lattice.trust import LatticeTrust
-from host.trust import TrustPolicy
-from keys.jwt import decode_token
-from keys.vouch import vouch
 from tests.fuzz.fuzz_support import (
     DEEP,
     FUZZ,
@@ -47,6 +32,21 @@ from tests.fuzz.fuzz_support import (
     text,
     tokens,
 )
+from wascc.host.lattice.envelope import (
+    Entity,
+    Envelope,
+    Response,
+    decode_envelope,
+    decode_response,
+    encode_response,
+    seal,
+    verify_envelope,
+)
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.trust import TrustPolicy
+from wascc.keys.jwt import decode_token
+from wascc.keys.vouch import vouch
 
 SENDER = KEYS["server"]
 RECEIVER = "NRECEIVER"  # the receiving host's id: only compared, never decoded

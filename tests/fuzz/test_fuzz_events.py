@@ -17,12 +17,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from host.lattice.errors import ForgedInvocation, MalformedMessage
-from host.lattice.events import EVENT_TYPES, cloud_event, parse_event, verify_event
-from host.lattice.trust import LatticeTrust
-from host.trust import TrustPolicy
-from keys.jwt import decode_token
-from keys.vouch import vouch
 from tests.fuzz.fuzz_support import (
     DEEP,
     FUZZ,
@@ -38,6 +32,12 @@ from tests.fuzz.fuzz_support import (
     text,
     tokens,
 )
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage
+from wascc.host.lattice.events import EVENT_TYPES, cloud_event, parse_event, verify_event
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.trust import TrustPolicy
+from wascc.keys.jwt import decode_token
+from wascc.keys.vouch import vouch
 
 SENDER = KEYS["server"]
 VOUCHER = vouch(KEYS["account"], SENDER.public_key)

@@ -27,13 +27,13 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from host.manifest import Manifest, ManifestInvalid, load_manifest
-from host.manifest_schema import Problem, RawManifest, parse_document
-from keys.claims import sign_module
-from keys.store import save_key
-from keys.vouch import vouch
 from tests.conftest import module_path
 from tests.fuzz.fuzz_support import FUZZ, KEYS, raises_only, scaled
+from wascc.host.manifest import Manifest, ManifestInvalid, load_manifest
+from wascc.host.manifest_schema import Problem, RawManifest, parse_document
+from wascc.keys.claims import sign_module
+from wascc.keys.store import save_key
+from wascc.keys.vouch import vouch
 
 # Text that a manifest may hold where a path or a name belongs: control characters, NUL and
 # a leading ~ included; lone surrogates left out (see the module docstring).
@@ -104,7 +104,7 @@ _capabilities = _entry(
                 "wascc:http_server",
                 "ftp_server",
                 "no_such_module_fuzz:Provider",
-                "host.errors:WasccError",
+                "wascc.host.errors:WasccError",
             ]
         )
         | _text

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from host.capabilities import BUILTINS, resolve_provider
-from host.errors import ProviderError
-from host.manifest import Manifest, ManifestInvalid, Problem, load_manifest
-from host.typing import REQUIRED, BindingValue
-from keys.nkeys import KeyPair
-from providers.extras import ExtrasProvider
-from providers.http import HttpSettings
-from providers.keyvalue import KeyValueSettings, MemoryKeyValueProvider
-from providers.messaging import MessagingSettings
 from tests.conftest import Signer
 from tests.process.process_support import run_wascc, wascc_env
+from wascc.host.capabilities import BUILTINS, resolve_provider
+from wascc.host.errors import ProviderError
+from wascc.host.manifest import Manifest, ManifestInvalid, Problem, load_manifest
+from wascc.host.typing import REQUIRED, BindingValue
+from wascc.keys.nkeys import KeyPair
+from wascc.providers.extras import ExtrasProvider
+from wascc.providers.http import HttpSettings
+from wascc.providers.keyvalue import KeyValueSettings, MemoryKeyValueProvider
+from wascc.providers.messaging import MessagingSettings
 
 HTTP, KV, LOGGING, MESSAGING = (
     "wascc:http_server",
@@ -32,7 +32,7 @@ Write = Callable[[str], Path]
 
 # A provider of someone else that declares its values, and one that declares none.
 THIRD_PARTY = """
-from host.typing import BindingValue
+from wascc.host.typing import BindingValue
 
 class _Base:
     async def start(self, host): pass

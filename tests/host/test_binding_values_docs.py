@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from host.capabilities import BUILTINS, declared_values, resolve_provider
-from host.typing import BindingValue
-from providers.extras import ExtrasProvider
+from wascc.host.capabilities import BUILTINS, declared_values, resolve_provider
+from wascc.host.typing import BindingValue
+from wascc.providers.extras import ExtrasProvider
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from host import Host
-from host.capabilities import BUILTIN_CONTRACTS, ProviderLookupError, resolve_provider
-from host.errors import CapabilityNotClaimed
-from host.manifest import ManifestInvalid, Problem, load_manifest
-from host.suggest import closest, did_you_mean
-from keys.cli import main
-from providers.http import HttpServerProvider
 from tests.conftest import Signer, module_path
+from wascc.host import Host
+from wascc.host.capabilities import BUILTIN_CONTRACTS, ProviderLookupError, resolve_provider
+from wascc.host.errors import CapabilityNotClaimed
+from wascc.host.manifest import ManifestInvalid, Problem, load_manifest
+from wascc.host.suggest import closest, did_you_mean
+from wascc.keys.cli import main
+from wascc.providers.http import HttpServerProvider
 
 Write = Callable[[str], Path]
 

@@ -8,18 +8,24 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from host import ActorSettings, Host
-from host.errors import (
+from tests.conftest import Signer, module_path
+from wascc.host import ActorSettings, Host
+from wascc.host.errors import (
     ActorAlreadyRunning,
     ActorNotFound,
     HostError,
     ModuleLoadError,
     NotAuthorized,
 )
-from host.invocation import Invocation
-from keys.claims import Claims
-from keys.errors import BadSignature, HashMismatch, TokenExpired, TokenMissing, UntrustedIssuer
-from tests.conftest import Signer, module_path
+from wascc.host.invocation import Invocation
+from wascc.keys.claims import Claims
+from wascc.keys.errors import (
+    BadSignature,
+    HashMismatch,
+    TokenExpired,
+    TokenMissing,
+    UntrustedIssuer,
+)
 
 
 async def test_echo_round_trip_on_both_call_paths(

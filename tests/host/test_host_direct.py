@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from host import Host
-from host.errors import ProviderCallError
-from host.inline import InlinePolicy
-from host.invocation import current_invocation
-from host.testing import FunctionProvider
 from tests.conftest import Signer
+from wascc.host import Host
+from wascc.host.errors import ProviderCallError
+from wascc.host.inline import InlinePolicy
+from wascc.host.invocation import current_invocation
+from wascc.host.testing import FunctionProvider
 
 CONTRACT = "test:slow"
 PATIENCE = 2000
@@ -232,7 +232,7 @@ class _WaitsOffTheLock:
 def test_worker_calls_are_judged_by_cpu_time_not_by_the_clock() -> None:
     """While another thread holds the interpreter lock, a worker call's wall time grows but
     its CPU time does not: ``_timed`` reports both, and the inline policy reads the CPU."""
-    from host.actor import _timed  # noqa: PLC0415 - the one private function under test
+    from wascc.host.actor import _timed  # noqa: PLC0415 - the one private function under test
 
     spent = [0.0, 0.0]
     switch = sys.getswitchinterval()

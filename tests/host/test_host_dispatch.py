@@ -7,16 +7,16 @@ import logging
 import msgpack
 import pytest
 
-from host import Host, Invocation, InvocationLogFilter
-from host.errors import (
+from tests.conftest import Signer
+from wascc.host import Host, Invocation, InvocationLogFilter
+from wascc.host.errors import (
     CapabilityNotClaimed,
     GuestError,
     HostError,
     ProviderNotFound,
 )
-from host.invocation import current_invocation
-from host.testing import FunctionProvider
-from tests.conftest import Signer
+from wascc.host.invocation import current_invocation
+from wascc.host.testing import FunctionProvider
 
 KV = "wascc:keyvalue"
 
@@ -115,7 +115,7 @@ async def test_named_binding_is_separate_from_default(signer: Signer, host: Host
 
 
 async def test_bind_actor_carries_the_wascc_values(signer: Signer, host: Host) -> None:
-    """BindActor gets the binding's values plus the __wascc_* keys of the spec."""
+    """BindActor gets the binding's values plus the __wascc_* keys docs/contracts.md lists."""
     store = counting_store()
     await host.add_provider(store)
     actor = await host.add_actor(signer.sign("kvcounter", caps=[KV, "wascc:logging"]))

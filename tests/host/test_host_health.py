@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from host import ActorSettings, Host, Limits
-from host.errors import ActorOutOfTime, GuestError, Unavailable
-from host.health import BACKOFF, PENALTY_AT, ActorHealth, ActorPenalized, PenaltyBox
-from host.metrics import HostMetrics
 from tests.conftest import Signer
+from wascc.host import ActorSettings, Host, Limits
+from wascc.host.errors import ActorOutOfTime, GuestError, Unavailable
+from wascc.host.health import BACKOFF, PENALTY_AT, ActorHealth, ActorPenalized, PenaltyBox
+from wascc.host.metrics import HostMetrics
 
 LOOPING = ActorSettings(limits=Limits(deadline=0.6))
 
@@ -92,7 +92,7 @@ async def test_penalty_lifts_once_calls_stop_failing(monkeypatch: pytest.MonkeyP
     """The debt decays: once it is under half the threshold the actor runs normally again,
     and a success in between ends the cool-downs."""
     clock = [1000.0]
-    monkeypatch.setattr("host.health.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("wascc.host.health.time.monotonic", lambda: clock[0])
     health = ActorHealth(PenaltyBox(), "looper (MX)", "MX")
     health.done(1.0, failed=True, in_lane=False)
     assert health.penalized

@@ -10,13 +10,13 @@ import msgpack
 import pytest
 import wasmtime
 
-from host import Host
-from host.errors import ActorTrapped, GuestError, NotAuthorized
-from host.inline import InlinePolicy
-from host.invocation import Invocation
-from host.testing import FunctionProvider
-from keys.claims import Claims, sign_module
 from tests.conftest import Signer
+from wascc.host import Host
+from wascc.host.errors import ActorTrapped, GuestError, NotAuthorized
+from wascc.host.inline import InlinePolicy
+from wascc.host.invocation import Invocation
+from wascc.host.testing import FunctionProvider
+from wascc.keys.claims import Claims, sign_module
 
 # Spins payload_len million iterations: no payload is quick, 30 bytes take tens of ms.
 SPIN_WAT = """

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from host import ActorSettings, Host, Limits
-from host.errors import (
+from tests.conftest import Signer
+from wascc.host import ActorSettings, Host, Limits
+from wascc.host.errors import (
     ActorBusy,
     ActorOutOfFuel,
     ActorOutOfMemory,
@@ -18,8 +19,7 @@ from host.errors import (
     GuestError,
     InvocationTimeout,
 )
-from host.testing import FunctionProvider, sleeping_handler
-from tests.conftest import Signer
+from wascc.host.testing import FunctionProvider, sleeping_handler
 
 SLOW = "test:slow"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import nats
 
-from host.natsio import round_trip
 from tests.support.servers import nats_server
+from wascc.host.natsio import round_trip
 
 
 async def _noop(msg: Any) -> None:

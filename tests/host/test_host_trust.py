@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from host import Host
-from host.errors import IssuerMismatch
-from host.trust import TrustPolicy
-from keys.claims import sign_module
-from keys.errors import UntrustedIssuer
-from keys.nkeys import KeyPair
 from tests.conftest import Signer, module_path
+from wascc.host import Host
+from wascc.host.errors import IssuerMismatch
+from wascc.host.trust import TrustPolicy
+from wascc.keys.claims import sign_module
+from wascc.keys.errors import UntrustedIssuer
+from wascc.keys.nkeys import KeyPair
 
 
 def _takeover(signer: Signer, account: KeyPair, rev: int) -> bytes:

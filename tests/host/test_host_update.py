@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from host import ActorSettings, Host
-from host.errors import ActorNotFound, GuestError, RevisionNotNewer
-from host.testing import FunctionProvider, sleeping_handler
 from tests.conftest import Signer
+from wascc.host import ActorSettings, Host
+from wascc.host.errors import ActorNotFound, GuestError, RevisionNotNewer
+from wascc.host.testing import FunctionProvider, sleeping_handler
 
 
 async def test_later_calls_go_to_the_new_module(signer: Signer, host: Host) -> None:

@@ -14,12 +14,12 @@ import aiohttp
 import msgpack
 import pytest
 
-from host import Host
-from host.errors import ActorTrapped
-from host.invocation import Invocation, current_invocation, current_request_id
-from host.logconfig import configure_logging
-from providers import HttpServerProvider, LoggingProvider
 from tests.conftest import Signer
+from wascc.host import Host
+from wascc.host.errors import ActorTrapped
+from wascc.host.invocation import Invocation, current_invocation, current_request_id
+from wascc.host.logconfig import configure_logging
+from wascc.providers import HttpServerProvider, LoggingProvider
 
 HTTP, LOGGING = "wascc:http_server", "wascc:logging"
 Lines = Callable[[], list[dict[str, Any]]]

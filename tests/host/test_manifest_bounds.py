@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from host.manifest_loader import MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_document
-from host.manifest_schema import Problem, RawManifest, parse_document
+from wascc.host.manifest_loader import MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_document
+from wascc.host.manifest_schema import Problem, RawManifest, parse_document
 
 _EMPTY = "actors: []\ncapabilities: []\nbindings: []\n"
 

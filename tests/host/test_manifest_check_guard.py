@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest import ManifestInvalid, load_manifest
 from tests.conftest import Signer
+from wascc.host.manifest import ManifestInvalid, load_manifest
 
 PROVIDER = """
 class Picky:

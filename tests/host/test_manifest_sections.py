@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest import ManifestInvalid, load_manifest
 from tests.conftest import Signer
 from tests.process.process_support import run_wascc, wascc_env
+from wascc.host.manifest import ManifestInvalid, load_manifest
 
 Write = Callable[[str], Path]
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from keys.cli import main as keys_main
-from keys.nkeys import KeyPair
-from keys.store import save_key
 from tests.conftest import Signer
 from tests.process.process_support import WasccProcess, run_wascc, wascc_env
 from tests.support.servers import ServerProcess, nats_server
+from wascc.keys.cli import main as keys_main
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
 
 NONE = re.compile(r"\bNone\b")
 

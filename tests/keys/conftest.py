@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import wasmtime
 
-from keys.jwt import encode_token
-from keys.nkeys import KeyPair
+from wascc.keys.jwt import encode_token
+from wascc.keys.nkeys import KeyPair
 
 # A minimal waPC-shaped actor: exports `memory` and `__guest_call`, with a code section.
 ACTOR_WAT = """

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import keys
+from wascc import keys
 
 PACKAGE = Path(keys.__file__).parent
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
@@ -71,10 +71,10 @@ def test_public_names() -> None:
 @pytest.mark.parametrize("name", MODULES)
 def test_module_hygiene(name: str) -> None:
     """Each module has a docstring and an `__all__` whose names all exist."""
-    module = importlib.import_module(f"keys.{name}")
+    module = importlib.import_module(f"wascc.keys.{name}")
     assert module.__doc__
     for exported in module.__all__:
-        assert hasattr(module, exported), f"keys.{name}.{exported}"
+        assert hasattr(module, exported), f"wascc.keys.{name}.{exported}"
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -87,7 +87,11 @@ def test_keys_knows_nothing_of_the_host(name: str) -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not {m.split(".")[0] for m in imported} & {"host", "providers", "actors"}
+    assert not {m.removeprefix("wascc.").split(".")[0] for m in imported} & {
+        "host",
+        "providers",
+        "actors",
+    }
 
 
 def test_errors_share_one_root() -> None:

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from keys.claims import (
+from tests.conftest import Signer
+from wascc.keys.claims import (
     WELL_KNOWN_CAPABILITIES,
     Claims,
     inspect_module,
     sign_module,
     validate_module,
 )
-from keys.errors import (
+from wascc.keys.errors import (
     AmbiguousClaims,
     BadHeader,
     BadSignature,
@@ -31,9 +32,9 @@ from keys.errors import (
     UntrustedIssuer,
     WrongKeyKind,
 )
-from keys.jwt import MAX_DATE, b64url_decode, b64url_encode, encode_token
-from keys.nkeys import KeyPair
-from keys.wasm import (
+from wascc.keys.jwt import MAX_DATE, b64url_decode, b64url_encode, encode_token
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.wasm import (
     TOKEN_SECTIONS,
     embed_token,
     find_token,
@@ -41,7 +42,6 @@ from keys.wasm import (
     module_hash,
     strip_token,
 )
-from tests.conftest import Signer
 
 NOW = 1_700_000_000
 ForgeModule = Callable[..., bytes]
@@ -363,7 +363,7 @@ def test_unicode_names_survive(actor_wasm: bytes, account: KeyPair, module_key: 
 
 
 def test_well_known_capabilities() -> None:
-    """The spec's eight well-known contract ids are listed."""
+    """waSCC's eight well-known contract ids are listed."""
     assert len(WELL_KNOWN_CAPABILITIES) == 8
     assert "wascc:keyvalue" in WELL_KNOWN_CAPABILITIES
 

@@ -17,12 +17,12 @@ import pytest
 import wasmtime
 from click.testing import CliRunner, Result
 
-from keys.claims import WELL_KNOWN_CAPABILITIES, sign_module
-from keys.cli import claims_group, keys_group, main
-from keys.jwt import MAX_DATE, encode_token
-from keys.nkeys import KeyPair
-from keys.store import save_key
-from keys.wasm import TOKEN_SECTIONS, find_token, iter_sections, module_hash, strip_token
+from wascc.keys.claims import WELL_KNOWN_CAPABILITIES, sign_module
+from wascc.keys.cli import claims_group, keys_group, main
+from wascc.keys.jwt import MAX_DATE, encode_token
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
+from wascc.keys.wasm import TOKEN_SECTIONS, find_token, iter_sections, module_hash, strip_token
 
 REPO = Path(__file__).resolve().parents[2]
 AddSection = Callable[[bytes, str, bytes], bytes]
@@ -265,15 +265,15 @@ def test_groups_mount_under_another_cli(actor_file: Path) -> None:
 
 
 def test_runs_as_a_module(tmp_path: Path) -> None:
-    """`python -m keys.cli keys gen account -o json` works as a real process."""
+    """`python -m wascc.keys.cli keys gen account -o json` works as a real process."""
     env = {
         **os.environ,
         "WASCC_KEYS": str(tmp_path / "keys"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-m", "keys.cli", "keys", "gen", "account", "-o", "json",
-         "--save", "acct"],
+        [sys.executable, "-W", "error", "-m", "wascc.keys.cli", "keys", "gen", "account",
+         "-o", "json", "--save", "acct"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

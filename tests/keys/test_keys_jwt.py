@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keys.errors import (
+from wascc.keys.errors import (
     BadHeader,
     BadSignature,
     InvalidIssuerOrSubject,
@@ -18,7 +18,7 @@ from keys.errors import (
     TokenMalformed,
     TokenNotYetValid,
 )
-from keys.jwt import (
+from wascc.keys.jwt import (
     MAX_DATE,
     b64url_decode,
     b64url_encode,
@@ -28,7 +28,7 @@ from keys.jwt import (
     format_date,
     verify_token,
 )
-from keys.nkeys import KeyKind, KeyPair
+from wascc.keys.nkeys import KeyKind, KeyPair
 
 SERVER = KeyPair.generate("server")
 SERVER_ONLY: tuple[KeyKind, ...] = ("server",)
@@ -45,7 +45,7 @@ def _hand_made(header: bytes, claims: bytes, signer: KeyPair) -> str:
 
 
 def test_header_and_claims_are_compact_and_ordered() -> None:
-    """The header is byte for byte the spec's, and claims keep their order in compact JSON."""
+    """The header is docs/abi.md's byte for byte, and claims keep their order in compact JSON."""
     claims = {"jti": "x", "iat": 1, "iss": ACCOUNT.public_key, "wascap": {"hash": "AB"}}
     header_seg, claims_seg, sig_seg = encode_token(claims, ACCOUNT).split(".")
     assert b64url_decode(header_seg) == b'{"typ":"jwt","alg":"Ed25519"}'

@@ -1,4 +1,4 @@
-"""The nkeys codec: spec vectors, round trips for every kind, and every kind of bad input."""
+"""The nkeys codec: waSCC's sample keys, round trips for every kind, and every kind of bad input."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keys.errors import KeyError_, WrongKeyKind
-from keys.nkeys import (
+from wascc.keys.errors import KeyError_, WrongKeyKind
+from wascc.keys.nkeys import (
     KEY_KINDS,
     KeyKind,
     KeyPair,
@@ -53,7 +53,7 @@ def _with_crc(payload: bytes) -> str:
     [(ACCOUNT_SEED, ACCOUNT_PUBLIC, "account"), (MODULE_SEED, MODULE_PUBLIC, "module")],
 )
 def test_spec_vectors(seed: str, public: str, kind: KeyKind) -> None:
-    """The spec's published seeds give the published public keys, and re-encode identically."""
+    """waSCC's sample seeds give their published public keys, and re-encode identically."""
     pair = KeyPair.from_seed(seed)
     assert pair.public_key == public
     assert pair.kind == kind

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from keys.errors import KeyError_, KeyStoreError
-from keys.nkeys import KeyPair
-from keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
+from wascc.keys.errors import KeyError_, KeyStoreError
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
 
 
 def _mode(path: Path) -> int:

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from keys.cli import main
-from keys.errors import BadSignature, TokenExpired, TokenMalformed, WrongKeyKind
-from keys.jwt import encode_token
-from keys.nkeys import KeyPair
-from keys.store import save_key
-from keys.vouch import read_voucher, vouch
+from wascc.keys.cli import main
+from wascc.keys.errors import BadSignature, TokenExpired, TokenMalformed, WrongKeyKind
+from wascc.keys.jwt import encode_token
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
+from wascc.keys.vouch import read_voucher, vouch
 
 NOW = 1_800_000_000
 

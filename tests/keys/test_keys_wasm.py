@@ -12,10 +12,10 @@ import wasmtime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keys.claims import sign_module, validate_module
-from keys.errors import AmbiguousClaims, ClaimsError, NotAModule, TokenMalformed
-from keys.nkeys import KeyPair
-from keys.wasm import (
+from wascc.keys.claims import sign_module, validate_module
+from wascc.keys.errors import AmbiguousClaims, ClaimsError, NotAModule, TokenMalformed
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.wasm import (
     TOKEN_SECTIONS,
     embed_token,
     exports,

@@ -22,8 +22,8 @@ from typing import Any
 import msgpack
 import nats
 
-from host.lattice import Entity, seal
-from keys.nkeys import KeyPair
+from wascc.host.lattice import Entity, seal
+from wascc.keys.nkeys import KeyPair
 
 
 def _show(raw: bytes) -> str:

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from host import Host
-from host.lattice import Lattice, LatticeConfig
-from host.trust import TrustPolicy
-from keys.nkeys import KeyPair
-from keys.store import save_key
 from tests.process.process_support import WasccProcess, wascc_env
 from tests.support.servers import ServerProcess, nats_server
+from wascc.host import Host
+from wascc.host.lattice import Lattice, LatticeConfig
+from wascc.host.trust import TrustPolicy
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
 
 Member = tuple[Host, Lattice]
 MakeMember = Callable[..., Awaitable[Member]]

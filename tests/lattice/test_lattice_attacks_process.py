@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from keys.nkeys import KeyPair
-from keys.store import save_key
 from tests.conftest import ROOT, Signer
 from tests.lattice.conftest import Up
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.process.test_process_up import post
 from tests.support.servers import ServerProcess
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -8,14 +8,14 @@ import time
 import msgpack
 import pytest
 
-from host import Host
-from host.errors import LatticeError, WasccError
-from keys.nkeys import KeyPair
-from providers.codec import HttpRequest
-from providers.keyvalue.provider import MemoryKeyValueProvider
 from tests.conftest import Signer
 from tests.lattice.conftest import MakeMember, until
 from tests.support.servers import ServerProcess
+from wascc.host import Host
+from wascc.host.errors import LatticeError, WasccError
+from wascc.keys.nkeys import KeyPair
+from wascc.providers.codec import HttpRequest
+from wascc.providers.keyvalue.provider import MemoryKeyValueProvider
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from host import Host
-from host.lattice import Lattice, LatticeClient, LatticeConfig
-from host.lattice.errors import LatticeUnavailable
-from host.trust import TrustPolicy
-from keys.creds import UserCredentials
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.lattice.conftest import echo_manifest, lattice_env, nats_url
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.support.nats_jwt import Chain, make_chain, secured_nats_server
 from tests.support.servers import ServerProcess
+from wascc.host import Host
+from wascc.host.lattice import Lattice, LatticeClient, LatticeConfig
+from wascc.host.lattice.errors import LatticeUnavailable
+from wascc.host.trust import TrustPolicy
+from wascc.keys.creds import UserCredentials
+from wascc.keys.nkeys import KeyPair
 
 pytestmark = pytest.mark.timeout(90)
 

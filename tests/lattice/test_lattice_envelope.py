@@ -1,4 +1,4 @@
-"""The invocation envelope and its anti-forgery token (spec §6), without NATS."""
+"""The invocation envelope and its anti-forgery token (docs/lattice.md), without NATS."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.lattice import (
+from wascc.host.lattice import (
     Entity,
     ForgedInvocation,
     MalformedMessage,
@@ -22,11 +22,11 @@ from host.lattice import (
     seal,
     verify_envelope,
 )
-from host.lattice.errors import LatticeError
-from host.lattice.trust import LatticeTrust
-from host.trust import TrustPolicy
-from keys.jwt import decode_token, encode_token
-from keys.nkeys import KeyPair
+from wascc.host.lattice.errors import LatticeError
+from wascc.host.lattice.trust import LatticeTrust
+from wascc.host.trust import TrustPolicy
+from wascc.keys.jwt import decode_token, encode_token
+from wascc.keys.nkeys import KeyPair
 
 ACTOR = KeyPair.generate("module").public_key
 OTHER = KeyPair.generate("module").public_key

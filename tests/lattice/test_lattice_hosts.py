@@ -12,9 +12,12 @@ import msgpack
 import nats
 import pytest
 
-from host import ActorSettings, Host
-from host.errors import ActorNotFound
-from host.lattice import (
+from tests.conftest import Signer
+from tests.lattice.conftest import MakeMember, nats_url, until
+from tests.support.servers import ServerProcess
+from wascc.host import ActorSettings, Host
+from wascc.host.errors import ActorNotFound
+from wascc.host.lattice import (
     Entity,
     Lattice,
     LatticeClient,
@@ -24,18 +27,15 @@ from host.lattice import (
     decode_response,
     seal,
 )
-from host.lattice.command import Controller
-from host.lattice.control import auction, launch, terminate, update
-from host.lattice.errors import LatticeTimeout, LatticeUnavailable
-from host.lattice.inventory import gather
-from host.testing import FunctionProvider
-from host.trust import TrustPolicy
-from keys.nkeys import KeyPair
-from providers.codec import HttpRequest
-from providers.keyvalue.provider import MemoryKeyValueProvider
-from tests.conftest import Signer
-from tests.lattice.conftest import MakeMember, nats_url, until
-from tests.support.servers import ServerProcess
+from wascc.host.lattice.command import Controller
+from wascc.host.lattice.control import auction, launch, terminate, update
+from wascc.host.lattice.errors import LatticeTimeout, LatticeUnavailable
+from wascc.host.lattice.inventory import gather
+from wascc.host.testing import FunctionProvider
+from wascc.host.trust import TrustPolicy
+from wascc.keys.nkeys import KeyPair
+from wascc.providers.codec import HttpRequest
+from wascc.providers.keyvalue.provider import MemoryKeyValueProvider
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,12 +10,12 @@ import msgpack
 import nats as nats_py
 import pytest
 
-from host.lattice import Entity, Subjects, seal
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.lattice.conftest import echo_manifest, lattice_env, nats_url
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.support.servers import ServerProcess
+from wascc.host.lattice import Entity, Subjects, seal
+from wascc.keys.nkeys import KeyPair
 
 pytestmark = pytest.mark.timeout(90)
 

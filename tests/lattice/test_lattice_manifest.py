@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest import Manifest, ManifestInvalid, load_manifest
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.lattice.conftest import lattice_env
 from tests.process.process_support import run_wascc
+from wascc.host.manifest import Manifest, ManifestInvalid, load_manifest
+from wascc.keys.nkeys import KeyPair
 
 REMOTE_KEY = KeyPair.generate("module").public_key  # an actor no manifest here lists
 

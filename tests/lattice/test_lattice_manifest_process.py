@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.lattice.conftest import lattice_env
 from tests.process.process_support import WasccProcess, run_wascc, wait_until
 from tests.process.test_process_up import get
 from tests.support.servers import ServerProcess, free_port, nats_server
+from wascc.keys.nkeys import KeyPair
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -15,14 +15,14 @@ import nats as nats_py
 import pytest
 from nats.errors import AuthorizationError, UnexpectedEOF
 
-from host.errors import Unavailable
-from host.lattice import Subjects
-from host.lattice.errors import LatticeTimeout, LatticeUnavailable
-from host.natsio import LogThrottle, Outage
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
+from wascc.host.errors import Unavailable
+from wascc.host.lattice import Subjects
+from wascc.host.lattice.errors import LatticeTimeout, LatticeUnavailable
+from wascc.host.natsio import LogThrottle, Outage
+from wascc.keys.nkeys import KeyPair
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,16 +14,16 @@ import msgpack
 import nats as nats_py
 import pytest
 
-from host.lattice import Entity, Subjects, seal
-from keys.nkeys import KeyPair
-from keys.store import load_key
-from keys.vouch import vouch
 from tests.conftest import Signer
 from tests.lattice.conftest import Up
 from tests.process.process_support import WasccProcess, run_wascc, wait_until
 from tests.process.test_process_admin import sample
 from tests.process.test_process_up import get, post
 from tests.support.servers import ServerProcess, free_port
+from wascc.host.lattice import Entity, Subjects, seal
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import load_key
+from wascc.keys.vouch import vouch
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

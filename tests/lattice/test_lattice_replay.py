@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from host.lattice import errors
-from host.lattice.errors import ForgedInvocation, LatticeError, ReplayedInvocation
-from host.lattice.replay import MAX_JTI, ReplayGuard
+from wascc.host.lattice import errors
+from wascc.host.lattice.errors import ForgedInvocation, LatticeError, ReplayedInvocation
+from wascc.host.lattice.replay import MAX_JTI, ReplayGuard
 
 NOW = 1_790_000_000  # 2026-09-21 14:13:20 UTC
 WINDOW = 7.0

@@ -9,14 +9,14 @@ import time
 import msgpack
 import pytest
 
-from host.lattice import Entity, seal, verify_envelope
-from host.lattice.command import Controller, open_command, seal_command
-from host.lattice.errors import ForgedInvocation, MalformedMessage, ReplayedInvocation
-from host.lattice.events import cloud_event, parse_event, verify_event
-from host.lattice.trust import LatticeTrust, Untrusted
-from host.trust import TrustPolicy
-from keys.nkeys import KeyPair
-from keys.vouch import vouch
+from wascc.host.lattice import Entity, seal, verify_envelope
+from wascc.host.lattice.command import Controller, open_command, seal_command
+from wascc.host.lattice.errors import ForgedInvocation, MalformedMessage, ReplayedInvocation
+from wascc.host.lattice.events import cloud_event, parse_event, verify_event
+from wascc.host.lattice.trust import LatticeTrust, Untrusted
+from wascc.host.trust import TrustPolicy
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.vouch import vouch
 
 ACTOR = KeyPair.generate("module").public_key
 

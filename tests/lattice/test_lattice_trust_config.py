@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest import ManifestInvalid, load_manifest
-from keys.nkeys import KeyPair
-from keys.store import save_key
-from keys.vouch import vouch
 from tests.conftest import Signer
 from tests.process.process_support import run_wascc, wascc_env
+from wascc.host.manifest import ManifestInvalid, load_manifest
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.store import save_key
+from wascc.keys.vouch import vouch
 
 EMPTY = "capabilities: [{path: logging}]\n"
 

@@ -10,18 +10,18 @@ import msgpack
 import nats as nats_py
 import pytest
 
-from host import Host
-from host.errors import IssuerMismatch, LatticeError
-from host.lattice import Entity, Lattice, LatticeClient, LatticeConfig, Subjects, seal
-from host.lattice.command import Controller
-from host.lattice.control import launch, terminate, update
-from host.lattice.events import cloud_event
-from host.trust import TrustPolicy
-from keys.nkeys import KeyPair
-from keys.vouch import vouch
 from tests.conftest import Signer
 from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
+from wascc.host import Host
+from wascc.host.errors import IssuerMismatch, LatticeError
+from wascc.host.lattice import Entity, Lattice, LatticeClient, LatticeConfig, Subjects, seal
+from wascc.host.lattice.command import Controller
+from wascc.host.lattice.control import launch, terminate, update
+from wascc.host.lattice.events import cloud_event
+from wascc.host.trust import TrustPolicy
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.vouch import vouch
 
 
 async def _send(nats: ServerProcess, subject: str, data: bytes) -> dict[str, object]:

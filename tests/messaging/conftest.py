@@ -14,12 +14,12 @@ from typing import Any
 import nats
 import pytest
 
-from host import Host
-from host.natsio import round_trip
-from providers.codec import MESSAGING, PublishMessage
-from providers.messaging import MessagingProvider
 from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.support.servers import ServerProcess, nats_server
+from wascc.host import Host
+from wascc.host.natsio import round_trip
+from wascc.providers.codec import MESSAGING, PublishMessage
+from wascc.providers.messaging import MessagingProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,12 +14,6 @@ from typing import Any
 import nats
 import pytest
 
-from host import Host
-from host.errors import ProviderError
-from host.natsio import round_trip
-from providers.codec import RequestMessage
-from providers.messaging import DirectMessaging, MessagingProvider
-from providers.messaging.eager import start_eagerly
 from tests.messaging.conftest import (
     bind_forwarder,
     nats_url,
@@ -30,6 +24,12 @@ from tests.messaging.conftest import (
 )
 from tests.providers.providers_support import SignerLike, eventually
 from tests.support.servers import ServerProcess
+from wascc.host import Host
+from wascc.host.errors import ProviderError
+from wascc.host.natsio import round_trip
+from wascc.providers.codec import RequestMessage
+from wascc.providers.messaging import DirectMessaging, MessagingProvider
+from wascc.providers.messaging.eager import start_eagerly
 
 LOGGER = "wascc.provider.messaging"
 

@@ -10,11 +10,11 @@ from typing import Any
 import nats.errors
 import pytest
 
-from host import Host
-from host.errors import GuestError, ProviderError
-from providers.codec import MESSAGING, PublishMessage, RequestMessage
 from tests.messaging.conftest import Env, bind_forwarder, bind_messenger, nats_url
 from tests.providers.providers_support import eventually
+from wascc.host import Host
+from wascc.host.errors import GuestError, ProviderError
+from wascc.providers.codec import MESSAGING, PublishMessage, RequestMessage
 
 
 async def guest_error(host: Host, actor: str, operation: str, payload: bytes) -> str:

@@ -9,10 +9,6 @@ from typing import Any
 
 import pytest
 
-from host.errors import GuestError, ProviderError
-from host.inline import InlinePolicy
-from host.natsio import round_trip
-from providers.codec import MESSAGING, RequestMessage
 from tests.messaging.conftest import (
     Env,
     bind_forwarder,
@@ -22,6 +18,10 @@ from tests.messaging.conftest import (
     subscribed,
     while_the_loop_waits,
 )
+from wascc.host.errors import GuestError, ProviderError
+from wascc.host.inline import InlinePolicy
+from wascc.host.natsio import round_trip
+from wascc.providers.codec import MESSAGING, RequestMessage
 
 REFUSED = "the binding has PUBLISH_ONLY=true, so Request is refused"
 FIX = "remove PUBLISH_ONLY from the binding's values to allow Request"

@@ -10,17 +10,17 @@ from typing import Any
 import nats
 import pytest
 
-import providers.messaging
-from host import Host
-from host.errors import ProviderError
-from host.typing import Provider, SyncProvider
-from keys.nkeys import KeyPair
-from providers.messaging import MessagingProvider, MessagingSettings, UserCredentials
-from providers.messaging.link import redact
 from tests.messaging.conftest import nats_url
 from tests.providers.providers_support import SignerLike
 from tests.support.nats_jwt import Chain, make_chain, secured_nats_server
 from tests.support.servers import ServerProcess
+from wascc import providers
+from wascc.host import Host
+from wascc.host.errors import ProviderError
+from wascc.host.typing import Provider, SyncProvider
+from wascc.keys.nkeys import KeyPair
+from wascc.providers.messaging import MessagingProvider, MessagingSettings, UserCredentials
+from wascc.providers.messaging.link import redact
 
 MESSAGING = "wascc:messaging"
 
@@ -31,7 +31,7 @@ def parse(values: dict[str, str]) -> MessagingSettings:
 
 
 def test_the_package_exports_its_public_names() -> None:
-    """providers.messaging exports exactly its public API; the provider is async, with its
+    """wascc.providers.messaging exports exactly its public API; the provider is async, with its
     calls on the calling thread through ``direct`` rather than ``handle_sync``."""
     assert set(providers.messaging.__all__) == {
         "DirectMessaging",

@@ -92,7 +92,7 @@ def run_wascc(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``wascc ARGS`` to completion (bounded) and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "host.cli", *args],
+        [sys.executable, "-m", "wascc.host.cli", *args],
         env=dict(env),
         cwd=cwd,
         input=stdin,
@@ -127,7 +127,7 @@ class WasccProcess:
         self._err = self.cwd / f"wascc-{id(self)}.err"
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "host.cli", *self.args],
+                [sys.executable, "-m", "wascc.host.cli", *self.args],
                 env=dict(self.env),
                 cwd=self.cwd,
                 stdout=out,

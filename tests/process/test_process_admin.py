@@ -8,9 +8,9 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from host.admin import redact_values
 from tests.process.process_support import SignedActor, WasccProcess
 from tests.process.test_process_up import get, post
+from wascc.host.admin import redact_values
 
 Actors = dict[str, SignedActor]
 Up = Callable[..., WasccProcess]

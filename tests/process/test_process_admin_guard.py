@@ -16,12 +16,12 @@ from typing import Any
 import msgpack
 import pytest
 
-from host.admin_token import AdminToken, AdminTokenError, find_token
-from host.call import decode_reply
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.process.process_support import SignedActor, WasccProcess, free_port
 from tests.process.test_process_up import get
+from wascc.host.admin_token import AdminToken, AdminTokenError, find_token
+from wascc.host.call import decode_reply
+from wascc.keys.nkeys import KeyPair
 
 Actors = dict[str, SignedActor]
 Up = Callable[..., WasccProcess]

@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from keys.nkeys import KeyPair
 from tests.conftest import Signer
 from tests.process.process_support import SignedActor, WasccProcess, run_wascc
 from tests.process.test_process_up import get
+from wascc.keys.nkeys import KeyPair
 
 Actors = dict[str, SignedActor]
 Up = Callable[..., WasccProcess]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from keys.jwt import encode_token
-from keys.nkeys import KeyPair
-from keys.wasm import embed_token, find_token, module_hash
 from tests.conftest import Signer, module_path
 from tests.keys.conftest import with_section
 from tests.process.process_support import WasccProcess, run_wascc
 from tests.process.test_process_up import post
+from wascc.keys.jwt import encode_token
+from wascc.keys.nkeys import KeyPair
+from wascc.keys.wasm import embed_token, find_token, module_hash
 
 Up = Callable[..., WasccProcess]
 HUGE = 10**30

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from host.invocation import Invocation, current_invocation
-from host.logconfig import configure_logging
+from wascc.host.invocation import Invocation, current_invocation
+from wascc.host.logconfig import configure_logging
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest import ManifestInvalid, load_manifest
 from tests.conftest import Signer
 from tests.process.process_support import SignedActor, WasccProcess, run_wascc
+from wascc.host.manifest import ManifestInvalid, load_manifest
 
 Actors = dict[str, SignedActor]
 

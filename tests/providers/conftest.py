@@ -7,9 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import pytest
 
-from host import ActorSettings, Host
-from host.testing import FunctionProvider
-from providers import HttpServerProvider
 from tests.providers.providers_support import (
     HTTP,
     Handler,
@@ -17,6 +14,9 @@ from tests.providers.providers_support import (
     Served,
     SignerLike,
 )
+from wascc.host import ActorSettings, Host
+from wascc.host.testing import FunctionProvider
+from wascc.providers import HttpServerProvider
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import wasmtime
 
-from keys.claims import sign_module
-from keys.nkeys import KeyPair
+from wascc.keys.claims import sign_module
+from wascc.keys.nkeys import KeyPair
 
 __all__ = [
     "HTTP",

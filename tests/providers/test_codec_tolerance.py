@@ -19,13 +19,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from host import Host
-from host.admin import AdminServer
-from host.call import encode_request
-from host.metrics import HostMetrics, _http_status
-from host.testing import FunctionProvider
-from providers import LoggingProvider
-from providers.codec import (
+from tests.process.process_support import run_wascc, wascc_env
+from tests.providers.providers_support import HTTP, Handler, Served, SignerLike, sign_forwarder
+from wascc.host import Host
+from wascc.host.admin import AdminServer
+from wascc.host.call import encode_request
+from wascc.host.metrics import HostMetrics, _http_status
+from wascc.host.testing import FunctionProvider
+from wascc.providers import LoggingProvider
+from wascc.providers.codec import (
     EXTRAS,
     KEYVALUE,
     LOGGING,
@@ -56,10 +58,8 @@ from providers.codec import (
     WriteLogRequest,
     decode_http_response,
 )
-from providers.keyvalue import MemoryKeyValueProvider
-from providers.keyvalue.dispatch import OPERATIONS as KV_OPERATIONS
-from tests.process.process_support import run_wascc, wascc_env
-from tests.providers.providers_support import HTTP, Handler, Served, SignerLike, sign_forwarder
+from wascc.providers.keyvalue import MemoryKeyValueProvider
+from wascc.providers.keyvalue.dispatch import OPERATIONS as KV_OPERATIONS
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def test_the_fixtures_cover_every_message_read_from_actors() -> None:
 
 @pytest.mark.parametrize("sent", SENT, ids=_ids)
 def test_map_and_array_forms_decode_to_the_same_record(sent: Sent) -> None:
-    """The hand-written map and the array of the fields in spec order decode alike."""
+    """The hand-written map and the array of the fields in wire order decode alike."""
     cls = type(sent.record)
     assert cls.decode(sent.as_map) == sent.record
     assert cls.decode(sent.as_array) == sent.record

@@ -5,12 +5,12 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-import providers
-from host import Host
-from host.errors import ProviderError
-from host.typing import Provider, SyncProvider
-from providers import HttpServerProvider, HttpSettings, codec
 from tests.providers.providers_support import HTTP, ServeActor, SignerLike
+from wascc import providers
+from wascc.host import Host
+from wascc.host.errors import ProviderError
+from wascc.host.typing import Provider, SyncProvider
+from wascc.providers import HttpServerProvider, HttpSettings, codec
 
 
 def test_public_names() -> None:

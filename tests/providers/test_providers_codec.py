@@ -1,4 +1,4 @@
-"""The message codec: exact bytes, spec field order, round trips, tolerance and strictness."""
+"""The message codec: exact bytes, wire field order, round trips, tolerance and strictness."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from host.errors import WasccError
-from providers import codec
-from providers.codec import (
+from wascc.host.errors import WasccError
+from wascc.providers import codec
+from wascc.providers.codec import (
     OPERATIONS,
     AddRequest,
     BindActor,
@@ -116,12 +116,12 @@ def records(cls: type[Record]) -> st.SearchStrategy[Record]:
 
 
 def any_record() -> st.SearchStrategy[Record]:
-    """Any instance of any record of the spec."""
+    """Any instance of any message record."""
     return st.sampled_from(RECORDS).flatmap(records)
 
 
 def spec_dict(record: Record) -> dict[str, Any]:
-    """The record as the dict the spec describes, keyed in the spec's order."""
+    """The record as the dict docs/contracts.md describes, keyed in its order."""
     names = SPEC_FIELDS[type(record)]
     values = [getattr(record, f.name) for f in dataclasses.fields(record)]  # type: ignore[arg-type]
     assert len(names) == len(values)
@@ -157,21 +157,21 @@ def spec_dict(record: Record) -> dict[str, Any]:
     ],
 )
 def test_encode_gives_hand_written_bytes(record: Record, expected: bytes) -> None:
-    """Encoding a few messages gives exactly the bytes written out by hand from the spec."""
+    """Encoding a few messages gives exactly the bytes written by hand from docs/contracts.md."""
     assert record.encode() == expected
     assert type(record).decode(expected) == record
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_wire_fields_follow_the_spec_order(cls: type[Record]) -> None:
-    """Every record's wire names and order are the spec's."""
+    """Every record's wire names and order are those of docs/contracts.md."""
     assert [f.wire for f in cls.wire_fields()] == SPEC_FIELDS[cls]
 
 
 @settings(max_examples=300)
 @given(any_record())
 def test_encode_is_packb_of_the_spec_dict_and_round_trips(record: Record) -> None:
-    """For every message, encode equals msgpack.packb of the spec-ordered dict, and decodes back."""
+    """Each message encodes as msgpack.packb of its fields in documented order and decodes back."""
     encoded = record.encode()
     assert encoded == msgpack.packb(spec_dict(record), use_bin_type=True)
     assert type(record).decode(encoded) == record
@@ -181,7 +181,7 @@ def test_encode_is_packb_of_the_spec_dict_and_round_trips(record: Record) -> Non
 
 
 def test_every_spec_operation_has_its_records() -> None:
-    """The operation table lists every operation of spec §4 under its contract."""
+    """The operation table lists every operation of docs/contracts.md under its contract."""
     for contract, names in SPEC_OPERATIONS.items():
         for name in names:
             op = find_operation(name, contract)

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from host import Host
-from host.errors import GuestError, ProviderError
-from host.typing import Provider, SyncProvider
-from providers import ExtrasProvider
-from providers.codec import CodecError, ExtrasRequest, ExtrasResponse
 from tests.providers.providers_support import HTTP, SignerLike, sign_forwarder
+from wascc.host import Host
+from wascc.host.errors import GuestError, ProviderError
+from wascc.host.typing import Provider, SyncProvider
+from wascc.providers import ExtrasProvider
+from wascc.providers.codec import CodecError, ExtrasRequest, ExtrasResponse
 
 EXTRAS = "wascc:extras"
 KEY = "M" + "B" * 55

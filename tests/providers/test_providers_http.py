@@ -14,11 +14,6 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from host import ActorSettings, Host, Limits
-from host.errors import ProviderError
-from host.testing import FunctionProvider
-from providers import HttpServerProvider
-from providers.codec import HttpRequest, HttpResponse
 from tests.providers.providers_support import (
     HTTP,
     Handler,
@@ -28,6 +23,11 @@ from tests.providers.providers_support import (
     eventually,
     free_port,
 )
+from wascc.host import ActorSettings, Host, Limits
+from wascc.host.errors import ProviderError
+from wascc.host.testing import FunctionProvider
+from wascc.providers import HttpServerProvider
+from wascc.providers.codec import HttpRequest, HttpResponse
 
 Slow = Callable[..., Awaitable[tuple[Served, FunctionProvider]]]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from providers.codec import (
+from wascc.providers.codec import (
     CodecError,
     HttpRequest,
     HttpResponse,
@@ -20,7 +20,7 @@ from providers.codec import (
     decode_http_response,
     encode_http_request,
 )
-from providers.codec._record import unpack_first
+from wascc.providers.codec._record import unpack_first
 
 
 def _generic_encode(record: Record) -> bytes:

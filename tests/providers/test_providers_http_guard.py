@@ -17,22 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from host import ActorSettings, Host, Limits
-from host.errors import (
-    ActorBusy,
-    ActorOutOfTime,
-    ActorTrapped,
-    InvocationTimeout,
-    ProviderError,
-    Unavailable,
-)
-from host.lattice.errors import LatticeUnavailable
-from host.manifest import ManifestInvalid, load_manifest
-from host.testing import FunctionProvider
-from providers import HttpServerProvider, HttpSettings
-from providers.codec import HttpResponse
-from providers.http.intake import Intake
-from providers.http.refusals import Refusals
 from tests.providers.providers_support import (
     HTTP,
     Handler,
@@ -41,6 +25,22 @@ from tests.providers.providers_support import (
     SignerLike,
     eventually,
 )
+from wascc.host import ActorSettings, Host, Limits
+from wascc.host.errors import (
+    ActorBusy,
+    ActorOutOfTime,
+    ActorTrapped,
+    InvocationTimeout,
+    ProviderError,
+    Unavailable,
+)
+from wascc.host.lattice.errors import LatticeUnavailable
+from wascc.host.manifest import ManifestInvalid, load_manifest
+from wascc.host.testing import FunctionProvider
+from wascc.providers import HttpServerProvider, HttpSettings
+from wascc.providers.codec import HttpResponse
+from wascc.providers.http.intake import Intake
+from wascc.providers.http.refusals import Refusals
 
 ACTOR = "M" + "A" * 55
 

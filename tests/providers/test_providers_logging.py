@@ -8,13 +8,13 @@ import aiohttp
 import msgpack
 import pytest
 
-from host import Host
-from host.errors import GuestError, ProviderError
-from host.typing import Provider, SyncProvider
-from providers import LoggingProvider
-from providers.codec import CodecError, WriteLogRequest
-from providers.logging_provider import TRACE
 from tests.providers.providers_support import HTTP, ServeActor, SignerLike, sign_forwarder
+from wascc.host import Host
+from wascc.host.errors import GuestError, ProviderError
+from wascc.host.typing import Provider, SyncProvider
+from wascc.providers import LoggingProvider
+from wascc.providers.codec import CodecError, WriteLogRequest
+from wascc.providers.logging_provider import TRACE
 
 LOGGING = "wascc:logging"
 KEY = "M" + "A" * 55

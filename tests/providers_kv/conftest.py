@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from host import Host
-from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.providers_kv.kv_support import KEYVALUE, KvClient, ProviderClient
 from tests.support.servers import ServerProcess, redis_server
+from wascc.host import Host
+from wascc.providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider
 
 BACKENDS = ("memory", "sqlite", "sqlite-normal", "redis")
 PATHS = ("actor", "handle", "direct")

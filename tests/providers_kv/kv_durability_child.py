@@ -21,10 +21,10 @@ import sys
 import threading
 from pathlib import Path
 
-from host import Host
-from host.typing import DirectCalls
-from providers.codec import AddRequest, AddResponse, HttpRequest, HttpResponse
-from providers.keyvalue import KeyValueProvider
+from wascc.host import Host
+from wascc.host.typing import DirectCalls
+from wascc.providers.codec import AddRequest, AddResponse, HttpRequest, HttpResponse
+from wascc.providers.keyvalue import KeyValueProvider
 
 KEYVALUE = "wascc:keyvalue"
 

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import msgpack
 
-from host import Host
-from host.errors import GuestError, ProviderError
-from providers.keyvalue import KeyValueProvider
+from wascc.host import Host
+from wascc.host.errors import GuestError, ProviderError
+from wascc.providers.keyvalue import KeyValueProvider
 
 __all__ = ["KEYVALUE", "KvClient", "KvError", "ProviderClient"]
 

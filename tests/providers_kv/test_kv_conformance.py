@@ -24,7 +24,7 @@ async def test_set_then_get_returns_the_value(kv: KvClient) -> None:
 
 
 async def test_responses_have_the_spec_shape_byte_for_byte(kv: KvClient) -> None:
-    """Replies are msgpack maps with exactly the spec's fields in the spec's order."""
+    """Replies are msgpack maps with exactly the fields of docs/contracts.md, in its order."""
     await kv.call("Set", key="k", value="v", expires=0)
     get = await kv.raw("Get", msgpack.packb({"key": "k"}))
     assert get == msgpack.packb({"value": "v", "exists": True}, use_bin_type=True)

@@ -17,9 +17,11 @@ import msgpack
 import pytest
 import redis
 
-import providers.keyvalue.sqlite as sqlite_module
-from host.typing import DirectCalls
-from providers.codec import (
+import wascc.providers.keyvalue.sqlite as sqlite_module
+from tests.providers_kv.conftest import Unused, redis_url
+from tests.support.servers import ServerProcess, free_port
+from wascc.host.typing import DirectCalls
+from wascc.providers.codec import (
     AddRequest,
     AddResponse,
     CodecError,
@@ -30,12 +32,10 @@ from providers.codec import (
     SetRequest,
     SetResponse,
 )
-from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider, StoreUnavailableError
-from providers.keyvalue.dispatch import OPERATIONS
-from providers.keyvalue.errors import KeyValueError
-from providers.keyvalue.quickgate import REOPEN_AFTER
-from tests.providers_kv.conftest import Unused, redis_url
-from tests.support.servers import ServerProcess, free_port
+from wascc.providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider, StoreUnavailableError
+from wascc.providers.keyvalue.dispatch import OPERATIONS
+from wascc.providers.keyvalue.errors import KeyValueError
+from wascc.providers.keyvalue.quickgate import REOPEN_AFTER
 
 ACTOR = "M" + "A" * 55
 

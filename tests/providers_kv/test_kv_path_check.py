@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from host.errors import ProviderError
-from providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider, StoreUnavailableError
-from providers.keyvalue.settings import unusable_path
+from wascc.host.errors import ProviderError
+from wascc.providers.keyvalue import KeyValueProvider, MemoryKeyValueProvider, StoreUnavailableError
+from wascc.providers.keyvalue.settings import unusable_path
 
 ACTOR = "M" + "A" * 55
 
@@ -65,7 +65,7 @@ def test_a_directory_without_write_permission_is_refused(
     locked.mkdir()
     real_access = os.access
     monkeypatch.setattr(
-        "providers.keyvalue.settings.os.access",
+        "wascc.providers.keyvalue.settings.os.access",
         lambda path, mode: Path(path) != locked and real_access(path, mode),
     )
     assert unusable_path(locked / "kv.db") == f"in {locked}, where this process cannot create files"

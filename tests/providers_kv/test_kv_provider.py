@@ -8,30 +8,29 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-import providers
-import providers.keyvalue
-from host import Host
-from host.errors import ProviderError
-from host.typing import Provider, SyncProvider
-from providers import HttpServerProvider
-from providers.codec import GetRequest, GetResponse, SetRequest
-from providers.keyvalue import (
+from tests.providers.providers_support import SignerLike
+from tests.providers_kv.kv_support import KEYVALUE
+from tests.support.servers import free_port
+from wascc import providers
+from wascc.host import Host
+from wascc.host.errors import ProviderError
+from wascc.host.typing import Provider, SyncProvider
+from wascc.providers import HttpServerProvider
+from wascc.providers.codec import GetRequest, GetResponse, SetRequest
+from wascc.providers.keyvalue import (
     KeyValueProvider,
     KeyValueSettings,
     MemoryKeyValueProvider,
     MemoryStore,
     SqliteStore,
 )
-from providers.keyvalue.dispatch import OPERATIONS
-from tests.providers.providers_support import SignerLike
-from tests.providers_kv.kv_support import KEYVALUE
-from tests.support.servers import free_port
+from wascc.providers.keyvalue.dispatch import OPERATIONS
 
 ACTOR = "M" + "A" * 55
 
 
 def test_the_package_exports_its_public_names() -> None:
-    """providers.keyvalue exports exactly its public API, and providers re-exports the two
+    """wascc.providers.keyvalue exports exactly its public API, and providers re-exports the two
     providers."""
     assert set(providers.keyvalue.__all__) == {
         "DEFAULT_DATA_DIR",
@@ -53,7 +52,7 @@ def test_the_package_exports_its_public_names() -> None:
 
 
 def test_all_fourteen_operations_are_served() -> None:
-    """The dispatcher knows exactly the fourteen operations of spec §4."""
+    """The dispatcher knows exactly the fourteen operations of docs/contracts.md."""
     assert set(OPERATIONS) == {
         "Get",
         "Set",

@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from host import Host
-from providers.keyvalue import KeyValueProvider, RedisStore, StoreUnavailableError
-from providers.keyvalue.redis_store import redact_url
 from tests.providers.providers_support import SignerLike, sign_forwarder
 from tests.providers_kv.conftest import redis_url
 from tests.providers_kv.kv_support import KEYVALUE, KvClient
 from tests.support.servers import ServerProcess, free_port
+from wascc.host import Host
+from wascc.providers.keyvalue import KeyValueProvider, RedisStore, StoreUnavailableError
+from wascc.providers.keyvalue.redis_store import redact_url
 
 
 async def _client(host: Host, signer: SignerLike, url: str, timeout: str = "1") -> KvClient:

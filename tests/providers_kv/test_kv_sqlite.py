@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from host import Host
-from providers.codec import AddRequest, AddResponse, GetRequest, HttpRequest, HttpResponse
-from providers.keyvalue import KeyValueProvider, SqliteStore, StoreUnavailableError
-from providers.keyvalue.dbthread import Worker
 from tests.conftest import Signer
 from tests.providers_kv.kv_support import KEYVALUE
+from wascc.host import Host
+from wascc.providers.codec import AddRequest, AddResponse, GetRequest, HttpRequest, HttpResponse
+from wascc.providers.keyvalue import KeyValueProvider, SqliteStore, StoreUnavailableError
+from wascc.providers.keyvalue.dbthread import Worker
 
 CHILD = Path(__file__).with_name("kv_durability_child.py")
 ACTOR = "M" + "A" * 55

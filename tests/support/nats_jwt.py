@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keys.nkeys import KeyPair
 from tests.support.servers import ServerProcess, nats_server
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["Chain", "make_chain", "secured_nats_server"]
 

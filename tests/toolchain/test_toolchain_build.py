@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from host.toolchain.diagnose import check_actor_module
-from keys.claims import validate_module
 from tests.process.process_support import WasccProcess, free_port, run_wascc, wait_until
 from tests.toolchain.conftest import CompletedWascc, Run, in_ci, toolchain_env
+from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.keys.claims import validate_module
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from host.toolchain.diagnose import check_actor_module, imports
-from keys.claims import sign_module
 from tests.conftest import FIXTURES, Signer, module_path
 from tests.process.process_support import free_port
 from tests.toolchain.conftest import Run
@@ -21,6 +19,8 @@ from tests.toolchain.mistakes import (
     START_TRAPS,
     WASI_COMMAND,
 )
+from wascc.host.toolchain.diagnose import check_actor_module, imports
+from wascc.keys.claims import sign_module
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from host.toolchain.errors import ToolchainError
-from host.toolchain.project import Project, load_project
-from host.toolchain.sdk import include_dir, sdk_root, templates_dir
-from host.toolchain.templates import new_actor
 from tests.toolchain.conftest import Run
+from wascc.host.toolchain.errors import ToolchainError
+from wascc.host.toolchain.project import Project, load_project
+from wascc.host.toolchain.sdk import include_dir, sdk_root, templates_dir
+from wascc.host.toolchain.templates import new_actor
 
 
 def test_the_sdk_holds_both_templates_and_the_c_headers() -> None:

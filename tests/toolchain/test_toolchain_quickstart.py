@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from host.manifest_check import EXTRAS, HTTP_SERVER
-from host.toolchain.quickstart import SingleActorInvalid, single_actor_manifest
 from tests.conftest import Signer, module_path
 from tests.process.process_support import WasccProcess, free_port
 from tests.toolchain.conftest import Run
+from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
+from wascc.host.toolchain.quickstart import SingleActorInvalid, single_actor_manifest
 
 
 def _sign(tmp_path: Path, signer: Signer, module: str, *caps: str, name: str = "") -> Path:
