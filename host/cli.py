@@ -12,42 +12,25 @@ call that fails; a forced exit), 2 usage error or invalid manifest (nothing was 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+# Only what the command line's definition needs is imported here: `wascc --help`, `keys` and
+# `claims` must not pay for wasmtime, aiohttp and NATS (commands import them when they run).
 from wascc.host.admin_token import TOKEN_ENV, AdminToken, find_token
-from wascc.host.call import (
-    call_local,
-    call_remote,
-    decode_reply,
-    encode_request,
-    module_claims,
-    update_remote,
-)
 from wascc.host.errors import ModuleLoadError, WasccError
-from wascc.host.lattice import LatticeConfig
-from wascc.host.lattice.ctl import ctl_group, lattice_credentials, parse_labels
 from wascc.host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from wascc.host.manifest import Manifest, ManifestInvalid, load_manifest
-from wascc.host.server import HostServer, ServerConfig
-from wascc.host.toolchain.commands import build_command, checked_claims_group, new_group
-from wascc.host.toolchain.diagnose import check_actor_module
-from wascc.host.toolchain.quickstart import (
-    DEFAULT_HTTP_PORT,
-    SingleActorInvalid,
-    describe_providers,
-    is_wasm_file,
-    single_actor_manifest,
-)
+from wascc.host.toolchain.diagnose import check_actor_module, is_wasm_file
 from wascc.host.trust.options import (
     key_option,
     public_keys,
@@ -56,8 +39,11 @@ from wascc.host.trust.options import (
     trust_policy,
 )
 from wascc.host.trust.policy import UNANCHORED
-from wascc.keys.cli import keys_group
 from wascc.keys.nkeys import KeyPair
+
+if TYPE_CHECKING:
+    from wascc.host.manifest import Manifest
+    from wascc.host.server import ServerConfig
 
 __all__ = ["main"]
 
@@ -124,6 +110,8 @@ def _load(
     lattice is given on the command line (bindings may name remote actors and providers);
     ``issuers``: ``--trust-issuer`` (replacing the manifest's trust.issuers); ``expects``:
     what the command takes, said when ``file`` is plainly no manifest."""
+    from wascc.host.manifest import ManifestInvalid, load_manifest
+
     refusal = _not_a_manifest(file)
     if refusal is not None:
         click.echo(f"Error: {refusal}; {expects}", err=True)
@@ -164,17 +152,70 @@ def _not_a_manifest(file: Path) -> str | None:
     return None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The ``wascc`` group. The subcommands that live in other modules are imported when
+    they are run (or asked for help); the listing of ``wascc --help`` shows their short help
+    from ``LAZY`` without importing them (a test keeps it equal to the real one)."""
+
+    # name → (module, attribute, short help); an attribute ending in "()" is a factory.
+    LAZY: Mapping[str, tuple[str, str, str]] = {
+        "build": (
+            "wascc.host.toolchain.commands",
+            "build_command",
+            "Build the actor project in DIRECTORY (default: the current one).",
+        ),
+        "claims": (
+            "wascc.host.toolchain.commands",
+            "checked_claims_group()",
+            "Sign actors (wasm modules) and inspect their embedded claims.",
+        ),
+        "ctl": (
+            "wascc.host.lattice.ctl",
+            "ctl_group",
+            "Inspect and control the hosts of a lattice.",
+        ),
+        "keys": (
+            "wascc.keys.cli",
+            "keys_group",
+            "Generate and list nkeys (accounts sign actors; modules are actors' identities).",
+        ),
+        "new": (
+            "wascc.host.toolchain.commands",
+            "new_group",
+            "Make a new project from a template.",
+        ),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self.LAZY:
+            module, attribute, _ = self.LAZY[cmd_name]
+            value = getattr(importlib.import_module(module), attribute.removesuffix("()"))
+            command = value() if attribute.endswith("()") else value
+            self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is not None:
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append((name, self.LAZY[name][2]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wascc-py", prog_name="wascc")
 def main() -> None:
     """wascc-py: run signed WebAssembly actors (waSCC 0.14 compatible)."""
 
-
-main.add_command(keys_group, "keys")
-main.add_command(checked_claims_group(), "claims")
-main.add_command(ctl_group, "ctl")
-main.add_command(new_group, "new")
-main.add_command(build_command, "build")
 
 _manifest_arg = click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 _expand_opt = click.option(
@@ -216,8 +257,7 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     "http_port",
     type=click.IntRange(0, 65535),
     metavar="PORT",
-    help=f"With ACTOR.wasm: the HTTP server's port on 127.0.0.1 (0: any free port) "
-    f"[default: {DEFAULT_HTTP_PORT}].",
+    help="With ACTOR.wasm: the HTTP server's port on 127.0.0.1 (0: any free port) [default: 8080].",
 )
 @click.option(
     "--nats",
@@ -317,6 +357,10 @@ def up_command(  # click passes options by keyword
     a lattice of hosts over NATS: it serves its actors and providers to the other hosts and
     calls theirs when a target is not local.
     """
+    from wascc.host.lattice import LatticeConfig
+    from wascc.host.lattice.ctl import lattice_credentials, parse_labels
+    from wascc.host.server import ServerConfig
+
     configure_logging(log_level, log_format)
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
@@ -397,6 +441,13 @@ def _single_actor(
 ) -> Manifest:
     """The manifest of ``wascc up ACTOR.wasm`` (``host.toolchain.quickstart``), said on the
     terminal; every problem on stderr and exit status 2 otherwise."""
+    from wascc.host.toolchain.quickstart import (
+        DEFAULT_HTTP_PORT,
+        SingleActorInvalid,
+        describe_providers,
+        single_actor_manifest,
+    )
+
     try:
         checked = single_actor_manifest(
             file,
@@ -423,6 +474,8 @@ def _host_seed(source: str) -> str:
 
 async def _serve(config: ServerConfig) -> int:
     """Run the server; the first signal stops it in order, a second forces the exit."""
+    from wascc.host.server import HostServer
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     received: list[int] = []
@@ -557,6 +610,8 @@ def call_command(
     With --host-admin the admin token is read from --admin-token-file, else taken from
     $WASCC_ADMIN_TOKEN, else read from admin-PORT.token in the host's data directory.
     """
+    from wascc.host.call import call_local, call_remote, decode_reply, encode_request, module_claims
+
     configure_logging(log_level)
     value = _read_data(data)
     with _friendly_errors():
@@ -611,6 +666,8 @@ def update_command(
     Calls in flight finish on the old module; later calls run on the new one. The admin
     token is found as for `wascc call --host-admin`.
     """
+    from wascc.host.call import update_remote
+
     with _friendly_errors():
         token = _admin_token(host_admin, admin_token_file, data_dir)
         result = asyncio.run(

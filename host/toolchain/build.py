@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import wasmtime
-
 from wascc.host.toolchain.diagnose import check_actor_module
 from wascc.host.toolchain.errors import ToolchainError
 from wascc.host.toolchain.project import Project
@@ -187,6 +185,8 @@ def _run(command: Sequence[str], directory: Path, tool: str, report: Report) -> 
 
 def _check_output(module: Path, target: Path) -> None:
     """The compiled module is valid wasm and a waPC actor (named as its final path)."""
+    import wasmtime  # noqa: PLC0415 (only a build needs the engine, not `wascc build --help`)
+
     try:
         data = module.read_bytes()
         wasmtime.Module.validate(wasmtime.Engine(), data)

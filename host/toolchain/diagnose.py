@@ -34,10 +34,12 @@ __all__ = [
     "ModuleProblem",
     "check_actor_module",
     "imports",
+    "is_wasm_file",
     "start_trap_hint",
 ]
 
 WASI_MODULES: Final = ("wasi_snapshot_preview1", "wasi_unstable")
+_MAGIC: Final = b"\0asm"
 _IMPORT_SECTION: Final = 2
 _FUNC, _TABLE, _MEMORY, _GLOBAL, _TAG = range(5)
 
@@ -83,6 +85,16 @@ class ModuleProblem:
 
     def __str__(self) -> str:
         return f"{self.message}; {self.fix}"
+
+
+def is_wasm_file(path: Path) -> bool:
+    """Whether ``path`` is a readable file that starts as a wasm module does (``\\0asm``),
+    whatever its name."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(len(_MAGIC)) == _MAGIC
+    except OSError:
+        return False
 
 
 def check_actor_module(module: ModuleBytes | Path, label: str) -> list[ModuleProblem]:

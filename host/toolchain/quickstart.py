@@ -29,7 +29,7 @@ from wascc.host.errors import ManifestError
 from wascc.host.manifest import Manifest, Problem
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER, ActorEntry, BindingEntry, Checker
 from wascc.host.manifest_schema import RawBinding
-from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.toolchain.diagnose import check_actor_module, is_wasm_file
 from wascc.keys.errors import ClaimsError
 from wascc.keys.wasm import find_token
 
@@ -49,7 +49,6 @@ MESSAGING: Final = "wascc:messaging"
 QUICK_CONTRACTS: Final = (HTTP_SERVER, KEYVALUE, LOGGING, EXTRAS, MESSAGING)
 """The capabilities ``wascc up ACTOR.wasm`` provides."""
 
-_MAGIC: Final = b"\0asm"
 _BINDING: Final = re.compile(r"bindings\[(\d+)\]")
 
 
@@ -72,16 +71,6 @@ class _Provided:
     provider: str
     values: Mapping[str, str]
     option: str
-
-
-def is_wasm_file(path: Path) -> bool:
-    """Whether ``path`` is a readable file that starts as a wasm module does (``\\0asm``),
-    whatever its name."""
-    try:
-        with path.open("rb") as stream:
-            return stream.read(len(_MAGIC)) == _MAGIC
-    except OSError:
-        return False
 
 
 def single_actor_manifest(

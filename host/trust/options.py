@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wascc.host.manifest import Manifest, RawTrust
+from wascc.host.manifest_schema import RawTrust
 from wascc.host.trust.policy import DEFAULT_CLOCK_SKEW, TrustPolicy
 from wascc.keys.errors import WasccError, WrongKeyKind
 from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key
 from wascc.keys.store import load_key_of
 from wascc.keys.vouch import read_voucher
+
+if TYPE_CHECKING:  # the manifest's checks load the engine: `wascc --help` need not
+    from wascc.host.manifest import Manifest
 
 __all__ = ["key_option", "public_keys", "read_voucher_file", "trust_options", "trust_policy"]
 
