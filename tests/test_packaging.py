@@ -28,14 +28,15 @@ from tests.process.process_support import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
+_PIP = (sys.executable, "-m", "pip", "-q", "--disable-pip-version-check")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel `pip wheel .` builds from this checkout."""
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["--disable-pip-version-check", "-w", str(out), str(ROOT)],
+        [*_PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -53,8 +54,7 @@ def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.create(home, with_pip=False)
     python = home / "bin" / "python"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q"]
-        + ["--disable-pip-version-check", str(wheel)],
+        [*_PIP, "--python", str(python), "install", "--no-deps", str(wheel)],
         capture_output=True,
         text=True,
         timeout=240,
@@ -107,9 +107,7 @@ def test_the_wheel_ships_the_sdk_and_the_license(wheel: Path) -> None:
 
 def _env(base: Path, bin_dir: Path) -> dict[str, str]:
     """Only the fresh environment on PATH; keys, data and the zig cache under ``base``."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("WASCC_", "PYTHON", "VIRTUAL"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WASCC_", "PYTHON", "VIRTUAL"))}
     env.update(
         PATH=os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]),
         WASCC_KEYS=str(base / "keys"),

@@ -4,6 +4,7 @@ keys and data under the test's temporary directory (never ``~/.wascc``)."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,3 +72,34 @@ def background(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Wa
 def in_ci() -> bool:
     """Whether this run is CI's, where a missing toolchain is a failure, not a skip."""
     return os.environ.get("CI") == "true"
+
+
+NODE_TOOLS = ("node", "npm", "npx")
+"""What the AssemblyScript toolchain needs on PATH."""
+
+
+def require_node() -> None:
+    """Skip the test when Node.js's tools are missing, saying which; fail in CI instead."""
+    missing = [tool for tool in NODE_TOOLS if shutil.which(tool) is None]
+    if missing:
+        reason = f"{', '.join(missing)} not on PATH: the AssemblyScript toolchain needs Node.js"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def npm_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """npm's environment: the cache ``.ci/run`` filled with the template's packages when
+    ``$WASCC_TEST_NPM_CACHE`` names it, else one cache for the whole session (each ``npm
+    install`` after the first is then quick) under its temporary directory; no update check."""
+    seeded = os.environ.get("WASCC_TEST_NPM_CACHE")  # filled by .ci/run: no registry needed
+    if seeded:
+        return {
+            "npm_config_cache": seeded,
+            "npm_config_prefer_offline": "true",
+            "npm_config_update_notifier": "false",
+        }
+    return {
+        "npm_config_cache": str(tmp_path_factory.getbasetemp() / "npm-cache"),
+        "npm_config_update_notifier": "false",
+    }

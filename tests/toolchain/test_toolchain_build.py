@@ -3,7 +3,6 @@ real toolchains: zig cc for C, npm and asc for AssemblyScript."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 import urllib.request
@@ -13,13 +12,17 @@ from pathlib import Path
 import pytest
 
 from tests.process.process_support import WasccProcess, free_port, run_wascc, wait_until
-from tests.toolchain.conftest import CompletedWascc, Run, in_ci, toolchain_env
+from tests.toolchain.conftest import (
+    CompletedWascc,
+    Run,
+    npm_settings,
+    require_node,
+    toolchain_env,
+)
 from wascc.host.toolchain.diagnose import check_actor_module
 from wascc.keys.claims import validate_module
 
 pytestmark = pytest.mark.slow
-
-NODE_TOOLS = ("node", "npm", "npx")
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -127,16 +130,9 @@ def test_assemblyscript_without_node_says_how_to_install_it(
 def assemblyscript_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """One AssemblyScript project, built and signed once for the module (npm install takes
     a while), with npm's cache under the session's temporary directory."""
-    missing = [tool for tool in NODE_TOOLS if shutil.which(tool) is None]
-    if missing:
-        reason = f"{', '.join(missing)} not on PATH: the AssemblyScript toolchain needs Node.js"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_node()
     base = tmp_path_factory.mktemp("assemblyscript")
-    env = toolchain_env(base)
-    env["npm_config_cache"] = str(tmp_path_factory.getbasetemp() / "npm-cache")
-    env["npm_config_update_notifier"] = "false"
+    env = {**toolchain_env(base), **npm_settings(tmp_path_factory)}
     made = run_wascc("new", "actor", "ashello", "--lang", "assemblyscript", env=env, cwd=base)
     assert made.returncode == 0, made.stderr
     project = base / "ashello"
