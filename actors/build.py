@@ -28,6 +28,9 @@ from pathlib import Path
 
 import wasmtime
 
+from wascc.host.toolchain.build import CFLAGS as TOOLCHAIN_CFLAGS
+from wascc.host.toolchain.build import LDFLAGS as TOOLCHAIN_LDFLAGS
+
 ACTORS_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = ACTORS_DIR / "include"
 FIXTURES_DIR = ACTORS_DIR / "fixtures"
@@ -39,23 +42,9 @@ ZIG_CACHE = BUILD_DIR / ".zig-cache"
 # The actors that `make actors` builds, in the order they are reported.
 ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "messenger", "big")
 
-CFLAGS = (
-    "-target",
-    "wasm32-freestanding",  # no OS, so no WASI imports
-    "-ffreestanding",
-    "-nostdlib",
-    "-std=c11",
-    "-O2",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    f"-I{INCLUDE_DIR}",
-)
-LDFLAGS = (
-    "-Wl,--no-entry",  # a library-style module: no _start, exports come from export_name
-    "-Wl,-z,stack-size=131072",  # 128 KiB is plenty (no recursion, small frames)
-    "-s",  # strip names and debug info: the modules are 5-10x smaller
-)
+# The flags of `wascc build` (one place for both), plus -Werror: the samples compile clean.
+CFLAGS = (*TOOLCHAIN_CFLAGS, "-Werror", f"-I{INCLUDE_DIR}")
+LDFLAGS = TOOLCHAIN_LDFLAGS
 
 # The generated part of the big actor: BIG_FUNCTIONS distinct functions of roughly
 # BIG_STATEMENTS statements each come to ~2.1 MB of code. The seed makes it reproducible.

@@ -18,8 +18,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ from wascc.host.trust.options import (
     trust_policy,
 )
 from wascc.host.trust.policy import UNANCHORED
+from wascc.keys.cli import friendly_errors
 from wascc.keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
@@ -81,15 +81,6 @@ class _Address(click.ParamType[tuple[str, int], Any]):
 
 
 ADDRESS = _Address()
-
-
-@contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Expected failures end as one ``Error: …`` line and exit status 1, never a traceback."""
-    try:
-        yield
-    except WasccError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _default_data_dir() -> Path:
@@ -614,7 +605,7 @@ def call_command(
 
     configure_logging(log_level)
     value = _read_data(data)
-    with _friendly_errors():
+    with friendly_errors():
         if host_admin is not None:
             admin = _admin_address(host_admin)
             token = _admin_token(host_admin, admin_token_file, data_dir)
@@ -668,7 +659,7 @@ def update_command(
     """
     from wascc.host.call import update_remote
 
-    with _friendly_errors():
+    with friendly_errors():
         token = _admin_token(host_admin, admin_token_file, data_dir)
         result = asyncio.run(
             update_remote(

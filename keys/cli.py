@@ -37,7 +37,7 @@ from wascc.keys.store import keys_dir, list_keys, load_key, load_or_create, save
 from wascc.keys.vouch import vouch
 from wascc.keys.wasm import exports
 
-__all__ = ["CAPABILITY_SHORTCUTS", "claims_group", "keys_group", "main"]
+__all__ = ["CAPABILITY_SHORTCUTS", "claims_group", "friendly_errors", "keys_group", "main"]
 
 CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
     "k": "wascc:keyvalue",
@@ -53,8 +53,9 @@ _CONTRACT_CUTOFF: Final = 0.85
 
 
 @contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Turn expected failures into one clear line and exit status 1 (click prints ``Error:``)."""
+def friendly_errors() -> Iterator[None]:
+    """Turn expected failures into one clear line and exit status 1 (click prints ``Error:``),
+    never a traceback. Every ``wascc`` command uses it."""
     try:
         yield
     except WasccError as exc:
@@ -106,7 +107,7 @@ def gen_command(kind: KeyKind, fmt: str, name: str | None) -> None:
     pair = KeyPair.generate(kind)
     saved: Path | None = None
     if name is not None:
-        with _friendly_errors():
+        with friendly_errors():
             saved = save_key(pair, name)
     if fmt == "json":
         record: dict[str, Any] = {"kind": kind, "public_key": pair.public_key, "seed": pair.seed}
@@ -130,7 +131,7 @@ def list_command(show_seeds: bool, fmt: str) -> None:
     for key in saved:
         row = {"name": key.name, "kind": key.kind, "public_key": key.public_key}
         if show_seeds:
-            with _friendly_errors():
+            with friendly_errors():
                 row["seed"] = load_key(str(key.path)).seed
         rows.append(row)
     if fmt == "json":
@@ -151,7 +152,7 @@ def _public_key_of(source: str) -> str:
     text = source.strip()
     if is_public_key(text):
         return text
-    with _friendly_errors():
+    with friendly_errors():
         return load_key(text).public_key
 
 
@@ -180,7 +181,7 @@ def vouch_command(
     _check_days(now, expires_in=expires_in)
     public = _public_key_of(subject)
     signer = _given_key("--account", account, ("account",))
-    with _friendly_errors():
+    with friendly_errors():
         token = vouch(
             signer,
             public,
@@ -219,7 +220,7 @@ def _given_key(option: str, source: str, wanted: tuple[KeyKind, ...]) -> KeyPair
 
 def _stored_key(name: str, kind: KeyKind) -> KeyPair:
     """The saved key ``name``, generated on first use; tell the user where it lives."""
-    with _friendly_errors():
+    with friendly_errors():
         pair, path, created = load_or_create(name, kind)
     verb = "Generated" if created else "Using"
     click.echo(f"{verb} {kind} key {pair.public_key} ({path})", err=True)
@@ -276,7 +277,7 @@ def sign_command(  # click passes options by keyword
     now = int(time.time())
     _check_days(now, expires_in=expires_in, not_before_in=not_before_in)
     module = _read(source)
-    with _friendly_errors():
+    with friendly_errors():
         exported = exports(module, path=source)
     if ("__guest_call", "func") not in exported:
         click.echo(
@@ -310,7 +311,7 @@ def sign_command(  # click passes options by keyword
         if subject is not None
         else _stored_key(f"{subject_kind}_{slug}", subject_kind)
     )
-    with _friendly_errors():
+    with friendly_errors():
         signed = sign_module(
             module,
             issuer=issuer_pair,
@@ -377,7 +378,7 @@ def inspect_command(file: str, fmt: str) -> None:
     Exits 1 if the host would refuse the module for anything but its time window.
     """
     module = _read(file)
-    with _friendly_errors():
+    with friendly_errors():
         report = inspect_module(module, file)
     record = _inspection_record(report)
     if fmt == "json":

@@ -8,8 +8,6 @@ name or option that cannot work is a usage error (exit 2).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +18,9 @@ from wascc.host.toolchain.build import build_project
 from wascc.host.toolchain.diagnose import check_actor_module
 from wascc.host.toolchain.project import LANGUAGES, SHOWN, Language, check_name, load_project
 from wascc.host.toolchain.templates import new_actor
-from wascc.keys.cli import claims_group, sign_command
+from wascc.keys.cli import claims_group, friendly_errors, sign_command
 
 __all__ = ["build_command", "checked_claims_group", "new_group"]
-
-
-@contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Expected failures end as one ``Error: …`` line and exit status 1, never a traceback."""
-    try:
-        yield
-    except WasccError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _echo_err(line: str) -> None:
@@ -72,7 +61,7 @@ def new_actor_command(name: str, language: Language, parent: Path) -> None:
         check_name(name, language)
     except WasccError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
-    with _friendly_errors():
+    with friendly_errors():
         target = new_actor(name, language, parent)
     click.echo(f"Created the {SHOWN[language]} actor {name} in {target}")
     click.echo("Next:")
@@ -103,7 +92,7 @@ def build_command(ctx: click.Context, directory: Path, sign: bool, output: Path 
     C is compiled with zig cc (`pip install 'wascc-py[build]'`), AssemblyScript with npx asc
     (Node.js; `npm install` runs first when node_modules is missing).
     """
-    with _friendly_errors():
+    with friendly_errors():
         project = load_project(directory)
         result = build_project(project, output=output, report=_echo_err)
     click.echo(f"Built {result.module} ({result.size:,} bytes, {result.seconds:.1f}s)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +23,6 @@ from wascc.providers import HttpServerProvider, LoggingProvider
 
 HTTP, LOGGING = "wascc:http_server", "wascc:logging"
 Lines = Callable[[], list[dict[str, Any]]]
-
-
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    """Put the root logger's handlers and level back after the test reconfigured them."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.fixture

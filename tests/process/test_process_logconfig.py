@@ -5,25 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from wascc.host.invocation import Invocation, current_invocation
 from wascc.host.logconfig import configure_logging
-
-
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    """Put the root logger's handlers and level back after the test reconfigured them."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def test_json_lines_carry_invocation_fields(restore_root: None) -> None:
