@@ -27,6 +27,7 @@ from bench import (
     http_bench,
     kv_bench,
     messaging_bench,
+    oci_bench,
     process_bench,
     replay_bench,
 )
@@ -97,6 +98,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("messaging", lambda: [messaging_bench.section(load_seconds)]),
         ("density", lambda: [density_bench.section()]),
         ("start-up", lambda: [process_bench.startup_section()]),
+        ("registry start-up", lambda: [oci_bench.section()]),
         ("scaling", lambda: [process_bench.scaling_section(load_seconds)]),
         ("fairness", lambda: [fairness_bench.section(max(seconds * 5, 5.0))]),
         ("lattice", lambda: _lattice(load_seconds)),

@@ -5,8 +5,9 @@ route                                      what
 =========================================  ===============================================
 ``GET /healthz``                           200 ``{"status": "ok"}``; 503 while stopping
                                            (the only route that needs no token)
-``GET /inventory``                         actors with claims, providers, bindings (JSON;
-                                           secrets in binding values redacted)
+``GET /inventory``                         actors with claims (and the ``source``
+                                           reference and digest of a pulled one), providers,
+                                           bindings (JSON; binding values' secrets redacted)
 ``GET /metrics``                           Prometheus text (``host.metrics``)
 ``POST /actors/{actor}/call/{operation}``  ``application/json``: the call's JSON value,
                                            encoded as ``wascc call`` does (empty body: the

@@ -1,9 +1,12 @@
 """The ``wascc`` command: the one place that imports every part of the project.
 
 Subcommands: ``keys`` and ``claims`` (``keys.cli``; ``claims sign`` also warns about build
-mistakes), ``new`` and ``build`` (``host.toolchain``), ``validate``, ``up``, ``call`` and
-``update``. Signals are handled here and nowhere else: the first SIGINT/SIGTERM asks the host
-process to shut down in order, a second one forces the exit.
+mistakes), ``new`` and ``build`` (``host.toolchain``), ``push`` and ``pull`` (``host.oci``),
+``validate``, ``up``, ``call`` and ``update``. Wherever a module is taken (``up``, ``update``,
+a manifest's actors, ``ctl start/update actor``), an ``oci://`` reference works too: it is
+pulled and verified here, before anything runs or is sent. Signals are handled here and
+nowhere else: the first SIGINT/SIGTERM asks the host process to shut down in order, a second
+one forces the exit.
 
 Exit codes: 0 success (and a clean shutdown), 1 runtime failure (a module, key, file, port or
 call that fails; a forced exit), 2 usage error or invalid manifest (nothing was started).
@@ -18,9 +21,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,6 +32,8 @@ import click
 from wascc.host.admin_token import TOKEN_ENV, AdminToken, find_token
 from wascc.host.errors import ModuleLoadError, WasccError
 from wascc.host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
+from wascc.host.oci.errors import ReferenceInvalid
+from wascc.host.oci.reference import Reference, is_reference
 from wascc.host.toolchain.diagnose import check_actor_module, is_wasm_file
 from wascc.host.trust.options import (
     key_option,
@@ -42,12 +47,15 @@ from wascc.keys.cli import friendly_errors
 from wascc.keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
-    from wascc.host.manifest import Manifest
+    from wascc.host.manifest import Manifest, RegistryAccess
+    from wascc.host.oci.store import Pulled
     from wascc.host.server import ServerConfig
 
-__all__ = ["main"]
+__all__ = ["ModuleOrReference", "default_data_dir", "main", "pull_module", "registry_options"]
 
 logger = logging.getLogger("wascc.cli")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DATA_ENV = "WASCC_DATA"
@@ -83,9 +91,71 @@ class _Address(click.ParamType[tuple[str, int], Any]):
 ADDRESS = _Address()
 
 
-def _default_data_dir() -> Path:
+class ModuleOrReference(click.ParamType[Path | Reference, Any]):
+    """A file (checked as ``path`` checks it) or an ``oci://`` reference, parsed: a usage
+    error naming what is wrong with it."""
+
+    name = "FILE|oci://REF"
+
+    def __init__(self, path: click.Path) -> None:
+        self.path = path
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | Reference:
+        if isinstance(value, Path | Reference):
+            return value
+        text = str(value)
+        if is_reference(text):
+            try:
+                return Reference.parse(text)
+            except ReferenceInvalid as exc:
+                self.fail(str(exc), param, ctx)
+        converted = self.path.convert(value, param, ctx)
+        return converted if isinstance(converted, Path) else Path(os.fsdecode(converted))
+
+
+def registry_options(function: F) -> F:
+    """``--insecure`` and ``--allow-latest``: how a command pulls ``oci://`` modules."""
+    function = click.option(
+        "--allow-latest",
+        is_flag=True,
+        default=None,
+        help="Accept oci:// references to :latest (or no tag) without a digest, though they "
+        "may change at any push [default: the manifest's registry.allow_latest, else no].",
+    )(function)
+    return click.option(
+        "--insecure",
+        is_flag=True,
+        default=None,
+        help="Pull oci:// modules over plain HTTP (a local test registry) [default: the "
+        "manifest's registry.insecure, else TLS].",
+    )(function)
+
+
+def default_data_dir() -> Path:
+    """Where a host keeps data and caches: ``$WASCC_DATA``, else ``~/.wascc/data`` (``up``,
+    ``push`` and ``pull`` share it, so that a pulled module is in the cache ``up`` reads)."""
     configured = os.environ.get(DATA_ENV)
     return Path(configured).expanduser() if configured else Path.home() / ".wascc" / "data"
+
+
+def _registry_access(
+    data_dir: Path | None, insecure: bool | None, allow_latest: bool | None
+) -> RegistryAccess:
+    """How ``oci://`` modules are pulled: into the cache of ``data_dir`` (default: the data
+    directory), the flags not given left to the manifest."""
+    from wascc.host.manifest import RegistryAccess
+
+    return RegistryAccess(data_dir or default_data_dir(), insecure, allow_latest)
+
+
+def pull_module(
+    reference: Reference, *, data_dir: Path | None, insecure: bool | None, allow_latest: bool | None
+) -> Pulled:
+    """The verified module ``reference`` names, through the data directory's cache: what a
+    command sends to a host (which verifies it again). ``OciError`` names the fix."""
+    return _registry_access(data_dir, insecure, allow_latest).store().pull(reference)
 
 
 def _load(
@@ -96,11 +166,13 @@ def _load(
     lattice: bool = False,
     issuers: tuple[str, ...] | None = None,
     expects: str = _UP_EXPECTS,
+    registry: RegistryAccess | None = None,
 ) -> Manifest:
     """The checked manifest, or every problem on stderr and exit status 2. ``lattice``: a
     lattice is given on the command line (bindings may name remote actors and providers);
     ``issuers``: ``--trust-issuer`` (replacing the manifest's trust.issuers); ``expects``:
-    what the command takes, said when ``file`` is plainly no manifest."""
+    what the command takes, said when ``file`` is plainly no manifest; ``registry``: how its
+    ``oci://`` actors are pulled."""
     from wascc.host.manifest import ManifestInvalid, load_manifest
 
     refusal = _not_a_manifest(file)
@@ -114,6 +186,7 @@ def _load(
             reserved_ports=reserved,
             lattice=lattice,
             trusted_issuers=issuers,
+            registry=registry,
         )
     except ManifestInvalid as exc:
         click.echo(f"Error: {exc}", err=True)
@@ -175,6 +248,16 @@ class _Commands(click.Group):
             "new_group",
             "Make a new project from a template.",
         ),
+        "pull": (
+            "wascc.host.oci.commands",
+            "pull_command",
+            "Pull a signed module from a registry, verified, and show its claims.",
+        ),
+        "push": (
+            "wascc.host.oci.commands",
+            "push_command",
+            "Push the signed module FILE to a registry; print the pinned reference.",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -220,16 +303,37 @@ _expand_opt = click.option(
 @click.option(
     "--lattice",
     envvar="WASCC_LATTICE",
-    help="Check as for `wascc up --lattice URL` (nothing is contacted).",
+    help="Check as for `wascc up --lattice URL` (the lattice is not contacted).",
 )
-def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help=f"Where oci:// actors are cached [default: ${DATA_ENV} or ~/.wascc/data].",
+)
+@registry_options
+def validate_command(
+    *,
+    manifest: Path,
+    expand_env: bool,
+    lattice: str | None,
+    data_dir: Path | None,
+    insecure: bool | None,
+    allow_latest: bool | None,
+) -> None:
     """Check MANIFEST as `wascc up` would, without starting anything (exit 2 if invalid).
 
-    Offline: with a lattice (a lattice section or --lattice), a binding that names an actor
-    of another host, or a capability no provider of the manifest serves, is accepted with a
-    note; `wascc up` checks the remote actor's claims when it starts.
+    With a lattice (a lattice section or --lattice), a binding that names an actor of another
+    host, or a capability no provider of the manifest serves, is accepted with a note; `wascc
+    up` checks the remote actor's claims when it starts. oci:// actors are pulled (into the
+    data directory's cache) and verified like files.
     """
-    checked = _load(manifest, expand_env, lattice=bool(lattice), expects=_VALIDATE_EXPECTS)
+    checked = _load(
+        manifest,
+        expand_env,
+        lattice=bool(lattice),
+        expects=_VALIDATE_EXPECTS,
+        registry=_registry_access(data_dir, insecure, allow_latest),
+    )
     for note in checked.notes:
         click.echo(f"note: {manifest}: {note}")
     click.echo(
@@ -240,7 +344,9 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
 
 @main.command("up")
 @click.argument(
-    "manifest", metavar="MANIFEST|ACTOR.wasm", type=click.Path(path_type=Path, dir_okay=False)
+    "manifest",
+    metavar="MANIFEST|ACTOR.wasm|oci://REF",
+    type=ModuleOrReference(click.Path(path_type=Path, dir_okay=False)),
 )
 @_expand_opt
 @click.option(
@@ -248,13 +354,16 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
     "http_port",
     type=click.IntRange(0, 65535),
     metavar="PORT",
-    help="With ACTOR.wasm: the HTTP server's port on 127.0.0.1 (0: any free port) [default: 8080].",
+    help="With ACTOR.wasm or oci://REF: the HTTP server's port on 127.0.0.1 (0: any free "
+    "port) [default: 8080].",
 )
 @click.option(
     "--nats",
     metavar="URL",
-    help="With ACTOR.wasm: the NATS server of wascc:messaging (needed when the actor claims it).",
+    help="With ACTOR.wasm or oci://REF: the NATS server of wascc:messaging (needed when the "
+    "actor claims it).",
 )
+@registry_options
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True)
 @click.option(
@@ -315,10 +424,12 @@ def validate_command(manifest: Path, expand_env: bool, lattice: str | None) -> N
 @trust_options
 def up_command(  # click passes options by keyword
     *,
-    manifest: Path,
+    manifest: Path | Reference,
     expand_env: bool,
     http_port: int | None,
     nats: str | None,
+    insecure: bool | None,
+    allow_latest: bool | None,
     log_level: str,
     log_format: LogFormat,
     data_dir: Path | None,
@@ -340,9 +451,14 @@ def up_command(  # click passes options by keyword
 ) -> None:
     """Run the actors, providers and bindings of MANIFEST until SIGINT or SIGTERM.
 
-    Given a signed module (ACTOR.wasm) instead, run that one actor with the providers its
-    claims ask for, bound with defaults: wascc:http_server on 127.0.0.1:PORT (--http, 8080),
-    wascc:keyvalue in memory, wascc:logging, wascc:extras, and wascc:messaging with --nats.
+    Given a signed module (ACTOR.wasm, or oci://REGISTRY/REPO:TAG or ...@sha256:DIGEST in a
+    registry) instead, run that one actor with the providers its claims ask for, bound with
+    defaults: wascc:http_server on 127.0.0.1:PORT (--http, 8080), wascc:keyvalue in memory,
+    wascc:logging, wascc:extras, and wascc:messaging with --nats.
+
+    oci:// modules are pulled into the data directory's cache and verified (digest, then
+    signature and trust) before they load; pinned ones start from the cache without the
+    registry. --insecure pulls over plain HTTP; --allow-latest accepts :latest.
 
     With --lattice (or a lattice section in MANIFEST; the options override it) the host joins
     a lattice of hosts over NATS: it serves its actors and providers to the other hosts and
@@ -356,11 +472,18 @@ def up_command(  # click passes options by keyword
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
     issuers = public_keys(trust_issuer, "account", "--trust-issuer") if trust_issuer else None
-    if is_wasm_file(manifest):
+    registry = _registry_access(data_dir, insecure, allow_latest)
+    if isinstance(manifest, Reference) or is_wasm_file(manifest):
         if expand_env:
-            raise click.UsageError("--expand-env applies to a manifest, not to ACTOR.wasm")
+            raise click.UsageError("--expand-env applies to a manifest, not to a module")
         checked = _single_actor(
-            manifest, http_port, nats, reserved, lattice=bool(lattice), issuers=issuers
+            manifest,
+            http_port,
+            nats,
+            reserved,
+            lattice=bool(lattice),
+            issuers=issuers,
+            registry=registry,
         )
     else:
         if http_port is not None or nats is not None:
@@ -368,7 +491,14 @@ def up_command(  # click passes options by keyword
                 "--http and --nats apply to `wascc up ACTOR.wasm`; a manifest sets them in its "
                 "bindings' values (PORT of wascc:http_server, URL of wascc:messaging)"
             )
-        checked = _load(manifest, expand_env, reserved, lattice=bool(lattice), issuers=issuers)
+        checked = _load(
+            manifest,
+            expand_env,
+            reserved,
+            lattice=bool(lattice),
+            issuers=issuers,
+            registry=registry,
+        )
     section = checked.lattice
     creds_file: str | Path | None = lattice_creds
     seed = _host_seed(host_key) if host_key else None
@@ -397,7 +527,7 @@ def up_command(  # click passes options by keyword
         sys.exit(EXIT_USAGE)
     config = ServerConfig(
         manifest=checked,
-        data_dir=data_dir or _default_data_dir(),
+        data_dir=data_dir or default_data_dir(),
         admin=admin,
         shutdown_timeout=shutdown_timeout,
         labels=labels,
@@ -422,13 +552,14 @@ def up_command(  # click passes options by keyword
 
 
 def _single_actor(
-    file: Path,
+    file: Path | Reference,
     http_port: int | None,
     nats: str | None,
     reserved: dict[int, str] | None,
     *,
     lattice: bool,
     issuers: tuple[str, ...] | None,
+    registry: RegistryAccess,
 ) -> Manifest:
     """The manifest of ``wascc up ACTOR.wasm`` (``host.toolchain.quickstart``), said on the
     terminal; every problem on stderr and exit status 2 otherwise."""
@@ -447,11 +578,14 @@ def _single_actor(
             reserved_ports=reserved,
             lattice=lattice,
             issuers=issuers,
+            registry=registry,
         )
     except SingleActorInvalid as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"{file}: actor {checked.actors[0].label}, no manifest; providers:")
+    actor = checked.actors[0]
+    origin = f" (digest {actor.digest})" if actor.digest else ""
+    click.echo(f"{file}: actor {actor.label}{origin}, no manifest; providers:")
     for line in describe_providers(checked):
         click.echo(f"  {line}")
     return checked
@@ -550,8 +684,8 @@ _token_file_opt = click.option(
 _client_data_dir_opt = click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help=f"The host's data directory, where it writes admin-PORT.token [default: ${DATA_ENV} "
-    "or ~/.wascc/data].",
+    help=f"The host's data directory, where it writes admin-PORT.token (and the cache of "
+    f"pulled oci:// modules) [default: ${DATA_ENV} or ~/.wascc/data].",
 )
 
 
@@ -565,7 +699,7 @@ def _admin_token(
     address: tuple[str, int], token_file: Path | None, data_dir: Path | None
 ) -> AdminToken:
     """The token for the admin endpoint at ``address`` (``host.admin_token.find_token``)."""
-    return find_token(address[1], token_file=token_file, data_dir=data_dir or _default_data_dir())
+    return find_token(address[1], token_file=token_file, data_dir=data_dir or default_data_dir())
 
 
 @main.command("call")
@@ -626,7 +760,11 @@ def call_command(
 
 
 @main.command("update")
-@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument(
+    "file",
+    metavar="FILE|oci://REF",
+    type=ModuleOrReference(click.Path(path_type=Path, exists=True, dir_okay=False)),
+)
 @click.option(
     "--host-admin",
     type=ADDRESS,
@@ -643,24 +781,34 @@ def call_command(
 )
 @_token_file_opt
 @_client_data_dir_opt
+@registry_options
 def update_command(
     *,
-    file: Path,
+    file: Path | Reference,
     host_admin: tuple[str, int],
     force: bool,
     rotate_issuer: bool,
     admin_token_file: Path | None,
     data_dir: Path | None,
+    insecure: bool | None,
+    allow_latest: bool | None,
 ) -> None:
     """Live-update a running actor with FILE, a newer signed revision of it (same key).
 
-    Calls in flight finish on the old module; later calls run on the new one. The admin
-    token is found as for `wascc call --host-admin`.
+    FILE may be an oci:// reference: the module is pulled (into the data directory's cache)
+    and verified here, then sent; the host verifies it again. Calls in flight finish on the
+    old module; later calls run on the new one. The admin token is found as for `wascc call
+    --host-admin`.
     """
     from wascc.host.call import update_remote
 
     with friendly_errors():
         token = _admin_token(host_admin, admin_token_file, data_dir)
+        if isinstance(file, Reference):
+            pulled = pull_module(
+                file, data_dir=data_dir, insecure=insecure, allow_latest=allow_latest
+            )
+            file = pulled.path
         result = asyncio.run(
             update_remote(
                 _admin_address(host_admin),

@@ -27,6 +27,7 @@
     ├── ProviderError                      a provider failed to start, bind or serve
     ├── ManifestError
     ├── LatticeError
+    ├── OciError                           a module could not be pushed or pulled (host.oci)
     └── Unavailable (a mixin)              the target cannot take the call now: retry later
                                            (``retry_after`` seconds); ActorBusy and
                                            host.lattice.errors.LatticeUnavailable are ones

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -48,11 +49,24 @@ from wascc.host.wapc import WapcInstance
 from wascc.host.workers import WorkerThreads
 from wascc.keys.claims import Claims, validate_module
 
-__all__ = ["Host"]
+__all__ = ["ActorSource", "Host"]
 
 logger = logging.getLogger("wascc.host")
 
 EXTRAS = "wascc:extras"
+
+
+@dataclass(frozen=True)
+class ActorSource:
+    """Where an actor's module came from when not from a file: its registry ``reference``
+    (as given) and the manifest ``digest`` it resolved to, shown by ``inventory()``."""
+
+    reference: str
+    digest: str
+
+    def to_json(self) -> dict[str, str]:
+        """``{"reference": ..., "digest": ...}``."""
+        return {"reference": self.reference, "digest": self.digest}
 
 
 class Host:
@@ -93,6 +107,9 @@ class Host:
         self.labels = dict(labels or {})
         self._max_workers = max_workers or 256
         self._actors: dict[str, Actor] = {}
+        # Actor key -> (hash of the module it came with, its source): a live update brings
+        # another module, whose source the host does not know, so the hash must still match.
+        self._sources: dict[str, tuple[str, ActorSource]] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
         # handle_sync of each provider that has one, found once: isinstance() on a
         # runtime-checkable Protocol costs microseconds, too much for every host call.
@@ -263,10 +280,12 @@ class Host:
         *,
         settings: ActorSettings | None = None,
         path: str | None = None,
+        source: ActorSource | None = None,
     ) -> Claims:
         """Validate, compile and start an actor; returns its claims.
 
-        ``module`` is the signed module's bytes or a path to it. A second actor with the same
+        ``module`` is the signed module's bytes or a path to it; ``source``: the registry
+        reference it was pulled from, for ``inventory()``. A second actor with the same
         subject is refused (``ActorAlreadyRunning``): use ``replace_actor`` to update.
         """
         data, path = _read_module(module, path)
@@ -284,7 +303,13 @@ class Host:
             await actor.close()
             raise ActorAlreadyRunning(f"actor {actor.label} already runs on this host")
         self._actors[actor.key] = actor
-        logger.info("actor %s started (%s)", actor.label, path or "bytes")
+        if source is None:
+            self._sources.pop(actor.key, None)
+        else:
+            self._sources[actor.key] = (claims.hash, source)
+        logger.info(
+            "actor %s started (%s)", actor.label, source.reference if source else path or "bytes"
+        )
         await self._bind_extras(actor.claims)
         await self._changed(
             "actor_started",
@@ -700,6 +725,13 @@ class Host:
 
     # inventory -----------------------------------------------------------------------------
 
+    def _source(self, actor: Actor) -> dict[str, str] | None:
+        """The registry source of ``actor``'s running module, None for a file's or bytes."""
+        known = self._sources.get(actor.key)
+        if known is None or known[0] != actor.claims.hash:
+            return None
+        return known[1].to_json()
+
     def inventory(self) -> dict[str, Any]:
         """Actors with their claims, providers, and bindings, as JSON-ready data.
 
@@ -713,6 +745,7 @@ class Host:
                     "key": a.key,
                     "name": a.claims.name,
                     "path": a.path,
+                    "source": self._source(a),
                     "claims": a.claims.to_json(),
                     "instances": a.pool.size,
                     "busy": a.pool.busy,

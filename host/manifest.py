@@ -20,8 +20,12 @@ The waSCC 0.14 format, with extensions::
       insecure_lattice: false                  #   and ctl keys trusted by name; any host
       clock_skew: 5                            #   (experiments); seconds clocks may differ;
       replay_window: 7                         #   seconds a lattice token lives (skew + RPC)
+    registry:                                  # optional: how oci:// actors are pulled
+      allow_latest: false                      #   :latest (or no tag) without a digest
+      insecure: false                          #   plain HTTP (--allow-latest, --insecure)
     actors:                                    # actors, capabilities, bindings: each optional
       - ./echo_s.wasm                          # a signed module, relative to this file
+      - oci://127.0.0.1:5000/hello:0.1.0       # or one in a registry (pinned: ...@sha256:HEX)
       - path: ./kvcounter_s.wasm               # or a mapping with per-actor settings:
         max_instances: 4                       #   instances serving calls at once
         max_queue: 1024                        #   calls waiting for an instance
@@ -34,7 +38,7 @@ The waSCC 0.14 format, with extensions::
         binding_name: default                  # optional
         config: {}                             # optional: the provider's constructor keywords
     bindings:
-      - actor: ./echo_s.wasm                   # an actor's public key, or its path
+      - actor: ./echo_s.wasm                   # an actor's public key, path or reference
         capability: wascc:http_server
         binding: default                       # optional
         values: {PORT: "8080"}                 # optional, all strings; only names the
@@ -52,6 +56,11 @@ each with the file, the entry path and the fix.
 With a lattice, a binding may name an actor of another host (by key) or a capability that
 another host loads; such bindings are accepted with a line in ``Manifest.notes`` and checked
 against the lattice when ``wascc up`` starts (``host.server``).
+
+An ``oci://`` actor is pulled while the manifest is checked (``registry``: a
+``RegistryAccess`` with the data directory whose cache keeps it): the digests, then the
+claims and the trust policy, exactly as for a file; a pinned reference (or a tag pulled
+before, when the registry is down) is served from the cache.
 """
 
 from __future__ import annotations
@@ -69,11 +78,13 @@ from wascc.host.manifest_check import (
     BindingEntry,
     CapabilityEntry,
     Checker,
+    RegistryAccess,
 )
 from wascc.host.manifest_loader import read_document
 from wascc.host.manifest_schema import (
     Problem,
     RawLattice,
+    RawRegistry,
     RawTrust,
     expand_env,
     parse_document,
@@ -87,7 +98,9 @@ __all__ = [
     "ManifestInvalid",
     "Problem",
     "RawLattice",
+    "RawRegistry",
     "RawTrust",
+    "RegistryAccess",
     "load_manifest",
 ]
 
@@ -116,6 +129,7 @@ class Manifest:
     lattice: RawLattice | None = None  # the ``lattice`` section, if any
     trust: RawTrust | None = None  # the ``trust`` section, if any (keys resolved)
     notes: tuple[str, ...] = ()  # what is checked only at start-up (remote actors/providers)
+    registry: RawRegistry | None = None  # the ``registry`` section, if any
 
     def extras_bindings(self) -> tuple[BindingEntry, ...]:
         """Bindings to ``wascc:extras``: the host sets those itself for actors that claim it."""
@@ -130,6 +144,7 @@ def load_manifest(
     reserved_ports: Mapping[int, str] | None = None,
     lattice: bool = False,
     trusted_issuers: Collection[str] | None = None,
+    registry: RegistryAccess | None = None,
 ) -> Manifest:
     """Read and check ``file``; ``ManifestInvalid`` lists every problem found.
 
@@ -139,6 +154,9 @@ def load_manifest(
     lattice given on the command line (as if the file had a ``lattice`` section), so bindings
     may name remote actors and providers. ``trusted_issuers`` (``--trust-issuer``) replaces
     the manifest's ``trust.issuers``: the actors must be signed by one of them.
+    ``registry``: how ``oci://`` actors are pulled (its unset options from the manifest's
+    ``registry`` section); None: such an actor is a problem. Pulling is blocking network
+    I/O: call this off the event loop.
     """
     shown = str(file)
     data, problems = read_document(file)
@@ -153,6 +171,7 @@ def load_manifest(
         file.resolve().parent,
         dict(reserved_ports or {}),
         lattice=lattice or raw.lattice is not None,
+        registry=registry.under(raw.registry) if registry is not None else None,
     )
     lattice_section = _checked_lattice(raw.lattice, checker)
     trust_section = _checked_trust(raw.trust, checker, trusted_issuers)
@@ -230,6 +249,7 @@ def load_manifest(
         lattice_section,
         trust_section,
         tuple(checker.notes),
+        raw.registry,
     )
 
 
@@ -269,9 +289,10 @@ _SECTIONS = {
     "labels": 1,
     "lattice": 2,
     "trust": 3,
-    "actors": 4,
-    "capabilities": 5,
-    "bindings": 6,
+    "registry": 4,
+    "actors": 5,
+    "capabilities": 6,
+    "bindings": 7,
 }
 _ENTRY = re.compile(r"([a-z]*)(?:\[(\d+)\])?")
 

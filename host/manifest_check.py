@@ -1,6 +1,8 @@
 """Checking what a manifest's entries refer to, before anything starts.
 
-Actor files must exist and carry valid signed claims; capabilities must name a provider that
+Actor files must exist and carry valid signed claims; an actor given as an ``oci://``
+reference is pulled (``host.oci``: digests checked, cached in the data directory) and its
+bytes then go through exactly the checks a file's do; capabilities must name a provider that
 can be imported and take the given ``config``; bindings must name a listed actor (by public
 key or by module path), a contract its claims list, and a provider the manifest loads; HTTP
 bindings need distinct, valid ports. A contract id that looks like a typo of a known one gets a
@@ -21,7 +23,7 @@ import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wascc.host.actor import ActorSettings
 from wascc.host.capabilities import (
@@ -33,7 +35,10 @@ from wascc.host.capabilities import (
     resolve_provider,
 )
 from wascc.host.engine import Limits
-from wascc.host.manifest_schema import Problem, RawBinding
+from wascc.host.manifest_schema import Problem, RawBinding, RawRegistry
+from wascc.host.oci.credentials import Credentials
+from wascc.host.oci.errors import OciError
+from wascc.host.oci.reference import Reference, is_reference
 from wascc.host.suggest import did_you_mean
 from wascc.host.toolchain.diagnose import check_actor_module
 from wascc.host.typing import RESERVED_VALUE_PREFIX, BindingValue
@@ -44,7 +49,18 @@ from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key
 from wascc.keys.store import load_key_of
 from wascc.keys.vouch import read_voucher
 
-__all__ = ["EXTRAS", "HTTP_SERVER", "ActorEntry", "BindingEntry", "CapabilityEntry", "Checker"]
+if TYPE_CHECKING:
+    from wascc.host.oci.store import ModuleStore, Pulled
+
+__all__ = [
+    "EXTRAS",
+    "HTTP_SERVER",
+    "ActorEntry",
+    "BindingEntry",
+    "CapabilityEntry",
+    "Checker",
+    "RegistryAccess",
+]
 
 EXTRAS = "wascc:extras"
 HTTP_SERVER = "wascc:http_server"
@@ -52,13 +68,52 @@ _MIB = 2**20
 
 
 @dataclass(frozen=True)
+class RegistryAccess:
+    """How ``oci://`` modules are pulled: into the cache of ``data_dir``, with
+    ``credentials`` (None: each registry's are looked up). ``insecure`` and ``allow_latest``
+    None: the manifest's ``registry`` section decides (else no)."""
+
+    data_dir: Path
+    insecure: bool | None = None
+    allow_latest: bool | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
+
+    def under(self, section: RawRegistry | None) -> RegistryAccess:
+        """These options, the ones not given taken from the manifest's ``section``."""
+        section = section or RawRegistry()
+        return dataclasses.replace(
+            self,
+            insecure=section.insecure if self.insecure is None else self.insecure,
+            allow_latest=section.allow_latest if self.allow_latest is None else self.allow_latest,
+        )
+
+    def store(self) -> ModuleStore:
+        """The store that pulls with these options."""
+        # Here, not at the top: the HTTP client is imported only when a module is pulled.
+        from wascc.host.oci.store import ModuleStore  # noqa: PLC0415
+
+        return ModuleStore(
+            self.data_dir,
+            insecure=bool(self.insecure),
+            credentials=self.credentials,
+            allow_latest=bool(self.allow_latest),
+        )
+
+
+@dataclass(frozen=True)
 class ActorEntry:
-    """An actor to load: its signed module, its claims (already verified) and its settings."""
+    """An actor to load: its signed module, its claims (already verified) and its settings.
+
+    From a registry: ``reference`` as written, ``digest`` the manifest digest it resolved
+    to, ``module`` the verified bytes (``path`` is then the module's file in the cache)."""
 
     index: int
     path: Path
     claims: Claims
     settings: ActorSettings
+    reference: str | None = None
+    digest: str | None = None
+    module: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -112,6 +167,9 @@ class Checker:
     served: dict[tuple[str, str], CapabilityEntry] = field(default_factory=dict)
     # The accounts that may sign the actors (trust.issuers or --trust-issuer; None: any).
     issuers: Collection[str] | None = None
+    # How oci:// actors are pulled (None: they cannot be, and each is a problem).
+    registry: RegistryAccess | None = None
+    _store: ModuleStore | None = field(default=None, init=False, repr=False)
 
     def _bad(self, path: str, message: str, fix: str = "") -> None:
         self.problems.append(Problem(path, message, fix))
@@ -193,21 +251,31 @@ class Checker:
         return token
 
     def actor(self, index: int, text: str, settings: Mapping[str, Any]) -> ActorEntry | None:
-        """Read one actor's module, check that it is built as a waPC actor
-        (``host.toolchain.diagnose``: a note for what may still run), then verify its claims."""
+        """Read one actor's module (a file, or an ``oci://`` reference pulled into the
+        cache), check that it is built as a waPC actor (``host.toolchain.diagnose``: a note
+        for what may still run), then verify its claims."""
         path = f"actors[{index}]"
-        file = self.resolve(text)
-        try:
-            module = file.read_bytes()
-        except OSError as exc:
-            self._bad(
-                path,
-                f"cannot read {file}: {exc.strerror}",
-                "check the path (relative paths start at the manifest's directory)",
-            )
-            return None
+        pulled = None
+        if is_reference(text):
+            pulled = self.pull(path, text)
+            if pulled is None:
+                return None
+            module, file, shown = pulled.data, pulled.path, text
+            resign = "re-sign it with `wascc claims sign` and push it again"
+        else:
+            file = self.resolve(text)
+            shown, resign = str(file), "re-sign it with `wascc claims sign`"
+            try:
+                module = file.read_bytes()
+            except OSError as exc:
+                self._bad(
+                    path,
+                    f"cannot read {file}: {exc.strerror}",
+                    "check the path (relative paths start at the manifest's directory)",
+                )
+                return None
         # Before the claims: re-signing a module built wrong does not help, rebuilding does.
-        diagnosed = check_actor_module(module, str(file))
+        diagnosed = check_actor_module(module, shown)
         severe = [problem for problem in diagnosed if problem.severe]
         if severe:
             # An entry shows one problem: any further build mistakes follow its fix.
@@ -216,9 +284,9 @@ class Checker:
             return None
         self.notes.extend(f"{path}: {problem}" for problem in diagnosed)
         try:
-            claims = validate_module(module, path=str(file), trusted_issuers=self.issuers)
+            claims = validate_module(module, path=shown, trusted_issuers=self.issuers)
         except WasccError as exc:
-            self._bad(path, str(exc), "re-sign it with `wascc claims sign`")
+            self._bad(path, str(exc), resign)
             return None
         changes: dict[str, Any] = {}
         if "memory_mb" in settings:
@@ -239,13 +307,45 @@ class Checker:
             max_queue=settings.get("max_queue", defaults.max_queue),
             limits=limits,
         )
-        return ActorEntry(index, file, claims, actor_settings)
+        if pulled is None:
+            return ActorEntry(index, file, claims, actor_settings)
+        return ActorEntry(
+            index, file, claims, actor_settings, text, pulled.manifest_digest, pulled.data
+        )
+
+    def pull(self, path: str, text: str) -> Pulled | None:
+        """The verified module the reference ``text`` names (from the registry, or from the
+        cache when pinned or when the registry is down); a problem at ``path`` otherwise."""
+        if self.registry is None:
+            self._bad(
+                path,
+                f"{text} is in a registry, and no module cache was given to pull it into",
+                "load the manifest with a data directory (RegistryAccess), as `wascc up` does",
+            )
+            return None
+        if self._store is None:
+            self._store = self.registry.store()
+        try:
+            return self._store.pull(text)
+        except OciError as exc:
+            self._bad(path, str(exc))
+            return None
 
     def capability(
         self, index: int, name: str, binding: str, config: Mapping[str, Any]
     ) -> CapabilityEntry | None:
         """Resolve one capability's provider class and check its config."""
         path = f"capabilities[{index}]"
+        if is_reference(name):
+            self._bad(
+                f"{path}.path",
+                f"{name} names a module in a registry, which would be a WebAssembly capability "
+                "provider: this host cannot load those yet",
+                "use a built-in provider (http_server, logging, keyvalue, messaging) or a "
+                "Python provider's import path (package.module:Class); those are the providers "
+                "today",
+            )
+            return None
         try:
             spec = resolve_provider(name)
         except ProviderLookupError as exc:
@@ -394,6 +494,8 @@ class Checker:
         )
 
     def _find_actor(self, ref: str, actors: list[ActorEntry], path: str) -> ActorEntry | None:
+        if is_reference(ref):
+            return self._find_pulled(ref, actors, path)
         if is_public_key(ref) and ref.startswith("M"):
             for actor in actors:
                 if actor.claims.subject == ref:
@@ -414,6 +516,23 @@ class Checker:
             f"{ref!r} is neither an actor's public key nor the path of one of the "
             "manifest's actors",
             "use the key from `wascc claims inspect` or the same path as in actors",
+        )
+        return None
+
+    def _find_pulled(self, ref: str, actors: list[ActorEntry], path: str) -> ActorEntry | None:
+        """The actor listed by the same ``oci://`` reference (spelt alike once parsed)."""
+        try:
+            wanted = str(Reference.parse(ref))
+        except OciError as exc:
+            self._bad(path, str(exc))
+            return None
+        for actor in actors:
+            if actor.reference is not None and str(Reference.parse(actor.reference)) == wanted:
+                return actor
+        self._bad(
+            path,
+            f"{ref} is not the reference of one of the manifest's actors",
+            "write it as in actors, or use the actor's key from `wascc claims inspect`",
         )
         return None
 

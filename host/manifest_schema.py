@@ -29,13 +29,14 @@ __all__ = [
     "RawCapability",
     "RawLattice",
     "RawManifest",
+    "RawRegistry",
     "RawTrust",
     "expand_env",
     "parse_document",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
-_TOP = {"labels", "lattice", "trust", "actors", "capabilities", "bindings"}
+_TOP = {"labels", "lattice", "trust", "registry", "actors", "capabilities", "bindings"}
 _NOTHING_TO_DO = (
     "list actors (signed modules) to run, capabilities (providers) to load, or a lattice "
     "section (or --lattice) to join"
@@ -62,6 +63,7 @@ _TRUST_KEYS = {
     "clock_skew",
     "replay_window",
 }
+_REGISTRY_KEYS = {"allow_latest", "insecure"}
 # Per-actor settings: (integer?, minimum, maximum, why the maximum), as README.md says.
 ACTOR_RANGES: dict[str, tuple[bool, float, float, str]] = {
     "max_instances": (True, 1, 1024, "each instance holds its own linear memory"),
@@ -154,6 +156,16 @@ class RawTrust:
     account_seed: str | None = field(default=None, repr=False)  # set when resolved from a seed
 
 
+@dataclass(frozen=True)
+class RawRegistry:
+    """The ``registry`` section: how ``oci://`` modules are pulled (``--allow-latest`` and
+    ``--insecure`` override it). ``allow_latest``: a reference may name ``:latest`` (or no
+    tag) without a digest; ``insecure``: registries are spoken to over plain HTTP."""
+
+    allow_latest: bool = False
+    insecure: bool = False
+
+
 @dataclass
 class RawManifest:
     """Every well-formed entry of the file, plus the problems found so far."""
@@ -161,6 +173,7 @@ class RawManifest:
     labels: dict[str, str] = field(default_factory=dict)
     lattice: RawLattice | None = None
     trust: RawTrust | None = None
+    registry: RawRegistry | None = None
     actors: list[RawActor] = field(default_factory=list)
     capabilities: list[RawCapability] = field(default_factory=list)
     bindings: list[RawBinding] = field(default_factory=list)
@@ -387,6 +400,8 @@ def parse_document(data: Any, expanded: set[str], *, lattice: bool = False) -> R
             raw.lattice = _lattice(fields, top["lattice"])
         if "trust" in top:
             raw.trust = _trust(fields, top["trust"])
+        if "registry" in top:
+            raw.registry = _registry(fields, top["registry"])
         for name, reader in (
             ("actors", _actor),
             ("capabilities", _capability),
@@ -539,6 +554,26 @@ def _trust(fields: _Fields, item: object) -> RawTrust | None:
         numbers["clock_skew"],
         numbers["replay_window"],
     )
+
+
+def _registry(fields: _Fields, item: object) -> RawRegistry | None:
+    """``registry: {allow_latest?, insecure?}``."""
+    entry = fields.mapping(item, "registry", _REGISTRY_KEYS, set())
+    if entry is None:
+        return None
+    flags: dict[str, bool] = {}
+    for key in sorted(_REGISTRY_KEYS):
+        value = entry.get(key, False)
+        if not isinstance(value, bool):
+            fields.bad(
+                f"registry.{key}",
+                f"expected true or false, got {_kind(value)}",
+                "write true or false",
+                value,
+            )
+            value = False
+        flags[key] = value
+    return RawRegistry(**flags)
 
 
 def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:

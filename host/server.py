@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from wascc.host.admin import AdminServer
 from wascc.host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
-from wascc.host.host import Host
+from wascc.host.host import ActorSource, Host
 from wascc.host.lattice import Lattice, LatticeConfig
 from wascc.host.manifest import BindingEntry, Manifest
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
@@ -145,7 +145,16 @@ class HostServer:
             if self.lattice is not None:  # before the manifest: it may bind remote providers
                 await self._join_lattice()
             for actor in manifest.actors:
-                await self.host.add_actor(actor.path, settings=actor.settings)
+                if actor.module is not None and actor.reference and actor.digest:
+                    # The very bytes the manifest's checks verified, pulled from a registry.
+                    await self.host.add_actor(
+                        actor.module,
+                        settings=actor.settings,
+                        path=str(actor.path),
+                        source=ActorSource(actor.reference, actor.digest),
+                    )
+                else:
+                    await self.host.add_actor(actor.path, settings=actor.settings)
             for cap in manifest.capabilities:
                 try:
                     provider = cap.spec.build(cap.config, config.data_dir)

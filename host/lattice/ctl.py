@@ -3,6 +3,9 @@
 Every command takes ``--lattice URL``, ``--lattice-creds FILE`` and ``--namespace NS`` like
 ``wascc up`` and connects once (no retries: a control command should fail fast with the
 reason). Output is text for people or, with ``-o json``, one JSON document for scripts.
+``start actor`` and ``update actor`` take a file or an ``oci://`` reference, pulled and
+verified here (``--insecure``, ``--allow-latest``, the cache in ``--data-dir``) before the
+module is sent; each host verifies it again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from wascc.host.cli import DATA_ENV, ModuleOrReference, pull_module, registry_options
 from wascc.host.errors import WasccError
 from wascc.host.lattice import control
 from wascc.host.lattice.client import LatticeClient, Message
@@ -23,7 +27,9 @@ from wascc.host.lattice.command import CONTROLLER_KINDS, Controller
 from wascc.host.lattice.events import parse_event
 from wascc.host.lattice.inventory import gather
 from wascc.host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from wascc.host.oci.reference import Reference
 from wascc.host.trust.options import key_option
+from wascc.keys.cli import friendly_errors
 from wascc.keys.creds import CredentialsError, UserCredentials, load_creds_file
 
 __all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
@@ -138,6 +144,27 @@ _timeout_opt = click.option(
 )
 
 
+_MODULE = ModuleOrReference(click.Path(path_type=Path, exists=True, dir_okay=False))
+_cache_opt = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help=f"Where pulled oci:// modules are cached [default: ${DATA_ENV} or ~/.wascc/data].",
+)
+
+
+def _module(
+    source: Path | Reference, data_dir: Path | None, insecure: bool | None, allow: bool | None
+) -> bytes:
+    """The bytes of the module file, or of the verified module the reference names."""
+    if isinstance(source, Path):
+        try:
+            return source.read_bytes()
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {source}: {exc.strerror}") from None
+    with friendly_errors():
+        return pull_module(source, data_dir=data_dir, insecure=insecure, allow_latest=allow).data
+
+
 def parse_labels(values: tuple[str, ...], option: str) -> dict[str, str]:
     """``("k=v", ...)`` → ``{k: v}``; a usage error names ``option`` otherwise."""
     labels: dict[str, str] = {}
@@ -209,6 +236,9 @@ def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
                 rev = item.get("rev")  # None: an unversioned module, "-" like a missing name
                 rev_cell = "-" if rev is None else rev
                 detail = f"{item['key']}  {item.get('name') or '-'}  rev {rev_cell}"
+                source = item.get("source")
+                if isinstance(source, dict) and source.get("reference"):
+                    detail += f"  {source['reference']}"  # pulled from a registry
             elif kind == "bindings":
                 detail = f"{item['actor']}  {item['contract_id']}  {item['binding']}"
             else:
@@ -246,20 +276,31 @@ def start_group() -> None:
 
 
 @start_group.command("actor")
-@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE|oci://REF", type=_MODULE)
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
 @_signer_opts
 @click.option("--host", "host_id", help="Run it on this host (its N… id).")
 @click.option("--constraint", multiple=True, help="Auction among hosts with label key=value.")
+@_cache_opt
+@registry_options
 def start_actor(
-    file: Path, url: str, namespace: str | None, host_id: str | None, constraint: tuple[str, ...]
+    *,
+    file: Path | Reference,
+    url: str,
+    namespace: str | None,
+    host_id: str | None,
+    constraint: tuple[str, ...],
+    data_dir: Path | None,
+    insecure: bool | None,
+    allow_latest: bool | None,
 ) -> None:
-    """Start the signed actor FILE on a host (given, or won by auction)."""
+    """Start the signed actor FILE (or the one oci://REF names) on a host (given, or won by
+    auction)."""
     constraints = parse_labels(constraint, "--constraint")
     signer = _controller(click.get_current_context())
-    module = file.read_bytes()
+    module = _module(file, data_dir, insecure, allow_latest)
     answer = _run(
         url,
         namespace,
@@ -298,7 +339,7 @@ def update_group() -> None:
 
 
 @update_group.command("actor")
-@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("file", metavar="FILE|oci://REF", type=_MODULE)
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
@@ -310,12 +351,22 @@ def update_group() -> None:
     help="Accept a module signed by another account than the running one (the hosts must "
     "list it among their trusted issuers).",
 )
+@_cache_opt
+@registry_options
 def update_actor(
-    file: Path, url: str, namespace: str | None, force: bool, rotate_issuer: bool
+    *,
+    file: Path | Reference,
+    url: str,
+    namespace: str | None,
+    force: bool,
+    rotate_issuer: bool,
+    data_dir: Path | None,
+    insecure: bool | None,
+    allow_latest: bool | None,
 ) -> None:
-    """Live-update the actor of FILE wherever it runs."""
+    """Live-update the actor of FILE (or of the module oci://REF names) wherever it runs."""
     signer = _controller(click.get_current_context())
-    module = file.read_bytes()
+    module = _module(file, data_dir, insecure, allow_latest)
     answers = _run(
         url,
         namespace,

@@ -48,6 +48,7 @@ def host_inventory(
                 "caps": actor["claims"].get("caps", []),
                 "claims": actor["claims"],
                 "instances": actor["instances"],
+                "source": actor.get("source"),
             }
             for actor in inventory["actors"]
         ]

@@ -11,7 +11,9 @@ The actor's claims decide what runs, each bound with its defaults under the bind
 ``wascc:messaging``    NATS at ``--nats URL``; refused without it
 ==================  ==========================================================
 
-Any other capability is refused: a manifest says which provider serves it. The result is
+The module may be in a registry (``oci://...``): it is pulled through the data directory's
+cache (``RegistryAccess``) and checked exactly like a file. Any other capability is
+refused: a manifest says which provider serves it. The result is
 the ``Manifest`` that the equivalent manifest file would give, made by the same checks
 (``host.manifest_check.Checker``), so that trust, limits, the admin endpoint and shutdown
 behave exactly as with a manifest.
@@ -27,8 +29,16 @@ from typing import Final
 
 from wascc.host.errors import ManifestError
 from wascc.host.manifest import Manifest, Problem
-from wascc.host.manifest_check import EXTRAS, HTTP_SERVER, ActorEntry, BindingEntry, Checker
+from wascc.host.manifest_check import (
+    EXTRAS,
+    HTTP_SERVER,
+    ActorEntry,
+    BindingEntry,
+    Checker,
+    RegistryAccess,
+)
 from wascc.host.manifest_schema import RawBinding
+from wascc.host.oci.reference import Reference
 from wascc.host.toolchain.diagnose import check_actor_module, is_wasm_file
 from wascc.keys.errors import ClaimsError
 from wascc.keys.wasm import find_token
@@ -55,7 +65,7 @@ _BINDING: Final = re.compile(r"bindings\[(\d+)\]")
 class SingleActorInvalid(ManifestError):
     """The module cannot run alone: ``problems`` lists why, each with its fix."""
 
-    def __init__(self, file: Path, problems: list[str]) -> None:
+    def __init__(self, file: Path | Reference, problems: list[str]) -> None:
         self.file = file
         self.problems = tuple(problems)
         lines = "\n".join(f"  {problem}" for problem in problems)
@@ -74,17 +84,31 @@ class _Provided:
 
 
 def single_actor_manifest(
-    file: Path,
+    file: Path | Reference,
     *,
     http_port: int = DEFAULT_HTTP_PORT,
     nats: str | None = None,
     reserved_ports: Mapping[int, str] | None = None,
     lattice: bool = False,
     issuers: Collection[str] | None = None,
+    registry: RegistryAccess | None = None,
 ) -> Manifest:
-    """The manifest that runs the signed actor in ``file`` with the providers its claims ask
-    for; ``SingleActorInvalid`` lists every reason it cannot (a build mistake, no signature,
-    a capability this mode cannot provide, a port taken)."""
+    """The manifest that runs the signed actor in ``file`` (or pulled from the registry
+    ``file`` names, with ``registry``) with the providers its claims ask for;
+    ``SingleActorInvalid`` lists every reason it cannot (a build mistake, no signature, a
+    capability this mode cannot provide, a port taken, a pull refused)."""
+    if isinstance(file, Reference):
+        checker = Checker(
+            Path.cwd(),
+            dict(reserved_ports or {}),
+            lattice=lattice,
+            issuers=None if issuers is None else tuple(issuers),
+            registry=registry,
+        )
+        actor = checker.actor(0, str(file), {})
+        if actor is None:
+            raise SingleActorInvalid(file, _rendered(checker.problems, []))
+        return _with_providers(checker, file, actor, actor.path, http_port=http_port, nats=nats)
     severe = [p for p in check_actor_module(file, str(file)) if p.severe]
     if severe:
         raise SingleActorInvalid(file, [str(problem) for problem in severe])
@@ -111,6 +135,19 @@ def single_actor_manifest(
     actor = checker.actor(0, str(file.resolve()), {})
     if actor is None:
         raise SingleActorInvalid(file, _rendered(checker.problems, []))
+    return _with_providers(checker, file, actor, file, http_port=http_port, nats=nats)
+
+
+def _with_providers(
+    checker: Checker,
+    file: Path | Reference,
+    actor: ActorEntry,
+    manifest_file: Path,
+    *,
+    http_port: int,
+    nats: str | None,
+) -> Manifest:
+    """The manifest of ``actor`` with the providers its claims ask for, checked."""
     provided = _providers(file, actor, http_port, nats)
     capabilities = []
     for index, entry in enumerate(provided):
@@ -129,7 +166,7 @@ def single_actor_manifest(
     if checker.problems:
         raise SingleActorInvalid(file, _rendered(checker.problems, provided))
     return Manifest(
-        file,
+        manifest_file,
         {},
         (actor,),
         tuple(capabilities),
@@ -158,7 +195,9 @@ def describe_providers(manifest: Manifest) -> list[str]:
     return lines
 
 
-def _providers(file: Path, actor: ActorEntry, http_port: int, nats: str | None) -> list[_Provided]:
+def _providers(
+    file: Path | Reference, actor: ActorEntry, http_port: int, nats: str | None
+) -> list[_Provided]:
     """The providers for the actor's claims (in the order claimed); ``SingleActorInvalid``
     for a capability this mode cannot provide."""
     provided: list[_Provided] = []

@@ -51,6 +51,7 @@ def _heavy_imports(*args: str, cwd: str) -> list[str]:
         ("claims", "--help"),
         ("new", "--help"),
         ("build", "--help"),
+        ("push", "--help"),
     ],
     ids=" ".join,
 )
