@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -23,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.report import Section
-from bench.served import free_port
+from bench.served import free_port, stop, wascc_argv
 from bench.signing import sign_throwaway
 from wascc.host.oci.store import ModuleStore
 
@@ -46,11 +44,6 @@ directory again: the pinned module comes from the cache without contacting the r
 and its compiled code from the module cache. The file rows are the floor: what the registry
 adds is the difference.
 """
-
-
-def _wascc() -> list[str]:
-    script = Path(sys.executable).with_name("wascc")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "wascc.host.cli"]
 
 
 @contextlib.contextmanager
@@ -82,18 +75,13 @@ def _registry(workdir: Path) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"127.0.0.1:{port}"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 def _start_time(source: str, data_dir: Path, workdir: Path, http: bool) -> float:
     """Seconds from spawning ``wascc up SOURCE`` to its ``host ready`` line."""
     out = workdir / "up.out"
-    argv = [*_wascc(), "up", source, "--data-dir", str(data_dir), "--log-level", "warning"]
+    argv = [*wascc_argv(), "up", source, "--data-dir", str(data_dir), "--log-level", "warning"]
     argv += ["--insecure", *(["--http", "0"] if http else [])]
     launched = time.perf_counter()
     with out.open("wb") as stdout:
@@ -106,12 +94,7 @@ def _start_time(source: str, data_dir: Path, workdir: Path, http: bool) -> float
             time.sleep(0.002)
         return time.perf_counter() - launched
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _rows(workdir: Path, registry: str) -> tuple[list[tuple[str, ...]], list[str]]:

@@ -41,8 +41,10 @@ __all__ = [
     "rounds_text",
     "row",
     "spawn",
+    "stop",
     "verdict",
     "warm_up",
+    "wascc_argv",
     "wascc_up",
 ]
 
@@ -139,15 +141,21 @@ def spawn(
         yield Server(proc, launched, log)
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
-def _wascc() -> list[str]:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` has not exited after ``timeout`` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wascc_argv() -> list[str]:
+    """How to run ``wascc``: the venv's script, else ``python -m wascc.host.cli``."""
     script = Path(sys.executable).with_name("wascc")
     return [str(script)] if script.exists() else [sys.executable, "-m", "wascc.host.cli"]
 
@@ -157,7 +165,7 @@ def wascc_up(
 ) -> contextlib.AbstractContextManager[Server]:
     """``wascc up MANIFEST --expand-env --data-dir DATA_DIR --log-level warning``, run from
     the manifest's directory and stopped with SIGTERM."""
-    argv = [*_wascc(), "up", str(manifest), "--expand-env", "--data-dir", str(data_dir)]
+    argv = [*wascc_argv(), "up", str(manifest), "--expand-env", "--data-dir", str(data_dir)]
     argv += ["--log-level", "warning"]
     return spawn(argv, env=env, cwd=manifest.parent, log=log)
 

@@ -17,6 +17,7 @@ from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
 from wascc.host import ActorSettings, Host
 from wascc.host.errors import ActorNotFound
+from wascc.host.host import ActorSource
 from wascc.host.lattice import (
     Entity,
     Lattice,
@@ -30,7 +31,7 @@ from wascc.host.lattice import (
 from wascc.host.lattice.command import Controller
 from wascc.host.lattice.control import auction, launch, terminate, update
 from wascc.host.lattice.errors import LatticeTimeout, LatticeUnavailable
-from wascc.host.lattice.inventory import gather
+from wascc.host.lattice.inventory import gather, host_inventory
 from wascc.host.testing import FunctionProvider
 from wascc.host.trust import TrustPolicy
 from wascc.keys.nkeys import KeyPair
@@ -336,3 +337,17 @@ async def test_join_before_nats_starts(
                     await peer.leave()
         finally:
             await lattice.leave()
+
+
+async def test_the_actors_inventory_carries_each_actors_source(host: Host, signer: Signer) -> None:
+    """`wascc ctl get actors` shows where a module came from: the registry reference and
+    digest of an actor pulled from one, nothing for a file's."""
+    reference = "oci://127.0.0.1:5000/actors/echo@sha256:" + "a" * 64
+    await host.add_actor(signer.sign("echo"), source=ActorSource(reference, "sha256:" + "a" * 64))
+    await host.add_actor(signer.sign("ponger"))
+    answer = host_inventory("actors", host, "N" + "A" * 55, time.monotonic(), {})
+    sources = {actor["name"]: actor["source"] for actor in answer["actors"]}
+    assert sources == {
+        "echo": {"reference": reference, "digest": "sha256:" + "a" * 64},
+        "ponger": None,
+    }
