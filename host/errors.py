@@ -23,6 +23,7 @@
     │   ├── ActorAlreadyRunning
     │   ├── RevisionNotNewer
     │   ├── ProviderNotFound
+    │   ├── NotAnActor                     a capability provider's module given as an actor
     │   └── ModuleLoadError                compile/link/instantiate/start failed
     ├── ProviderError                      a provider failed to start, bind or serve
     ├── ManifestError
@@ -60,6 +61,7 @@ __all__ = [
     "LatticeError",
     "ManifestError",
     "ModuleLoadError",
+    "NotAnActor",
     "NotAuthorized",
     "ProviderCallError",
     "ProviderError",
@@ -182,6 +184,24 @@ class RevisionNotNewer(HostError):
 
 class ProviderNotFound(HostError):
     """No provider for that contract and binding is loaded."""
+
+
+class NotAnActor(HostError):
+    """The module's claims say it is a capability provider (``prov: true``): it serves
+    actors, it is not one, and it does not load where actors do."""
+
+    WHY = (
+        "is signed as a capability provider (prov: true), not as an actor: a provider serves "
+        "actors and belongs under capabilities:, not actors:"
+    )
+    FIX = (
+        "to run it as an actor, sign it again without --provider; this host does not load "
+        "capability providers written in wasm yet"
+    )
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(f"{where} {self.WHY}; {self.FIX}")
 
 
 class ModuleLoadError(HostError):

@@ -35,6 +35,7 @@ from wascc.host.errors import (
     CapabilityNotClaimed,
     HostError,
     ModuleLoadError,
+    NotAnActor,
     NotAuthorized,
     ProviderError,
     ProviderNotFound,
@@ -201,6 +202,8 @@ class Host:
 
     def _validate(self, module: bytes, path: str | None) -> Claims:
         claims = validate_module(module, path=path, trusted_issuers=self.trust.issuers)
+        if claims.provider:
+            raise NotAnActor(path or _label(claims))
         if self.authorizer is not None and not self.authorizer.can_load(claims):
             raise NotAuthorized(f"the host's authorizer refused to load actor {_label(claims)}")
         return claims

@@ -35,6 +35,7 @@ from wascc.host.capabilities import (
     resolve_provider,
 )
 from wascc.host.engine import Limits
+from wascc.host.errors import NotAnActor
 from wascc.host.manifest_schema import Problem, RawBinding, RawRegistry
 from wascc.host.oci.credentials import Credentials
 from wascc.host.oci.errors import OciError
@@ -287,6 +288,9 @@ class Checker:
             claims = validate_module(module, path=shown, trusted_issuers=self.issuers)
         except WasccError as exc:
             self._bad(path, str(exc), resign)
+            return None
+        if claims.provider:
+            self._bad(path, f"{shown} {NotAnActor.WHY}", NotAnActor.FIX)
             return None
         changes: dict[str, Any] = {}
         if "memory_mb" in settings:

@@ -388,6 +388,7 @@ def inspect_command(file: str, fmt: str) -> None:
         rows = [
             ("Account", record["account"]),
             ("Module", record["module"]),
+            ("Kind", "capability provider (prov: true)" if record["provider"] else "actor"),
             ("Name", record["name"] or "(none)"),
             ("Issued", _when(record["issued_at"])),
             ("Expires", _when(record["expires"])),

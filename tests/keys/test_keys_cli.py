@@ -189,7 +189,17 @@ def test_inspect_text(actor_file: Path) -> None:
     assert result.exit_code == 0
     for label in ("Account  A", "Module  M", "Name  demo", "Expires  never", "Revision  1"):
         assert label in result.stdout
+    assert "Kind  actor\n" in result.stdout
     assert "Signature valid  yes" in result.stdout
+
+
+def test_inspect_text_names_a_provider(actor_file: Path) -> None:
+    """The provider flag shows in text form too, not only in -o json."""
+    run("claims", "sign", str(actor_file), "--name", "kv", "--provider")
+    result = run("claims", "inspect", str(actor_file.with_name("actor_s.wasm")))
+    assert result.exit_code == 0
+    assert "Kind  capability provider (prov: true)" in result.stdout
+    assert "Module  V" in result.stdout
 
 
 @pytest.mark.parametrize(
