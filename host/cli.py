@@ -21,9 +21,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,8 +32,15 @@ import click
 from wascc.host.admin_token import TOKEN_ENV, AdminToken, find_token
 from wascc.host.errors import ModuleLoadError, WasccError
 from wascc.host.logconfig import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from wascc.host.oci.errors import ReferenceInvalid
-from wascc.host.oci.reference import Reference, is_reference
+from wascc.host.oci.options import (
+    DATA_ENV,
+    ModuleOrReference,
+    default_data_dir,
+    pull_module,
+    registry_access,
+    registry_options,
+)
+from wascc.host.oci.reference import Reference
 from wascc.host.toolchain.diagnose import check_actor_module, is_wasm_file
 from wascc.host.trust.options import (
     key_option,
@@ -48,17 +55,14 @@ from wascc.keys.nkeys import KeyPair
 
 if TYPE_CHECKING:
     from wascc.host.manifest import Manifest, RegistryAccess
-    from wascc.host.oci.store import Pulled
     from wascc.host.server import ServerConfig
 
-__all__ = ["ModuleOrReference", "default_data_dir", "main", "pull_module", "registry_options"]
+__all__ = ["main"]
 
 logger = logging.getLogger("wascc.cli")
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-DATA_ENV = "WASCC_DATA"
 DEFAULT_RPC_TIMEOUT = 2.0
 _SNIFF_BYTES = 64 * 1024
 _UP_EXPECTS = (
@@ -89,73 +93,6 @@ class _Address(click.ParamType[tuple[str, int], Any]):
 
 
 ADDRESS = _Address()
-
-
-class ModuleOrReference(click.ParamType[Path | Reference, Any]):
-    """A file (checked as ``path`` checks it) or an ``oci://`` reference, parsed: a usage
-    error naming what is wrong with it."""
-
-    name = "FILE|oci://REF"
-
-    def __init__(self, path: click.Path) -> None:
-        self.path = path
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Path | Reference:
-        if isinstance(value, Path | Reference):
-            return value
-        text = str(value)
-        if is_reference(text):
-            try:
-                return Reference.parse(text)
-            except ReferenceInvalid as exc:
-                self.fail(str(exc), param, ctx)
-        converted = self.path.convert(value, param, ctx)
-        return converted if isinstance(converted, Path) else Path(os.fsdecode(converted))
-
-
-def registry_options(function: F) -> F:
-    """``--insecure`` and ``--allow-latest``: how a command pulls ``oci://`` modules."""
-    function = click.option(
-        "--allow-latest",
-        is_flag=True,
-        default=None,
-        help="Accept oci:// references to :latest (or no tag) without a digest, though they "
-        "may change at any push [default: the manifest's registry.allow_latest, else no].",
-    )(function)
-    return click.option(
-        "--insecure",
-        is_flag=True,
-        default=None,
-        help="Pull oci:// modules over plain HTTP (a local test registry) [default: the "
-        "manifest's registry.insecure, else TLS].",
-    )(function)
-
-
-def default_data_dir() -> Path:
-    """Where a host keeps data and caches: ``$WASCC_DATA``, else ``~/.wascc/data`` (``up``,
-    ``push`` and ``pull`` share it, so that a pulled module is in the cache ``up`` reads)."""
-    configured = os.environ.get(DATA_ENV)
-    return Path(configured).expanduser() if configured else Path.home() / ".wascc" / "data"
-
-
-def _registry_access(
-    data_dir: Path | None, insecure: bool | None, allow_latest: bool | None
-) -> RegistryAccess:
-    """How ``oci://`` modules are pulled: into the cache of ``data_dir`` (default: the data
-    directory), the flags not given left to the manifest."""
-    from wascc.host.manifest import RegistryAccess
-
-    return RegistryAccess(data_dir or default_data_dir(), insecure, allow_latest)
-
-
-def pull_module(
-    reference: Reference, *, data_dir: Path | None, insecure: bool | None, allow_latest: bool | None
-) -> Pulled:
-    """The verified module ``reference`` names, through the data directory's cache: what a
-    command sends to a host (which verifies it again). ``OciError`` names the fix."""
-    return _registry_access(data_dir, insecure, allow_latest).store().pull(reference)
 
 
 def _load(
@@ -332,7 +269,7 @@ def validate_command(
         expand_env,
         lattice=bool(lattice),
         expects=_VALIDATE_EXPECTS,
-        registry=_registry_access(data_dir, insecure, allow_latest),
+        registry=registry_access(data_dir, insecure, allow_latest),
     )
     for note in checked.notes:
         click.echo(f"note: {manifest}: {note}")
@@ -472,7 +409,7 @@ def up_command(  # click passes options by keyword
     labels = parse_labels(label, "--label")
     reserved = {admin[1]: "the admin endpoint (--admin)"} if admin and admin[1] else None
     issuers = public_keys(trust_issuer, "account", "--trust-issuer") if trust_issuer else None
-    registry = _registry_access(data_dir, insecure, allow_latest)
+    registry = registry_access(data_dir, insecure, allow_latest)
     if isinstance(manifest, Reference) or is_wasm_file(manifest):
         if expand_env:
             raise click.UsageError("--expand-env applies to a manifest, not to a module")

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import click
 
-from wascc.host.cli import DATA_ENV, ModuleOrReference, pull_module, registry_options
 from wascc.host.errors import WasccError
 from wascc.host.lattice import control
 from wascc.host.lattice.client import LatticeClient, Message
@@ -27,6 +26,7 @@ from wascc.host.lattice.command import CONTROLLER_KINDS, Controller
 from wascc.host.lattice.events import parse_event
 from wascc.host.lattice.inventory import gather
 from wascc.host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
+from wascc.host.oci.options import DATA_ENV, ModuleOrReference, pull_module, registry_options
 from wascc.host.oci.reference import Reference
 from wascc.host.trust.options import key_option
 from wascc.keys.cli import friendly_errors

@@ -4,7 +4,8 @@ through a verifying cache in the data directory.
 Public face: ``Reference`` and ``is_reference``, ``Credentials`` and ``find_credentials``,
 ``ModuleStore`` (``pull`` → ``Pulled``, ``push``) and the ``OciError`` tree
 (``host.oci.errors``). ``ModuleStore`` and ``Pulled`` are imported on first use: they bring
-in the HTTP client (oras, requests), which ``wascc --help`` must not pay for.
+in the HTTP client (oras, requests), which ``wascc --help`` must not pay for. The command
+line's options for modules that may come from a registry are in ``host.oci.options``.
 """
 
 from __future__ import annotations

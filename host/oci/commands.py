@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wascc.host.cli import DATA_ENV, default_data_dir
 from wascc.host.oci.credentials import PASSWORD_ENV, USER_ENV, Credentials, find_credentials
+from wascc.host.oci.options import DATA_ENV, default_data_dir
 from wascc.host.oci.reference import Reference
 from wascc.keys.claims import validate_module
 from wascc.keys.cli import friendly_errors
