@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wascc.host.suggest import did_you_mean
 from wascc.host.typing import BindingValue, Provider
+from wascc.keys.suggest import CONTRACT_CUTOFF, did_you_mean
 
 __all__ = [
     "BUILTINS",
@@ -48,9 +48,6 @@ BUILTIN_CONTRACTS: frozenset[str] = frozenset(
 """Every contract a host serves with providers of its own (``wascc:extras`` is built in)."""
 
 _BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()}
-# Contract ids share their namespace ("wascc:"), which lifts every pair's similarity: below
-# this, a near miss is as likely another contract (wascc:graphdb, 0.64 to wascc:extras).
-_CONTRACT_CUTOFF = 0.85
 _METHODS = ("start", "stop", "bind_actor", "remove_actor", "handle")
 _DATA_DIR = "data_dir"
 
@@ -145,7 +142,7 @@ def resolve_provider(name: str) -> ProviderSpec:
 def contract_hint(contract: str, known: Iterable[str]) -> str:
     """``" (did you mean wascc:http_server?)"`` when ``contract`` looks like a typo of one
     of the ``known`` contract ids, else ``""``."""
-    return did_you_mean(contract, known, cutoff=_CONTRACT_CUTOFF)
+    return did_you_mean(contract, known, cutoff=CONTRACT_CUTOFF)
 
 
 def declared_values(cls: type[Any], name: str | None = None) -> tuple[BindingValue, ...] | None:

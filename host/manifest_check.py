@@ -40,7 +40,6 @@ from wascc.host.manifest_schema import Problem, RawBinding, RawRegistry
 from wascc.host.oci.credentials import Credentials
 from wascc.host.oci.errors import OciError
 from wascc.host.oci.reference import Reference, is_reference
-from wascc.host.suggest import did_you_mean
 from wascc.host.toolchain.diagnose import check_actor_module
 from wascc.host.typing import RESERVED_VALUE_PREFIX, BindingValue
 from wascc.keys.claims import Claims, validate_module
@@ -48,6 +47,7 @@ from wascc.keys.creds import CredentialsError, load_creds_file
 from wascc.keys.errors import WasccError, WrongKeyKind
 from wascc.keys.nkeys import KeyKind, KeyPair, is_public_key
 from wascc.keys.store import load_key_of
+from wascc.keys.suggest import did_you_mean
 from wascc.keys.vouch import read_voucher
 
 if TYPE_CHECKING:

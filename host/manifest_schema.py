@@ -18,8 +18,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from wascc.host.suggest import closest
 from wascc.keys.nkeys import KeyKind, is_public_key, with_article
+from wascc.keys.suggest import closest
 
 __all__ = [
     "ACTOR_RANGES",

@@ -1,7 +1,9 @@
 """Keys (nkeys), signed-module claims (wascap JWT) and the keygen CLI.
 
-The lowest layer of wascc-py: it knows nothing of the host. The CLI groups live in
-``keys.cli`` (not re-exported here, so that importing ``keys`` does not import click).
+The lowest layer of wascc-py: it knows nothing of the host. ``keys.suggest`` (the
+did-you-mean for names people type) lives here so that every layer shares one rule. The CLI
+groups live in ``keys.cli`` (not re-exported here, so that importing ``keys`` does not import
+click).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ only where the user asked for them (``keys gen``, ``keys list --show-seeds``).
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import time
@@ -34,6 +33,7 @@ from wascc.keys.nkeys import (
     with_article,
 )
 from wascc.keys.store import keys_dir, list_keys, load_key, load_or_create, save_key
+from wascc.keys.suggest import CONTRACT_CUTOFF, closest
 from wascc.keys.vouch import vouch
 from wascc.keys.wasm import exports
 
@@ -48,8 +48,6 @@ CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
 }
 _FORMAT = click.Choice(["text", "json"])
 _DAY: Final = 86_400
-# host.suggest's rule for contract ids, restated: keys imports nothing of the host.
-_CONTRACT_CUTOFF: Final = 0.85
 
 
 @contextmanager
@@ -292,7 +290,7 @@ def sign_command(  # click passes options by keyword
     ]
     all_caps = list(dict.fromkeys([*caps, *shortcuts]))  # keep order, drop duplicates
     for cap in caps:
-        match = _misspelt_contract(cap)
+        match = closest(cap, WELL_KNOWN_CAPABILITIES, cutoff=CONTRACT_CUTOFF)
         if match is not None:
             click.echo(
                 f"Warning: --cap {cap} is not a well-known contract (did you mean {match}?); "
@@ -332,18 +330,6 @@ def sign_command(  # click passes options by keyword
     _write(target, signed)
     click.echo(f"Signed {target}: {subject_kind} {subject_pair.public_key}")
     click.echo(f"  issuer {issuer_pair.public_key}, capabilities: {', '.join(all_caps) or 'none'}")
-
-
-def _misspelt_contract(cap: str) -> str | None:
-    """The well-known contract id ``cap`` most likely misspells (one equal but for case,
-    else the closest), or ``None``: a custom contract id is allowed, so this only warns."""
-    known = {contract.casefold(): contract for contract in WELL_KNOWN_CAPABILITIES}
-    if cap in known.values():
-        return None
-    if cap.casefold() in known:
-        return known[cap.casefold()]
-    close = difflib.get_close_matches(cap.casefold(), known, n=1, cutoff=_CONTRACT_CUTOFF)
-    return known[close[0]] if close else None
 
 
 def _inspection_record(report: Inspection) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
-from wascc.host.suggest import did_you_mean
 from wascc.host.toolchain.errors import ToolchainError
+from wascc.keys.suggest import did_you_mean
 
 __all__ = [
     "LANGUAGES",

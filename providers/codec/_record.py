@@ -51,7 +51,7 @@ from typing import Any, Self
 import msgpack
 
 from wascc.host.errors import WasccError
-from wascc.host.suggest import closest
+from wascc.keys.suggest import closest
 
 __all__ = ["CodecError", "Kind", "Record", "WireField", "unpack_first"]
 

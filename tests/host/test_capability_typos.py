@@ -14,8 +14,8 @@ from wascc.host import Host
 from wascc.host.capabilities import BUILTIN_CONTRACTS, ProviderLookupError, resolve_provider
 from wascc.host.errors import CapabilityNotClaimed
 from wascc.host.manifest import ManifestInvalid, Problem, load_manifest
-from wascc.host.suggest import closest, did_you_mean
 from wascc.keys.cli import main
+from wascc.keys.suggest import closest, did_you_mean
 from wascc.providers.http import HttpServerProvider
 
 Write = Callable[[str], Path]

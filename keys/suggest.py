@@ -10,10 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["closest", "did_you_mean"]
+__all__ = ["CONTRACT_CUTOFF", "closest", "did_you_mean"]
 
 # difflib's default cut-off: below it, a "suggestion" is more often a distraction than a help.
 _CUTOFF = 0.6
+CONTRACT_CUTOFF = 0.85
+"""The cut-off for contract ids: they share their namespace ("wascc:"), which lifts every
+pair's similarity, so below this a near miss is as likely another contract (wascc:graphdb is
+0.64 similar to wascc:extras)."""
 
 
 def closest(word: str, choices: Iterable[str], *, cutoff: float = _CUTOFF) -> str | None:
