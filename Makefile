@@ -13,7 +13,7 @@ DEMO_ACTORS := echo kvcounter logger
 DEMO_STAMP := actors/build/.demo-built
 PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check -c constraints.txt
 
-.PHONY: setup actors run test lint typecheck pytest bench soak clean
+.PHONY: setup actors run pipeline test lint typecheck pytest bench soak clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ run: $(DEMO_STAMP)
 	$(VENV)/bin/wascc claims sign actors/build/kvcounter.wasm --name kvcounter -q -k
 	$(VENV)/bin/wascc claims sign actors/build/logger.wasm --name logger -q -l
 	$(VENV)/bin/wascc up examples/demo.yaml --expand-env --admin $(DEMO_ADMIN)
+
+# The data pipeline example (README.md, "A data pipeline"): PUT a file on PIPELINE_PORT (8084).
+pipeline: $(RUN_STAMP)
+	PY=$(PY) sh examples/pipeline.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wascc/__init__.py host providers keys tests bench actors

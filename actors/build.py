@@ -3,13 +3,16 @@
     python actors/build.py [--force] [NAME ...]
 
 C actors (actors/<name>.c) become actors/build/<name>.wasm, compiled for wasm32-freestanding
-with the zig toolchain from the `ziglang` package (`python -m ziglang cc`): no libc, no WASI,
-imports only from module "wapc". The big benchmark actor gets generated code from
-actors/build/gen/. WAT fixtures (actors/fixtures/<name>.wat) become
-actors/build/fixtures/<name>.wasm via wasmtime.wat2wasm. Modules are left unsigned.
+with the zig toolchain from the `ziglang` package (`python -m ziglang cc`): no libc, imports
+only from module "wapc" and, for the samples that use WASI (blobstore, wordcount, pipeline,
+wasiprobe: raw imports declared in actors/include/wasi.h), "wasi_snapshot_preview1". The big
+benchmark actor gets generated code from actors/build/gen/. WAT fixtures
+(actors/fixtures/<name>.wat) become actors/build/fixtures/<name>.wasm via wasmtime.wat2wasm.
+Modules are left unsigned.
 
 Outputs newer than all their inputs (sources, headers, this script) are skipped; every output
-is validated with wasmtime and written atomically. Exit status 1 if anything failed.
+is validated with wasmtime (and a C module's imports checked) and written atomically. Exit
+status 1 if anything failed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import wasmtime
 
 from wascc.host.toolchain.build import CFLAGS as TOOLCHAIN_CFLAGS
 from wascc.host.toolchain.build import LDFLAGS as TOOLCHAIN_LDFLAGS
+from wascc.host.toolchain.diagnose import imports as module_imports
 
 ACTORS_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = ACTORS_DIR / "include"
@@ -40,7 +44,20 @@ FIXTURES_OUT = BUILD_DIR / "fixtures"
 ZIG_CACHE = BUILD_DIR / ".zig-cache"
 
 # The actors that `make actors` builds, in the order they are reported.
-ACTORS = ("echo", "kvcounter", "logger", "pinger", "ponger", "messenger", "big")
+ACTORS = (
+    "echo",
+    "kvcounter",
+    "logger",
+    "pinger",
+    "ponger",
+    "messenger",
+    "relay",
+    "blobstore",
+    "wordcount",
+    "pipeline",
+    "wasiprobe",
+    "big",
+)
 
 # The flags of `wascc build` (one place for both), plus -Werror: the samples compile clean.
 CFLAGS = (*TOOLCHAIN_CFLAGS, "-Werror", f"-I{INCLUDE_DIR}")
@@ -219,6 +236,22 @@ def compile_wat(target: Target, tmp: Path) -> None:
     tmp.write_bytes(bytes(wasm))
 
 
+# What a C sample may import. The linker already refuses undefined symbols, but a declaration
+# with import_module() names any module it likes, and the host provides only these two.
+C_IMPORT_MODULES = frozenset({"wapc", "wasi_snapshot_preview1"})
+
+
+def check_imports(target: Target, module: bytes) -> None:
+    foreign = sorted(
+        f"{name[0]}.{name[1]}" for name in module_imports(module) if name[0] not in C_IMPORT_MODULES
+    )
+    if foreign:
+        raise BuildError(
+            f"{target.name}: imports {', '.join(foreign)}; a C sample may import only from "
+            f"{' and '.join(sorted(C_IMPORT_MODULES))} (define the function in the actor)"
+        )
+
+
 def build(target: Target) -> None:
     """Build one target into a temporary file, validate it, then move it into place."""
     target.output.parent.mkdir(parents=True, exist_ok=True)
@@ -229,10 +262,13 @@ def build(target: Target) -> None:
             compile_wat(target, tmp)
         else:
             compile_c(target, tmp)
+        data = tmp.read_bytes()
         try:
-            wasmtime.Module.validate(wasmtime.Engine(), tmp.read_bytes())
+            wasmtime.Module.validate(wasmtime.Engine(), data)
         except wasmtime.WasmtimeError as exc:
             raise BuildError(f"{target.name}: the output is not a valid module:\n{exc}") from exc
+        if not target.is_wat:
+            check_imports(target, data)
         os.replace(tmp, target.output)
     finally:
         tmp.unlink(missing_ok=True)

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SIZES = (("16 B", 16), ("1 KiB", 1024), ("64 KiB", 65536), ("1 MiB", 2**20))
 HOSTCALL_WAT = ROOT / "actors" / "build" / "fixtures" / "hostcall.wasm"
+COUNTER_WAT = ROOT / "actors" / "build" / "fixtures" / "counter.wasm"
 BIG = ROOT / "actors" / "build" / "big.wasm"
 
 
@@ -122,9 +123,22 @@ async def _hostcall_rows(seconds: float) -> tuple[list[tuple[str, ...]], float, 
             rate = await _rate(lambda k=key: host.call_actor(k, "Wait", b"x" * 16), seconds, 1)
             per_call[label] = 1e6 / rate
             rows.append((label, "", f"{rate:,.0f}/s", f"{1e6 / rate:.1f} µs", "", ""))
+    async with Host() as host:
+        # The same call served by a provider written in wasm (the counter fixture: it answers
+        # every call with a count, as little work as the async provider's echo).
+        counter = sign_throwaway(COUNTER_WAT.read_bytes(), "counter", provider=True)
+        await host.add_wasm_provider(counter, contract_id="test:slow")
+        key = (await host.add_actor(sign_throwaway(module, "hc", ("test:slow",)))).subject
+        await host.set_binding(key, "test:slow")
+        rate = await _rate(lambda k=key: host.call_actor(k, "Wait", b"x" * 16), seconds, 1)
+        label = "host call, wasm provider"
+        per_call[label] = 1e6 / rate
+        rows.append((label, "", f"{rate:,.0f}/s", f"{1e6 / rate:.1f} µs", "", ""))
     # Both on a worker thread; the difference is the provider call's trip to the loop and back.
     added = per_call["host call, async provider"] - per_call[rows[1][0]]
     rows.append(("one async provider call (the difference)", "", "", f"{added:.1f} µs", "", ""))
+    wasm = per_call["host call, wasm provider"] / per_call["host call, async provider"]
+    rows.append(("wasm provider / async provider (time per call)", "", "", f"{wasm:.2f}x", "", ""))
     floor = await _round_trip(seconds)
     rows.append(("floor: bare thread -> loop -> thread", "", "", f"{floor:.1f} µs", "", ""))
     return rows, added, floor
@@ -176,7 +190,11 @@ share of the floor the host keeps. Host calls: the `hostcall` fixture calls a pr
 per invocation. With a sync provider (answered on the calling thread) the actor runs inline
 on the event loop's thread, and once more on a worker thread (a host made with
 `inline=False`); with an async provider it runs on a worker thread and each host call is a
-trip to the event loop and back. *One async provider call* is the difference between the
+trip to the event loop and back. With a provider written in wasm (the `counter` fixture
+signed with `prov: true`, loaded with `Host.add_wasm_provider`) the actor runs on a worker
+thread, the call goes to the loop and on to one of the provider's instances (on a worker
+thread too) and back: the row next to it is the same call to the native async provider.
+*One async provider call* is the difference between the
 async row and the sync worker-thread row: what the trip to the loop adds to a call; under it,
 the floor of any such trip: a bare thread has the loop release a lock it then waits on
 (`call_soon_threadsafe` and `Lock.acquire`, nothing else; median). Load:
@@ -199,6 +217,7 @@ async def _section(seconds: float) -> Section:
     finally:
         logging.disable(logging.NOTSET)
     echo = float(rows[0][3].rstrip("x"))
+    wasm_ratio = next(row[3] for row in rows if row[0].startswith("wasm provider /"))
     return Section(
         f"Host core: echo through the host vs the raw floor ({seconds:g} s per figure)",
         METHOD,
@@ -211,6 +230,9 @@ async def _section(seconds: float) -> Section:
             f"({'meets' if added <= ASYNC_CALL_TARGET_US else 'misses'} the <= "
             f"{ASYNC_CALL_TARGET_US:g} µs target; a bare thread -> loop -> thread round trip "
             f"takes {floor:.1f} µs here)",
+            f"one host call to a provider written in wasm: {wasm_ratio} the time of the same "
+            "call to a native async provider (no target: the cost of running a provider in the "
+            "sandbox)",
         ],
     )
 

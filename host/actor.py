@@ -22,6 +22,7 @@ from wascc.host.health import ActorHealth, PenaltyBox
 from wascc.host.inline import InlinePolicy
 from wascc.host.pool import InstancePool, PoolClosed, PoolFull
 from wascc.host.wapc import HostCallHandler, WapcInstance
+from wascc.host.wasi import OutputSink, WasiGrants
 from wascc.host.workers import WorkerThreads
 from wascc.keys.claims import Claims
 
@@ -43,6 +44,7 @@ class ActorSettings:
     max_instances: int = 1
     max_queue: int = 1024
     limits: Limits | None = None
+    wasi: WasiGrants = field(default_factory=WasiGrants)  # default: nothing granted
 
 
 @dataclass(eq=False)
@@ -90,11 +92,21 @@ class Actor:
         fast: bool,
         loop_free: Callable[[], bool],
         penalty_box: PenaltyBox,
+        output: OutputSink | None = None,
+        sync: Callable[[WapcInstance], None] | None = None,
     ) -> None:
-        """Make the pool; instances are created on the worker threads as calls need them."""
+        """Make the pool; instances are created on the worker threads as calls need them.
+        ``output``: where WASI output granted to the log goes; ``sync``: run before each call
+        on an instance (``WapcInstance.set_sync``)."""
+        wasi = self.settings.wasi
 
         def make() -> WapcInstance:
-            return WapcInstance.create(engine, self.module, self.limits, handler, fast=fast)
+            instance = WapcInstance.create(
+                engine, self.module, self.limits, handler, fast=fast, wasi=wasi, output=output
+            )
+            if sync is not None:
+                instance.set_sync(sync)
+            return instance
 
         async def create() -> WapcInstance:
             try:
@@ -104,6 +116,7 @@ class Actor:
                     f"actor {self.label} trapped while starting (_start or wapc_init): {exc}"
                 ) from exc
 
+        self.handler = handler
         self._workers = workers
         self._inline = InlinePolicy(loop_free)
         self.health = ActorHealth(penalty_box, self.label, self.key)

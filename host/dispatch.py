@@ -151,6 +151,14 @@ class ActorHostCalls:
         """``__console_log``: same logger and fields as the logging provider's lines."""
         self._console.info("%s", line, extra=self._console_fields)
 
+    def wasi_output(self, stream: str, data: bytes) -> None:
+        """Standard output or error the actor's WASI grants send to its log: one line per
+        line written, on the same logger as ``console_log`` (errors as warnings)."""
+        level = logging.WARNING if stream == "stderr" else logging.INFO
+        for line in data.decode("utf-8", "replace").splitlines():
+            if line.strip():
+                self._console.log(level, "%s", line, extra=self._console_fields)
+
     def host_call(self, binding: str, namespace: str, operation: str, payload: bytes) -> bytes:
         """Authorize and route one call; every refusal is an exception whose text the guest
         receives as its host error."""

@@ -61,6 +61,7 @@ __all__ = [
     "LatticeError",
     "ManifestError",
     "ModuleLoadError",
+    "NotAProvider",
     "NotAnActor",
     "NotAuthorized",
     "ProviderCallError",
@@ -195,8 +196,26 @@ class NotAnActor(HostError):
         "actors and belongs under capabilities:, not actors:"
     )
     FIX = (
-        "to run it as an actor, sign it again without --provider; this host does not load "
-        "capability providers written in wasm yet"
+        "list it under capabilities: (path: FILE.wasm), or, to run it as an actor, sign it "
+        "again without --provider"
+    )
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        super().__init__(f"{where} {self.WHY}; {self.FIX}")
+
+
+class NotAProvider(HostError):
+    """A module loaded as a wasm capability provider whose claims do not say ``prov: true``:
+    it is an actor."""
+
+    WHY = (
+        "is signed as an actor (prov: false), not as a capability provider: an actor belongs "
+        "under actors:, not capabilities:"
+    )
+    FIX = (
+        "list it under actors:, or, if it is a provider, sign it again with "
+        "`wascc claims sign --provider`"
     )
 
     def __init__(self, where: str) -> None:

@@ -33,9 +33,11 @@ from wascc.host.errors import (
     ActorAlreadyRunning,
     ActorNotFound,
     CapabilityNotClaimed,
+    GuestError,
     HostError,
     ModuleLoadError,
     NotAnActor,
+    NotAProvider,
     NotAuthorized,
     ProviderError,
     ProviderNotFound,
@@ -47,6 +49,13 @@ from wascc.host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from wascc.host.trust.policy import TrustPolicy, check_update
 from wascc.host.typing import Authorizer, DirectCalls, Middleware, Provider, SyncProvider
 from wascc.host.wapc import WapcInstance
+from wascc.host.wasm_provider import (
+    DESCRIBE,
+    ProviderDescriptor,
+    ProviderHostCalls,
+    WasmProvider,
+    parse_descriptor,
+)
 from wascc.host.workers import WorkerThreads
 from wascc.keys.claims import Claims, validate_module
 
@@ -209,8 +218,16 @@ class Host:
         return claims
 
     async def _build(
-        self, module: bytes, claims: Claims, path: str | None, settings: ActorSettings
+        self,
+        module: bytes,
+        claims: Claims,
+        path: str | None,
+        settings: ActorSettings,
+        *,
+        provider: bool = False,
     ) -> Actor:
+        """Compile and start ``module``: an actor, or (``provider``) a wasm provider's
+        module, whose host calls ``ProviderHostCalls`` serves."""
         if not self._started or self._workers is None:
             raise HostError("the host is not started; use `async with Host()` or `await start()`")
         limits = settings.limits or self.default_limits
@@ -228,13 +245,17 @@ class Host:
             where = path or claims.name or claims.subject
             raise ModuleLoadError(f"{where}: wasmtime could not compile the module: {exc}") from exc
         actor = Actor(claims=claims, module=compiled, limits=limits, settings=settings, path=path)
+        calls = ProviderHostCalls(self, actor) if provider else ActorHostCalls(self, actor)
         actor.attach(
             self.engine,
-            ActorHostCalls(self, actor),
+            calls,
             self._workers,
             fast=self.fast,
-            loop_free=self._loop_free_check(actor),
+            # A provider may call actors back, which needs the event loop: never inline.
+            loop_free=(lambda: False) if provider else self._loop_free_check(actor),
             penalty_box=self.penalty_box,
+            output=calls.wasi_output,
+            sync=calls.sync if isinstance(calls, ProviderHostCalls) else None,
         )
         await actor.start()
         return actor
@@ -545,6 +566,75 @@ class Host:
             "provider_loaded", capability_id=provider.contract_id, binding_name=binding
         )
 
+    async def add_wasm_provider(
+        self,
+        module: bytes | Path,
+        *,
+        binding: str = DEFAULT_BINDING,
+        contract_id: str | None = None,
+        settings: ActorSettings | None = None,
+        path: str | None = None,
+        source: ActorSource | None = None,
+    ) -> WasmProvider:
+        """Load a capability provider written in wasm (a signed module whose claims say
+        ``prov: true``) and serve its contract under ``binding``.
+
+        The contract is the module's ``GetCapabilityDescriptor`` answer; ``contract_id``, if
+        given, must agree with it (or stands for it when the module does not answer).
+        ``settings``: its limits, instances and WASI grants, as for an actor; ``source``: the
+        registry reference it was pulled from, for ``inventory()``."""
+        data, path = _read_module(module, path)
+        claims = validate_module(data, path=path, trusted_issuers=self.trust.issuers)
+        if not claims.provider:
+            raise NotAProvider(path or _label(claims))
+        if self.authorizer is not None and not self.authorizer.can_load(claims):
+            raise NotAuthorized(f"the host's authorizer refused to load provider {_label(claims)}")
+        runner = await self._build(data, claims, path, settings or ActorSettings(), provider=True)
+        try:
+            descriptor = await self._descriptor(runner, contract_id)
+            served = contract_id or descriptor.id
+            provider = WasmProvider(runner, served, descriptor, source)
+            calls = runner.handler
+            assert isinstance(calls, ProviderHostCalls)
+            calls.provider = provider
+            await self.add_provider(provider, binding=binding)
+        except BaseException:
+            await runner.close()
+            raise
+        logger.info(
+            "provider %s serves %s (binding %s) from %s",
+            runner.label,
+            served,
+            normalize_binding(binding),
+            source.reference if source else path or "bytes",
+        )
+        return provider
+
+    async def _descriptor(self, runner: Actor, contract_id: str | None) -> ProviderDescriptor:
+        """The module's descriptor; one made of ``contract_id`` if the module has none."""
+        try:
+            answer = await runner.invoke(DESCRIBE, b"", timeout=self.call_timeout)
+        except GuestError as exc:
+            if contract_id:
+                return ProviderDescriptor(contract_id)
+            raise ProviderError(
+                f"provider {runner.label} does not say which contract it serves "
+                f"(GetCapabilityDescriptor failed: {exc.guest_error}); give it with "
+                "`contract:` in its capabilities entry (contract_id=...)"
+            ) from None
+        try:
+            descriptor = parse_descriptor(answer, f"provider {runner.label}")
+        except ProviderError:
+            if contract_id:  # an answer of its own kind: the entry says what it serves
+                return ProviderDescriptor(contract_id)
+            raise
+        if contract_id and contract_id != descriptor.id:
+            raise ProviderError(
+                f"provider {runner.label} serves {descriptor.id}, not {contract_id}; correct "
+                "the contract in its capabilities entry, or remove it"
+            )
+        return descriptor
+
     async def remove_provider(self, contract_id: str, binding: str = DEFAULT_BINDING) -> None:
         """Remove every binding to the provider, then stop it."""
         binding = normalize_binding(binding)
@@ -735,6 +825,21 @@ class Host:
             return None
         return known[1].to_json()
 
+    def _describe(self, actor: Actor) -> dict[str, Any]:
+        described = {
+            "key": actor.key,
+            "name": actor.claims.name,
+            "path": actor.path,
+            "source": self._source(actor),
+            "claims": actor.claims.to_json(),
+            "instances": actor.pool.size,
+            "busy": actor.pool.busy,
+            "health": actor.health.describe(),
+        }
+        if not actor.settings.wasi.empty:  # only what was granted: most actors have nothing
+            described["wasi"] = actor.settings.wasi.describe()
+        return described
+
     def inventory(self) -> dict[str, Any]:
         """Actors with their claims, providers, and bindings, as JSON-ready data.
 
@@ -743,21 +848,14 @@ class Host:
         return {
             "labels": dict(self.labels),
             "trust": self.trust.describe(),
-            "actors": [
-                {
-                    "key": a.key,
-                    "name": a.claims.name,
-                    "path": a.path,
-                    "source": self._source(a),
-                    "claims": a.claims.to_json(),
-                    "instances": a.pool.size,
-                    "busy": a.pool.busy,
-                    "health": a.health.describe(),
-                }
-                for a in self._actors.values()
-            ],
+            "actors": [self._describe(a) for a in self._actors.values()],
             "providers": [
-                {"contract_id": contract, "binding": name, "type": type(p).__qualname__}
+                {
+                    "contract_id": contract,
+                    "binding": name,
+                    "type": type(p).__qualname__,
+                    **(p.describe() if isinstance(p, WasmProvider) else {}),
+                }
                 for (contract, name), p in self._providers.items()
             ],
             "bindings": [

@@ -89,6 +89,7 @@ from wascc.host.manifest_schema import (
     expand_env,
     parse_document,
 )
+from wascc.keys.store import keys_dir
 
 __all__ = [
     "ActorEntry",
@@ -145,6 +146,7 @@ def load_manifest(
     lattice: bool = False,
     trusted_issuers: Collection[str] | None = None,
     registry: RegistryAccess | None = None,
+    reserved_dirs: Mapping[Path, str] | None = None,
 ) -> Manifest:
     """Read and check ``file``; ``ManifestInvalid`` lists every problem found.
 
@@ -156,7 +158,9 @@ def load_manifest(
     the manifest's ``trust.issuers``: the actors must be signed by one of them.
     ``registry``: how ``oci://`` actors are pulled (its unset options from the manifest's
     ``registry`` section); None: such an actor is a problem. Pulling is blocking network
-    I/O: call this off the event loop.
+    I/O: call this off the event loop. ``reserved_dirs``: paths of the host's own (path →
+    what it is) that no WASI grant may reach, on top of the data directory (``registry``'s)
+    and the saved keys.
     """
     shown = str(file)
     data, problems = read_document(file)
@@ -172,6 +176,7 @@ def load_manifest(
         dict(reserved_ports or {}),
         lattice=lattice or raw.lattice is not None,
         registry=registry.under(raw.registry) if registry is not None else None,
+        reserved_dirs=_host_paths(registry, reserved_dirs),
     )
     lattice_section = _checked_lattice(raw.lattice, checker)
     trust_section = _checked_trust(raw.trust, checker, trusted_issuers)
@@ -193,7 +198,9 @@ def load_manifest(
         actors.append(actor)
     capabilities: list[CapabilityEntry] = []
     for raw_cap in raw.capabilities:
-        cap = checker.capability(raw_cap.index, raw_cap.path, raw_cap.binding, raw_cap.config)
+        cap = checker.capability(
+            raw_cap.index, raw_cap.path, raw_cap.binding, raw_cap.config, raw_cap.settings
+        )
         if cap is None:
             continue
         twin_cap = next(
@@ -251,6 +258,17 @@ def load_manifest(
         tuple(checker.notes),
         raw.registry,
     )
+
+
+def _host_paths(
+    registry: RegistryAccess | None, given: Mapping[Path, str] | None
+) -> dict[Path, str]:
+    """What the host keeps on disk, out of every WASI grant's reach."""
+    paths = {keys_dir(): "the host's saved keys"}
+    if registry is not None:
+        paths[registry.data_dir] = "the host's data directory"
+    paths.update(given or {})
+    return paths
 
 
 def _checked_lattice(section: RawLattice | None, checker: Checker) -> RawLattice | None:

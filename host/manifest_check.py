@@ -35,13 +35,15 @@ from wascc.host.capabilities import (
     resolve_provider,
 )
 from wascc.host.engine import Limits
-from wascc.host.errors import NotAnActor
+from wascc.host.errors import NotAnActor, NotAProvider, ProviderError
 from wascc.host.manifest_schema import Problem, RawBinding, RawRegistry
 from wascc.host.oci.credentials import Credentials
 from wascc.host.oci.errors import OciError
 from wascc.host.oci.reference import Reference, is_reference
-from wascc.host.toolchain.diagnose import check_actor_module
+from wascc.host.toolchain.diagnose import check_actor_module, imports_wasi, is_wasm_file
 from wascc.host.typing import RESERVED_VALUE_PREFIX, BindingValue
+from wascc.host.wasi import WasiGrants, read_grants
+from wascc.host.wasm_provider import read_descriptor
 from wascc.keys.claims import Claims, validate_module
 from wascc.keys.creds import CredentialsError, load_creds_file
 from wascc.keys.errors import WasccError, WrongKeyKind
@@ -123,18 +125,42 @@ class ActorEntry:
 
 
 @dataclass(frozen=True)
+class WasmModule:
+    """A provider written in wasm, as a capabilities entry gives it: its signed module (from
+    a file or a registry), verified claims (``prov: true``) and settings, and the contract
+    it serves (the entry's ``contract``, else its ``GetCapabilityDescriptor`` answer)."""
+
+    path: Path
+    claims: Claims
+    settings: ActorSettings
+    contract_id: str
+    module: bytes = field(repr=False, compare=False)
+    reference: str | None = None
+    digest: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.claims.name or self.claims.subject} ({self.claims.subject})"
+
+
+@dataclass(frozen=True)
 class CapabilityEntry:
-    """A provider to load under ``binding``, built from ``spec`` with ``config``."""
+    """A provider to load under ``binding``: a class (``spec``) built with ``config``, or a
+    module (``wasm``)."""
 
     index: int
     name: str
     binding: str
     config: Mapping[str, Any]
-    spec: ProviderSpec
+    spec: ProviderSpec | None
+    wasm: WasmModule | None = None
 
     @property
     def contract_id(self) -> str:
         """The contract the provider serves."""
+        if self.wasm is not None:
+            return self.wasm.contract_id
+        assert self.spec is not None
         return self.spec.contract_id
 
 
@@ -170,6 +196,8 @@ class Checker:
     issuers: Collection[str] | None = None
     # How oci:// actors are pulled (None: they cannot be, and each is a problem).
     registry: RegistryAccess | None = None
+    # Paths the host itself uses (its data directory, key files): no WASI grant may reach them.
+    reserved_dirs: Mapping[Path, str] = field(default_factory=dict)
     _store: ModuleStore | None = field(default=None, init=False, repr=False)
 
     def _bad(self, path: str, message: str, fix: str = "") -> None:
@@ -256,34 +284,13 @@ class Checker:
         cache), check that it is built as a waPC actor (``host.toolchain.diagnose``: a note
         for what may still run), then verify its claims."""
         path = f"actors[{index}]"
-        pulled = None
-        if is_reference(text):
-            pulled = self.pull(path, text)
-            if pulled is None:
-                return None
-            module, file, shown = pulled.data, pulled.path, text
-            resign = "re-sign it with `wascc claims sign` and push it again"
-        else:
-            file = self.resolve(text)
-            shown, resign = str(file), "re-sign it with `wascc claims sign`"
-            try:
-                module = file.read_bytes()
-            except OSError as exc:
-                self._bad(
-                    path,
-                    f"cannot read {file}: {exc.strerror}",
-                    "check the path (relative paths start at the manifest's directory)",
-                )
-                return None
-        # Before the claims: re-signing a module built wrong does not help, rebuilding does.
-        diagnosed = check_actor_module(module, shown)
-        severe = [problem for problem in diagnosed if problem.severe]
-        if severe:
-            # An entry shows one problem: any further build mistakes follow its fix.
-            first, *others = severe
-            self._bad(path, first.message, "; ".join([first.fix, *(f"also, {o}" for o in others)]))
+        loaded = self._module(path, text)
+        if loaded is None:
             return None
-        self.notes.extend(f"{path}: {problem}" for problem in diagnosed)
+        module, file, shown, pulled = loaded
+        resign = "re-sign it with `wascc claims sign`" + (
+            " and push it again" if pulled is not None else ""
+        )
         try:
             claims = validate_module(module, path=shown, trusted_issuers=self.issuers)
         except WasccError as exc:
@@ -292,6 +299,20 @@ class Checker:
         if claims.provider:
             self._bad(path, f"{shown} {NotAnActor.WHY}", NotAnActor.FIX)
             return None
+        actor_settings = self.settings(path, settings, module)
+        if actor_settings is None:
+            return None
+        if pulled is None:
+            return ActorEntry(index, file, claims, actor_settings)
+        return ActorEntry(
+            index, file, claims, actor_settings, text, pulled.manifest_digest, pulled.data
+        )
+
+    def settings(
+        self, path: str, settings: Mapping[str, Any], module: bytes
+    ) -> ActorSettings | None:
+        """A module's ``ActorSettings`` from its entry's settings (limits, instances, WASI
+        grants); problems at ``path``."""
         changes: dict[str, Any] = {}
         if "memory_mb" in settings:
             changes["memory_bytes"] = int(settings["memory_mb"] * _MIB)
@@ -303,18 +324,27 @@ class Checker:
             # Unset limits keep the host's defaults (``Limits()``); None means "no override".
             limits = dataclasses.replace(Limits(), **changes) if changes else None
         except ValueError as exc:
-            self._bad(path, str(exc), "fix the actor's limits")
+            self._bad(path, str(exc), "fix the limits")
             return None
+        grants = WasiGrants()
+        if "wasi" in settings:
+            read, problems = read_grants(settings["wasi"], self.base, self.reserved_dirs)
+            for problem in problems:
+                where = f"{path}.wasi.{problem.where}" if problem.where else f"{path}.wasi"
+                self._bad(where, problem.message, problem.fix)
+            if read is None:
+                return None
+            grants = read
+            if not grants.empty and not imports_wasi(module):
+                self.notes.append(
+                    f"{path}: the module imports no WASI, so its wasi grants give it nothing"
+                )
         defaults = ActorSettings()
-        actor_settings = ActorSettings(
+        return ActorSettings(
             max_instances=settings.get("max_instances", defaults.max_instances),
             max_queue=settings.get("max_queue", defaults.max_queue),
             limits=limits,
-        )
-        if pulled is None:
-            return ActorEntry(index, file, claims, actor_settings)
-        return ActorEntry(
-            index, file, claims, actor_settings, text, pulled.manifest_digest, pulled.data
+            wasi=grants,
         )
 
     def pull(self, path: str, text: str) -> Pulled | None:
@@ -336,20 +366,25 @@ class Checker:
             return None
 
     def capability(
-        self, index: int, name: str, binding: str, config: Mapping[str, Any]
+        self,
+        index: int,
+        name: str,
+        binding: str,
+        config: Mapping[str, Any],
+        settings: Mapping[str, Any] | None = None,
     ) -> CapabilityEntry | None:
-        """Resolve one capability's provider class and check its config."""
+        """Resolve one capability: a provider class (its config checked), or a provider
+        written in wasm (a ``.wasm`` file or an ``oci://`` reference, with its settings)."""
         path = f"capabilities[{index}]"
-        if is_reference(name):
+        settings = settings or {}
+        if is_reference(name) or name.endswith(".wasm") or is_wasm_file(self.resolve(name)):
+            return self._wasm_capability(index, name, binding, config, settings)
+        for key in sorted(settings):
             self._bad(
-                f"{path}.path",
-                f"{name} names a module in a registry, which would be a WebAssembly capability "
-                "provider: this host cannot load those yet",
-                "use a built-in provider (http_server, logging, keyvalue, messaging) or a "
-                "Python provider's import path (package.module:Class); those are the providers "
-                "today",
+                f"{path}.{key}",
+                f"{key} is a setting of a provider written in wasm, and {name} is not one",
+                "remove it (a native provider's own settings go under config:)",
             )
-            return None
         try:
             spec = resolve_provider(name)
         except ProviderLookupError as exc:
@@ -362,6 +397,125 @@ class Checker:
             key, _, message = problem.partition(": ")
             self._bad(f"{path}.config.{key}", message, "fix the provider's config")
         return CapabilityEntry(index, name, binding, dict(config), spec)
+
+    def _wasm_capability(
+        self,
+        index: int,
+        name: str,
+        binding: str,
+        config: Mapping[str, Any],
+        settings: Mapping[str, Any],
+    ) -> CapabilityEntry | None:
+        """A provider module: read (or pulled), built as waPC wants, signed with
+        ``prov: true``, its settings and grants checked, and the contract it serves known."""
+        path = f"capabilities[{index}]"
+        if config:
+            self._bad(
+                f"{path}.config",
+                "a provider written in wasm takes no config",
+                "give it what it needs as binding values, or as wasi grants",
+            )
+        loaded = self._module(f"{path}.path", name)
+        if loaded is None:
+            return None
+        module, file, shown, pulled = loaded
+        try:
+            claims = validate_module(module, path=shown, trusted_issuers=self.issuers)
+        except WasccError as exc:
+            self._bad(f"{path}.path", str(exc), "re-sign it with `wascc claims sign --provider`")
+            return None
+        if not claims.provider:
+            self._bad(f"{path}.path", f"{shown} {NotAProvider.WHY}", NotAProvider.FIX)
+            return None
+        module_settings = self.settings(path, settings, module)
+        if module_settings is None:
+            return None
+        contract = self._served_contract(path, shown, module, claims, settings.get("contract"))
+        if contract is None:
+            return None
+        if contract == EXTRAS:
+            self._bad(
+                f"{path}.contract", "wascc:extras is built into the host", "remove this entry"
+            )
+            return None
+        wasm = WasmModule(
+            file,
+            claims,
+            module_settings,
+            contract,
+            module,
+            name if pulled is not None else None,
+            pulled.manifest_digest if pulled is not None else None,
+        )
+        return CapabilityEntry(index, name, binding, {}, None, wasm)
+
+    def _served_contract(
+        self, path: str, shown: str, module: bytes, claims: Claims, given: str | None
+    ) -> str | None:
+        """The contract a provider module serves: its ``GetCapabilityDescriptor`` answer,
+        which the entry's ``contract`` (if given) must agree with, or which it stands in for
+        when the module gives none."""
+        try:
+            descriptor = read_descriptor(module, claims.hash, shown)
+        except ProviderError as exc:
+            if given:
+                return given
+            self._bad(f"{path}.contract", str(exc))
+            return None
+        except WasccError as exc:
+            self._bad(f"{path}.path", f"cannot ask {shown} which contract it serves: {exc}")
+            return None
+        if descriptor is None:
+            if given:
+                return given
+            self._bad(
+                f"{path}.contract",
+                f"{shown} does not say which contract it serves (it does not answer "
+                "GetCapabilityDescriptor)",
+                "give it: contract: acme:payments",
+            )
+            return None
+        if given and given != descriptor.id:
+            self._bad(
+                f"{path}.contract",
+                f"{shown} serves {descriptor.id}, not {given}",
+                f"write contract: {descriptor.id}, or remove it",
+            )
+            return None
+        return descriptor.id
+
+    def _module(self, path: str, text: str) -> tuple[bytes, Path, str, Pulled | None] | None:
+        """A module's bytes, its file, how to name it, and what was pulled if it came from a
+        registry (an ``oci://`` reference), checked as waPC wants it built; a problem at
+        ``path`` otherwise."""
+        pulled = None
+        if is_reference(text):
+            pulled = self.pull(path, text)
+            if pulled is None:
+                return None
+            module, file, shown = pulled.data, pulled.path, text
+        else:
+            file = self.resolve(text)
+            shown = str(file)
+            try:
+                module = file.read_bytes()
+            except OSError as exc:
+                self._bad(
+                    path,
+                    f"cannot read {file}: {exc.strerror}",
+                    "check the path (relative paths start at the manifest's directory)",
+                )
+                return None
+        # Before the claims: re-signing a module built wrong does not help, rebuilding does.
+        diagnosed = check_actor_module(module, shown)
+        severe = [problem for problem in diagnosed if problem.severe]
+        if severe:
+            # An entry shows one problem: any further build mistakes follow its fix.
+            first, *others = severe
+            self._bad(path, first.message, "; ".join([first.fix, *(f"also, {o}" for o in others)]))
+            return None
+        self.notes.extend(f"{path}: {problem}" for problem in diagnosed)
+        return module, file, shown, pulled
 
     def binding(
         self, raw: RawBinding, actors: list[ActorEntry], providers: set[tuple[str, str]]
@@ -456,7 +610,7 @@ class Checker:
         here and declares them (a remote provider is another host's business)."""
         entry = self.served.get((contract, binding))
         if entry is not None:
-            return entry.spec.binding_values
+            return entry.spec.binding_values if entry.spec is not None else None
         if contract == EXTRAS:
             # Imported here: the host package does not depend on the providers at import.
             from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
@@ -550,7 +704,8 @@ class Checker:
     ) -> bool:
         """The values as the provider of this manifest that gets them reads them, if its class
         can check them offline (``check_values``, see ``host.typing.Provider``)."""
-        check = getattr(entry.spec.cls, "check_values", None) if entry is not None else None
+        spec = entry.spec if entry is not None else None
+        check = getattr(spec.cls, "check_values", None) if spec is not None else None
         if not callable(check):
             return True
         try:
@@ -563,7 +718,7 @@ class Checker:
         except Exception as exc:
             self._bad(
                 f"{path}.values",
-                f"{entry.spec.cls.__name__ if entry else 'the provider'} refused the values: "
+                f"{spec.cls.__name__ if spec else 'the provider'} refused the values: "
                 f"{type(exc).__name__}: {exc}",
                 "fix the binding's values",
             )

@@ -41,8 +41,10 @@ _NOTHING_TO_DO = (
     "list actors (signed modules) to run, capabilities (providers) to load, or a lattice "
     "section (or --lattice) to join"
 )
-_ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel"}
-_CAPABILITY_KEYS = {"path", "binding_name", "config"}
+_ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel", "wasi"}
+# A wasm provider (a signed module with prov: true) takes an actor's settings, and may name
+# the contract it serves; a native provider takes none of those (checked later).
+_CAPABILITY_KEYS = {"path", "binding_name", "config", "contract", *_ACTOR_KEYS - {"path"}}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
 _LATTICE_KEYS = {
     "url",
@@ -108,6 +110,7 @@ class RawCapability:
     path: str
     binding: str
     config: Mapping[str, Any]
+    settings: Mapping[str, Any] = field(default_factory=dict)  # a wasm provider's
 
 
 @dataclass(frozen=True)
@@ -584,6 +587,13 @@ def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:
     if entry is None or "path" not in entry:
         return None
     module = fields.string(entry["path"], f"{path}.path")
+    settings = _settings(fields, entry, path)
+    return RawActor(index, module, settings) if module else None
+
+
+def _settings(fields: _Fields, entry: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """A module's settings as written: the numbers checked against ``ACTOR_RANGES``; a
+    ``wasi`` entry kept as written (``host.wasi.read_grants`` checks it against the disk)."""
     settings: dict[str, Any] = {}
     for key, (integer, minimum, maximum, why) in ACTOR_RANGES.items():
         if key in entry:
@@ -597,7 +607,9 @@ def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:
             )
             if value is not None:
                 settings[key] = value
-    return RawActor(index, module, settings) if module else None
+    if "wasi" in entry:
+        settings["wasi"] = entry["wasi"]
+    return settings
 
 
 def _capability(fields: _Fields, item: object, index: int) -> RawCapability | None:
@@ -618,7 +630,12 @@ def _capability(fields: _Fields, item: object, index: int) -> RawCapability | No
             fields.bad(
                 f"{path}.config", f"expected a mapping, got {_kind(given)}", "write key: value"
             )
-    return RawCapability(index, name, binding.strip(), config) if name else None
+    settings = _settings(fields, entry, path)
+    if "contract" in entry:
+        contract = fields.string(entry["contract"], f"{path}.contract")
+        if contract:
+            settings["contract"] = contract.strip()
+    return RawCapability(index, name, binding.strip(), config, settings) if name else None
 
 
 def _binding(fields: _Fields, item: object, index: int) -> RawBinding | None:

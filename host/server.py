@@ -39,7 +39,7 @@ from wascc.host.admin import AdminServer
 from wascc.host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
 from wascc.host.host import ActorSource, Host
 from wascc.host.lattice import Lattice, LatticeConfig
-from wascc.host.manifest import BindingEntry, Manifest
+from wascc.host.manifest import BindingEntry, CapabilityEntry, Manifest
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
 from wascc.host.metrics import HostMetrics
 from wascc.host.trust import TrustPolicy
@@ -156,15 +156,7 @@ class HostServer:
                 else:
                     await self.host.add_actor(actor.path, settings=actor.settings)
             for cap in manifest.capabilities:
-                try:
-                    provider = cap.spec.build(cap.config, config.data_dir)
-                except Exception as exc:
-                    raise ProviderError(
-                        f"{manifest.file}: capabilities[{cap.index}]: cannot make provider "
-                        f"{cap.name}: {type(exc).__name__}: {exc}; fix its config"
-                    ) from exc
-                await _call_optional(provider, "defer_accepting")  # until the last binding
-                await self.host.add_provider(provider, binding=cap.binding)
+                await self._load_capability(cap)
             for entry in manifest.bindings:
                 if entry.contract_id == EXTRAS:
                     logger.info(
@@ -203,6 +195,32 @@ class HostServer:
             raise
         self.accepting = True
         self._print_endpoints()
+
+    async def _load_capability(self, cap: CapabilityEntry) -> None:
+        """Load one provider of the manifest: a module, or a class built with its config
+        (told to defer accepting work until the last binding is made)."""
+        if cap.wasm is not None:
+            await self.host.add_wasm_provider(
+                cap.wasm.module,
+                binding=cap.binding,
+                contract_id=cap.wasm.contract_id,
+                settings=cap.wasm.settings,
+                path=str(cap.wasm.path),
+                source=ActorSource(cap.wasm.reference, cap.wasm.digest)
+                if cap.wasm.reference and cap.wasm.digest
+                else None,
+            )
+            return
+        assert cap.spec is not None
+        try:
+            provider = cap.spec.build(cap.config, self.config.data_dir)
+        except Exception as exc:
+            raise ProviderError(
+                f"{self.config.manifest.file}: capabilities[{cap.index}]: cannot make provider "
+                f"{cap.name}: {type(exc).__name__}: {exc}; fix its config"
+            ) from exc
+        await _call_optional(provider, "defer_accepting")  # until the last binding
+        await self.host.add_provider(provider, binding=cap.binding)
 
     async def _start_accepting(self) -> None:
         """Every binding of the manifest is made: providers that bind a listener without

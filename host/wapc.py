@@ -34,6 +34,7 @@ from wascc.host.errors import (
     TrapKind,
     WasccError,
 )
+from wascc.host.wasi import OutputSink, WasiGrants
 
 __all__ = ["WAPC_IMPORTS", "HostCallHandler", "WapcInstance", "WapcState"]
 
@@ -73,6 +74,7 @@ def _func_types(engine: wasmtime.Engine) -> dict[str, wasmtime.FuncType]:
 
 _WARNED_STOPPED: weakref.WeakSet[Engine] = weakref.WeakSet()
 _WASI_MODULES: Final = ("wasi_snapshot_preview1", "wasi_unstable")
+_NO_GRANTS: Final = WasiGrants()
 _WASM_PAGE: Final = 65536
 _NO_ERROR_MESSAGE: Final = "no error message set"
 _FUEL_UNMETERED: Final = 2**63 - 1
@@ -459,6 +461,8 @@ class WapcInstance:
         self.limits = limits
         self.poisoned = False
         self._closed = False
+        # What a wasm provider's ``sync`` last brought this instance up to (``set_sync``).
+        self.synced: object = None
 
     @classmethod
     def create(
@@ -469,12 +473,15 @@ class WapcInstance:
         handler: HostCallHandler,
         *,
         fast: bool = True,
+        wasi: WasiGrants | None = None,
+        output: OutputSink | None = None,
     ) -> WapcInstance:
         """Link, instantiate and start ``module`` (compiled by ``engine``).
 
         Links only what the module imports: the waPC functions it names and, if it imports
-        ``wasi_snapshot_preview1`` or ``wasi_unstable``, WASI with nothing granted (no
-        directories, environment or arguments). Then calls ``_start`` and ``wapc_init``, each
+        ``wasi_snapshot_preview1`` or ``wasi_unstable``, WASI with the ``wasi`` grants and
+        nothing else (no grants: no directories, environment or arguments); output granted
+        to the log goes to ``output``. Then calls ``_start`` and ``wapc_init``, each
         if exported. ``ModuleLoadError`` if it cannot be linked or instantiated;
         ``ActorTrapped`` (or a subclass) if it traps while starting.
         """
@@ -487,7 +494,7 @@ class WapcInstance:
         if not engine.running and engine not in _WARNED_STOPPED:
             _WARNED_STOPPED.add(engine)
             logger.warning("instances created while the engine is stopped have no deadlines")
-        imports, wasi = _check_module(module)
+        imports, needs_wasi = _check_module(module)
         ticks = engine.deadline_ticks(limits.deadline)
         fuel = (limits.fuel or _FUEL_UNMETERED) if metered else None
 
@@ -516,8 +523,8 @@ class WapcInstance:
                 backend = _PublicBackend(
                     store, linker, state, imports, types, ticks=ticks, fuel=fuel
                 )
-            if wasi:
-                cls._link_wasi(store, linker, module)
+            if needs_wasi:
+                cls._link_wasi(store, linker, module, wasi or _NO_GRANTS, output)
             self = cls(store=store, linker=linker, state=state, backend=backend, limits=limits)
             instance = self._startup("instantiating", lambda: linker.instantiate(store, module))
             backend.bind(instance, store)
@@ -538,9 +545,22 @@ class WapcInstance:
         return self
 
     @staticmethod
-    def _link_wasi(store: wasmtime.Store, linker: wasmtime.Linker, module: wasmtime.Module) -> None:
-        # A fresh WasiConfig grants nothing: no preopened directories, environment or arguments.
-        store.set_wasi(wasmtime.WasiConfig())
+    def _link_wasi(
+        store: wasmtime.Store,
+        linker: wasmtime.Linker,
+        module: wasmtime.Module,
+        grants: WasiGrants,
+        output: OutputSink | None,
+    ) -> None:
+        try:
+            config = grants.config(output)
+        except wasmtime.WasmtimeError as exc:  # a granted directory vanished since the check
+            raise ModuleLoadError(
+                f"cannot grant the module its WASI directories "
+                f"({', '.join(str(d.host) for d in grants.dirs)}): {_cause(exc)}; check that "
+                "they exist and are readable"
+            ) from exc
+        store.set_wasi(config)
         linker.define_wasi()
         # wasmtime only defines wasi_snapshot_preview1; old toolchains import the same
         # functions as wasi_unstable, so define each such import as its preview1 namesake.
@@ -574,6 +594,22 @@ class WapcInstance:
             raise self._trapped(exc, during=what) from None
 
     # calls ----------------------------------------------------------------------------------
+
+    def set_sync(self, sync: Callable[[WapcInstance], None]) -> None:
+        """Run ``sync(self)`` before every ``invoke`` (a wasm provider's instances catch up on
+        the bindings in force that way); ``sync`` itself calls the guest with ``call``.
+
+        Set on the instance, not checked in ``invoke``: an actor's calls pay nothing for it."""
+
+        def invoke(operation: str, payload: bytes | bytearray | memoryview) -> bytes:
+            sync(self)
+            return WapcInstance.invoke(self, operation, payload)
+
+        self.invoke = invoke  # type: ignore[method-assign]
+
+    def call(self, operation: str, payload: bytes | bytearray | memoryview) -> bytes:
+        """``invoke`` without what ``set_sync`` added."""
+        return WapcInstance.invoke(self, operation, payload)
 
     def invoke(self, operation: str, payload: bytes | bytearray | memoryview) -> bytes:
         """Call the guest's handler for ``operation`` with ``payload``; its response bytes."""

@@ -69,6 +69,20 @@ class Signer:
             expires_in=expires_in,
         )
 
+    def sign_provider(self, module: str, *, name: str, caps: Iterable[str] = ()) -> bytes:
+        """Sign ``module`` as capability provider ``name`` (``prov: true``, a service key
+        that stays the same for ``name``)."""
+        if name not in self._modules:
+            self._modules[name] = KeyPair.generate("service")
+        return sign_module(
+            module_path(module).read_bytes(),
+            issuer=self.account,
+            subject=self._modules[name],
+            name=name,
+            caps=caps,
+            provider=True,
+        )
+
     def impersonate(
         self,
         account: KeyPair,

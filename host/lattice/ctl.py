@@ -29,6 +29,7 @@ from wascc.host.lattice.subjects import INVENTORY_KINDS, InventoryKind, Subjects
 from wascc.host.oci.options import DATA_ENV, ModuleOrReference, pull_module, registry_options
 from wascc.host.oci.reference import Reference
 from wascc.host.trust.options import key_option
+from wascc.host.wasi import summarize
 from wascc.keys.cli import friendly_errors
 from wascc.keys.creds import CredentialsError, UserCredentials, load_creds_file
 
@@ -239,6 +240,8 @@ def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
                 source = item.get("source")
                 if isinstance(source, dict) and source.get("reference"):
                     detail += f"  {source['reference']}"  # pulled from a registry
+                if item.get("wasi"):
+                    detail += f"  wasi: {summarize(item['wasi'])}"
             elif kind == "bindings":
                 detail = f"{item['actor']}  {item['contract_id']}  {item['binding']}"
             else:

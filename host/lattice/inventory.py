@@ -49,6 +49,7 @@ def host_inventory(
                 "claims": actor["claims"],
                 "instances": actor["instances"],
                 "source": actor.get("source"),
+                **({"wasi": actor["wasi"]} if "wasi" in actor else {}),  # what it was granted
             }
             for actor in inventory["actors"]
         ]

@@ -34,6 +34,7 @@ __all__ = [
     "ModuleProblem",
     "check_actor_module",
     "imports",
+    "imports_wasi",
     "is_wasm_file",
     "start_trap_hint",
 ]
@@ -172,6 +173,14 @@ def check_actor_module(module: ModuleBytes | Path, label: str) -> list[ModulePro
     if guest_call and start and wasi:
         problems.append(start_trap_hint(label, severe=False))
     return problems
+
+
+def imports_wasi(module: ModuleBytes) -> bool:
+    """Whether the module imports any WASI function (False if it cannot be read)."""
+    try:
+        return any(name in WASI_MODULES for name, _ in imports(module))
+    except NotAModule:
+        return False
 
 
 def start_trap_hint(label: str, *, severe: bool = True) -> ModuleProblem:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Signer
+from tests.process.process_support import WasccProcess, wascc_env
 from tests.support.servers import ServerProcess
 from wascc.host.oci.artifact import Descriptor
 from wascc.host.oci.cache import sha256_digest
@@ -219,3 +220,18 @@ def data_dir(tmp_path: Path) -> Path:
 def signed_echo(signer: Signer) -> bytes:
     """The echo sample actor, signed (name echo, revision 3)."""
     return signer.sign("echo", rev=3)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of ``wascc`` subprocesses: own key store, no Docker credentials."""
+    return {**wascc_env(tmp_path / "keys"), "DOCKER_CONFIG": str(tmp_path / "no-docker")}
+
+
+@pytest.fixture
+def wascc(tmp_path: Path, env: dict[str, str]) -> Iterator[list[WasccProcess]]:
+    """The ``wascc`` processes a test starts; every one is killed at teardown."""
+    started: list[WasccProcess] = []
+    yield started
+    for process in started:
+        process.kill()

@@ -120,6 +120,8 @@ class WasccProcess:
     args: tuple[str, ...]
     env: Mapping[str, str]
     cwd: Path
+    # What runs with ``args``: ``wascc`` itself, or a script that ends by exec'ing it.
+    command: tuple[str, ...] = (sys.executable, "-m", "wascc.host.cli")
     proc: subprocess.Popen[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,7 +129,7 @@ class WasccProcess:
         self._err = self.cwd / f"wascc-{id(self)}.err"
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "wascc.host.cli", *self.args],
+                [*self.command, *self.args],
                 env=dict(self.env),
                 cwd=self.cwd,
                 stdout=out,
