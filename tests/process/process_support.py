@@ -121,7 +121,7 @@ class WasccProcess:
     env: Mapping[str, str]
     cwd: Path
     # What runs with ``args``: ``wascc`` itself, or a script that ends by exec'ing it.
-    command: tuple[str, ...] = (sys.executable, "-m", "wascc.host.cli")
+    command: tuple[str, ...] = field(default=(sys.executable, "-m", "wascc.host.cli"), kw_only=True)
     proc: subprocess.Popen[bytes] = field(init=False)
 
     def __post_init__(self) -> None:
