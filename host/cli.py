@@ -160,6 +160,11 @@ class _Commands(click.Group):
 
     # name → (module, attribute, short help); an attribute ending in "()" is a factory.
     LAZY: Mapping[str, tuple[str, str, str]] = {
+        "apply": (
+            "wascc.host.apps.commands",
+            "apply_command",
+            "Check the application spec APP.yaml and store it as the application's next version.",
+        ),
         "build": (
             "wascc.host.toolchain.commands",
             "build_command",
@@ -169,6 +174,11 @@ class _Commands(click.Group):
             "wascc.host.toolchain.commands",
             "checked_claims_group()",
             "Sign actors (wasm modules) and inspect their embedded claims.",
+        ),
+        "delete": (
+            "wascc.host.apps.commands",
+            "delete_group",
+            "Delete an application from the lattice (its actors are stopped).",
         ),
         "ctl": (
             "wascc.host.lattice.ctl",
@@ -189,6 +199,11 @@ class _Commands(click.Group):
             "wascc.host.oci.commands",
             "pull_command",
             "Pull a signed module from a registry, verified, and show its claims.",
+        ),
+        "reconciler": (
+            "wascc.host.apps.commands",
+            "reconciler_command",
+            "Keep the lattice running what the applications ask for, until stopped (Ctrl-C).",
         ),
         "push": (
             "wascc.host.oci.commands",

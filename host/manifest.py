@@ -102,6 +102,7 @@ __all__ = [
     "RawRegistry",
     "RawTrust",
     "RegistryAccess",
+    "in_file_order",
     "load_manifest",
 ]
 
@@ -246,7 +247,7 @@ def load_manifest(
     checker.ports(bindings)
     problems.extend(checker.problems)
     if problems:
-        raise ManifestInvalid(shown, _in_file_order(problems))
+        raise ManifestInvalid(shown, in_file_order(problems))
     return Manifest(
         file,
         raw.labels,
@@ -315,7 +316,7 @@ _SECTIONS = {
 _ENTRY = re.compile(r"([a-z]*)(?:\[(\d+)\])?")
 
 
-def _in_file_order(problems: list[Problem]) -> list[Problem]:
+def in_file_order(problems: list[Problem]) -> list[Problem]:
     """Sorted by section and entry, one problem per entry path: a value that is wrong
     (an unset variable) is reported once, not again by every check that reads it."""
     unique: dict[str, Problem] = {}

@@ -284,7 +284,7 @@ class Checker:
         cache), check that it is built as a waPC actor (``host.toolchain.diagnose``: a note
         for what may still run), then verify its claims."""
         path = f"actors[{index}]"
-        loaded = self._module(path, text)
+        loaded = self.module(path, text)
         if loaded is None:
             return None
         module, file, shown, pulled = loaded
@@ -415,7 +415,7 @@ class Checker:
                 "a provider written in wasm takes no config",
                 "give it what it needs as binding values, or as wasi grants",
             )
-        loaded = self._module(f"{path}.path", name)
+        loaded = self.module(f"{path}.path", name)
         if loaded is None:
             return None
         module, file, shown, pulled = loaded
@@ -484,7 +484,7 @@ class Checker:
             return None
         return descriptor.id
 
-    def _module(self, path: str, text: str) -> tuple[bytes, Path, str, Pulled | None] | None:
+    def module(self, path: str, text: str) -> tuple[bytes, Path, str, Pulled | None] | None:
         """A module's bytes, its file, how to name it, and what was pulled if it came from a
         registry (an ``oci://`` reference), checked as waPC wants it built; a problem at
         ``path`` otherwise."""

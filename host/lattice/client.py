@@ -240,6 +240,11 @@ class LatticeClient:
             await self.unsubscribe(subject)
         await self._settle(timeout=1.0)
 
+    def jetstream(self, what: str) -> Any:
+        """The connection's JetStream context (``nats.js.JetStreamContext``): the lattice's
+        durable store, on the same NATS servers (which must run with ``-js``)."""
+        return self._connection(what).jetstream()
+
     # requests ---------------------------------------------------------------------------------
 
     def _connection(self, what: str) -> Any:

@@ -238,12 +238,13 @@ async def update(
     *,
     force: bool = False,
     rotate_issuer: bool = False,
+    host_id: str | None = None,
     signer: Controller | None = None,
     timeout: float = 10.0,
 ) -> list[dict[str, Any]]:
-    """Live-update the actor of ``module`` on every host that runs it."""
+    """Live-update the actor of ``module`` on ``host_id``, or on every host that runs it."""
     claims = validate_module(module, path="the actor module")
-    hosts = await _hosts_running(client, subjects, claims.subject)
+    hosts = [host_id] if host_id else await _hosts_running(client, subjects, claims.subject)
     if not hosts:
         raise LatticeError(f"no host of the lattice runs actor {_label(claims)}")
     command = msgpack.packb(

@@ -36,6 +36,7 @@ from wascc.keys.creds import CredentialsError, UserCredentials, load_creds_file
 __all__ = ["ctl_group", "lattice_credentials", "parse_labels"]
 
 T = TypeVar("T")
+APP_KINDS = ("apps", "app")
 DEFAULT_URL = "nats://127.0.0.1:4222"
 
 _lattice_opt = click.option(
@@ -204,21 +205,38 @@ def ctl_group() -> None:
 
 
 @ctl_group.command("get")
-@click.argument("kind", type=click.Choice(INVENTORY_KINDS))
+@click.argument("kind", type=click.Choice([*INVENTORY_KINDS, *APP_KINDS]))
+@click.argument("name", required=False)
 @_lattice_opt
 @_creds_opt
 @_namespace_opt
 @_timeout_opt
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def get_command(
-    kind: InventoryKind, url: str, namespace: str | None, timeout: float, output: str
+    *,
+    kind: str,
+    name: str | None,
+    url: str,
+    namespace: str | None,
+    timeout: float,
+    output: str,
 ) -> None:
-    """List the hosts, actors, bindings or capabilities of every host that answers."""
-    answers = _run(url, namespace, lambda c, s: gather(c, s, kind, timeout=timeout))
+    """List the hosts, actors, bindings or capabilities of every host that answers; or the
+    applications (`get apps`), or one with its placements (`get app NAME`)."""
+    if kind in APP_KINDS:
+        # Imported here: the application store is only needed by these two.
+        from wascc.host.apps.view import show_apps  # noqa: PLC0415
+
+        show_apps(url, namespace, kind, name, output)
+        return
+    if name is not None:
+        raise click.UsageError(f"`get {kind}` takes no NAME")
+    inventory_kind: InventoryKind = kind  # type: ignore[assignment]
+    answers = _run(url, namespace, lambda c, s: gather(c, s, inventory_kind, timeout=timeout))
     if output == "json":
         click.echo(json.dumps(answers, indent=2))
         return
-    for line in _text(kind, answers):
+    for line in _text(inventory_kind, answers):
         click.echo(line)
 
 

@@ -1,0 +1,214 @@
+"""Application specs: what ``wascc apply`` takes, checked before anything is stored.
+
+::
+
+    name: shop                      # 1-63 of a-z 0-9 -, starting with a letter
+    version: 1.4.0                  # optional, any text (shown, not compared)
+    actors:
+      - module: ./api_s.wasm        # a signed actor: a file (relative to the spec) or oci://
+        replicas: 2                 # on 2 hosts; default 1, 0 stops it everywhere
+        constraints: {zone: eu}     # labels a host must carry to run it
+
+An actor runs at most once per host, so replicas are spread over that many hosts. Problems
+are collected and named by entry path, as for a manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from wascc.host.errors import ManifestError, NotAnActor
+from wascc.host.manifest import in_file_order
+from wascc.host.manifest_check import Checker, RegistryAccess
+from wascc.host.manifest_loader import read_document
+from wascc.host.manifest_schema import Problem, _Fields, expand_env
+from wascc.keys.claims import Claims, validate_module
+from wascc.keys.errors import WasccError
+
+__all__ = ["AppActor", "AppInvalid", "AppSpec", "read_app"]
+
+_TOP: Final = {"name", "version", "actors"}
+_ACTOR_KEYS: Final = {"module", "replicas", "constraints"}
+_NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,62}")
+MAX_REPLICAS: Final = 1000
+
+
+class AppInvalid(ManifestError):
+    """The spec has problems; ``problems`` lists them all, ``file`` names the spec."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  {p.render(file)}" for p in problems)
+        super().__init__(f"{file} has {len(problems)} {noun}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class AppActor:
+    """One actor of an application: its verified module and where it should run."""
+
+    claims: Claims
+    module: bytes = field(repr=False, compare=False)
+    source: str  # the spec's ``module`` as written (file or oci:// reference)
+    replicas: int = 1
+    constraints: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.claims.subject
+
+    @property
+    def digest(self) -> str:
+        """The signed module's SHA-256 (the claims' hash leaves the signature out, and two
+        signings of one module, say two revisions, share it)."""
+        return hashlib.sha256(self.module).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """The actor as the store keeps it (the module itself is kept apart, by hash)."""
+        return {
+            "key": self.key,
+            "name": self.claims.name or "",
+            "rev": self.claims.rev if self.claims.rev is not None else 0,
+            "hash": self.claims.hash,
+            "module": self.digest,
+            "source": self.source,
+            "replicas": self.replicas,
+            "constraints": dict(self.constraints),
+        }
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """A checked application spec."""
+
+    name: str
+    version: str
+    actors: tuple[AppActor, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "actors": [actor.describe() for actor in self.actors],
+        }
+
+
+def read_app(
+    file: Path,
+    *,
+    expand: bool = False,
+    environ: Mapping[str, str] | None = None,
+    registry: RegistryAccess | None = None,
+    trusted_issuers: frozenset[str] | None = None,
+) -> AppSpec:
+    """Read and check the spec ``file``; ``AppInvalid`` lists every problem. Modules are read
+    (or pulled, with ``registry``) and verified like a manifest's actors."""
+    shown = str(file)
+    data, problems = read_document(file)
+    if problems:
+        raise AppInvalid(shown, problems)
+    expanded: set[str] = set()
+    if expand:
+        data, expanded, problems = expand_env(data, environ)
+    fields = _Fields(expanded)
+    checker = Checker(file.resolve().parent, registry=registry, issuers=trusted_issuers)
+    name, version = "", ""
+    actors: list[AppActor] = []
+    top = fields.mapping(data, "", _TOP, {"name", "actors"}) if data is not None else None
+    if data is None:
+        fields.bad("", "the spec is empty", "give it a name and actors")
+    if top is not None:
+        name = _name(fields, top.get("name"))
+        if "version" in top:
+            version = _version(fields, top["version"])
+        listed = top.get("actors")
+        if listed is not None and not isinstance(listed, list):
+            fields.bad("actors", "expected a list", "write a YAML list of {module, replicas}")
+        for index, item in enumerate(listed or []):
+            actor = _actor(fields, checker, item, index)
+            if actor is None:
+                continue
+            twin = next((a for a in actors if a.key == actor.key), None)
+            if twin is not None:
+                fields.bad(
+                    f"actors[{index}]",
+                    f"actor {_label(actor.claims)} is listed twice",
+                    "list each actor once; replicas runs it on more hosts",
+                )
+                continue
+            actors.append(actor)
+    found = [*problems, *fields.problems, *checker.problems]
+    if found:
+        raise AppInvalid(shown, in_file_order(found))
+    return AppSpec(name, version, tuple(actors))
+
+
+def _name(fields: _Fields, value: object) -> str:
+    text = fields.string(value, "name") if value is not None else None
+    if text is not None and not _NAME.fullmatch(text):
+        fields.bad(
+            "name",
+            f"{text!r} is not an application name",
+            "use 1 to 63 characters of a-z, 0-9 and -, starting with a letter",
+        )
+        return ""
+    return text or ""
+
+
+def _version(fields: _Fields, value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return fields.string(value, "version") or ""
+
+
+def _actor(fields: _Fields, checker: Checker, item: object, index: int) -> AppActor | None:
+    path = f"actors[{index}]"
+    entry = fields.mapping(item, path, _ACTOR_KEYS, {"module"})
+    if entry is None or "module" not in entry:
+        return None
+    source = fields.string(entry["module"], f"{path}.module")
+    replicas = 1
+    if "replicas" in entry:
+        number = fields.number(
+            entry["replicas"],
+            f"{path}.replicas",
+            integer=True,
+            minimum=0,
+            maximum=MAX_REPLICAS,
+            why="one replica per host",
+        )
+        replicas = int(number) if number is not None else -1
+    constraints = (
+        fields.string_map(entry["constraints"], f"{path}.constraints")
+        if "constraints" in entry
+        else {}
+    )
+    if source is None or replicas < 0:
+        return None
+    loaded = checker.module(f"{path}.module", source)
+    if loaded is None:
+        return None
+    module, _, shown, _ = loaded
+    try:
+        claims = validate_module(module, path=shown, trusted_issuers=checker.issuers)
+    except WasccError as exc:
+        fields.bad(f"{path}.module", str(exc), "re-sign it with `wascc claims sign`")
+        return None
+    if claims.provider:
+        fields.bad(
+            f"{path}.module",
+            f"{shown} is signed as a capability provider (prov: true), not as an actor",
+            NotAnActor.FIX.replace("capabilities:", "a host's manifest capabilities:"),
+        )
+        return None
+    return AppActor(claims, module, source, replicas, constraints)
+
+
+def _label(claims: Claims) -> str:
+    return f"{claims.name or claims.subject} ({claims.subject})"

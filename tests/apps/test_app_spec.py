@@ -1,0 +1,65 @@
+"""Application specs as `wascc apply` reads them: what is accepted, and each mistake named
+with its entry and fix before anything reaches the lattice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Signer
+from wascc.host.apps.spec import AppInvalid, read_app
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    file = tmp_path / "app.yaml"
+    file.write_text(text)
+    return file
+
+
+def test_a_spec_is_read_with_its_modules_verified(tmp_path: Path, signer: Signer) -> None:
+    (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo", rev=3))
+    app = read_app(
+        _spec(
+            tmp_path,
+            "name: shop\nversion: 2.0\nactors:\n"
+            "  - module: echo_s.wasm\n    replicas: 3\n    constraints: {zone: eu}\n",
+        )
+    )
+    (actor,) = app.actors
+    assert (app.name, app.version) == ("shop", "2.0")
+    assert (actor.key, actor.replicas, dict(actor.constraints)) == (
+        signer.key("echo"),
+        3,
+        {"zone": "eu"},
+    )
+    described = actor.describe()
+    assert (described["rev"], described["hash"]) == (3, actor.claims.hash)
+    assert len(described["module"]) == 64  # the signed module's own digest
+
+
+def test_every_mistake_is_named(tmp_path: Path, signer: Signer) -> None:
+    (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
+    (tmp_path / "prov_s.wasm").write_bytes(signer.sign_provider("relay", name="prov"))
+    file = _spec(
+        tmp_path,
+        "name: Shop_1\nactor: []\nactors:\n"
+        "  - module: echo_s.wasm\n    replica: 2\n"
+        "  - module: echo_s.wasm\n"
+        "  - module: prov_s.wasm\n"
+        "  - module: echo_s.wasm\n    replicas: 1001\n    constraints: {zone: 1}\n",
+    )
+    with pytest.raises(AppInvalid) as invalid:
+        read_app(file)
+    shown = [f"{p.path}: {p.message}" for p in invalid.value.problems]
+    assert shown == [
+        "actor: unknown key",
+        "name: 'Shop_1' is not an application name",
+        "actors[0].replica: unknown key",
+        "actors[1]: actor echo (" + signer.key("echo") + ") is listed twice",
+        f"actors[2].module: {tmp_path / 'prov_s.wasm'} is signed as a capability provider "
+        "(prov: true), not as an actor",
+        "actors[3].replicas: must be at most 1000, got 1001",
+        "actors[3].constraints.zone: expected a string, got an integer 1",
+    ]
+    assert "did you mean 'actors'?" in str(invalid.value)
