@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
+    apps_bench,
     core_bench,
     density_bench,
     extism_bench,
@@ -102,6 +103,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("scaling", lambda: [process_bench.scaling_section(load_seconds)]),
         ("fairness", lambda: [fairness_bench.section(max(seconds * 5, 5.0))]),
         ("lattice", lambda: _lattice(load_seconds)),
+        ("desired state", lambda: [apps_bench.section()]),
         ("replay guard", lambda: [replay_bench.section()]),
     ]
 

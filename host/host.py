@@ -864,6 +864,8 @@ class Host:
                     "contract_id": b.contract_id,
                     "binding": b.name,
                     "values": dict(b.values),
+                    # Made by another host of the lattice, which holds the provider's side.
+                    "recorded": (b.actor, b.contract_id, b.name) in self._recorded,
                 }
                 for b in self._bindings.values()
             ],

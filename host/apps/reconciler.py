@@ -48,6 +48,7 @@ __all__ = ["HostView", "Reconciler", "Running"]
 logger = logging.getLogger("wascc.reconciler")
 
 LEASE_KEY = "reconciler"
+EXTRAS = "wascc:extras"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class HostView:
     host_id: str
     labels: Mapping[str, str]
     actors: dict[str, Running] = field(default_factory=dict)
+    bindings: set[tuple[str, str, str]] = field(default_factory=set)  # actor, contract, name
     last_seen: float = 0.0
 
     @property
@@ -192,6 +194,9 @@ class Reconciler:
         now = time.monotonic()
         hosts = await gather(self.client, self.subjects, "hosts", timeout=self.inventory_timeout)
         actors = await gather(self.client, self.subjects, "actors", timeout=self.inventory_timeout)
+        bindings = await gather(
+            self.client, self.subjects, "bindings", timeout=self.inventory_timeout
+        )
         for answer in hosts:
             host_id = answer.get("host_id")
             if isinstance(host_id, str):
@@ -207,6 +212,14 @@ class Reconciler:
                 for a in answer.get("actors", [])
                 if isinstance(a, dict) and isinstance(a.get("key"), str)
             }
+        for answer in bindings:
+            known = self.hosts.get(str(answer.get("host_id")))
+            if known is not None:
+                known.bindings = {  # the bindings it made (not those it only recorded)
+                    (b["actor"], b["contract_id"], b["binding"])
+                    for b in answer.get("bindings", [])
+                    if isinstance(b, dict) and not b.get("recorded")
+                }
         for host_id in [h for h, v in self.hosts.items() if now - v.last_seen > self.host_timeout]:
             logger.warning(
                 "host %s has not answered for %.0fs: its replicas go elsewhere",
@@ -246,6 +259,7 @@ class Reconciler:
                 self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
             )
             view.actors.pop(key, None)
+            view.bindings = {b for b in view.bindings if b[0] != key}  # gone with the actor
             logger.info("stopped actor %s on host %s", _named(actor), view.host_id)
         kept = [v for v in fitting if v not in extra]
         stale = [v for v in kept if v.actors.get(key) != wanted_module]
@@ -268,6 +282,7 @@ class Reconciler:
             logger.info("updated actor %s on host %s", _named(actor), view.host_id)
         missing = wanted - len(kept)
         if missing <= 0:
+            await self._bind(actor, kept)
             return
         candidates = sorted(
             (
@@ -283,15 +298,53 @@ class Reconciler:
                 f"actor {_named(actor)}: {wanted} replicas asked, but only "
                 f"{len(kept) + len(candidates)} hosts fit (labels: {wanted_labels})"
             )
-        if not candidates:
-            return
-        module = await self.store.module(digest)
+        if candidates:
+            module = await self.store.module(digest)
         for view in candidates[:missing]:
             await control.launch(
                 self.client, self.subjects, module, host_id=view.host_id, signer=self.signer
             )
             view.actors[key] = wanted_module
+            kept.append(view)
             logger.info("started actor %s on host %s", _named(actor), view.host_id)
+        await self._bind(actor, kept)
+
+    async def _bind(self, actor: Mapping[str, Any], hosts: list[HostView]) -> None:
+        """Make each of the actor's bindings once in the lattice, on one of the ``hosts``
+        that run it (the least loaded): a binding is the lattice's, and every replica serves
+        it. One whose host died is made again on another. Those the spec no longer has are
+        removed (``wascc:extras``, which hosts bind themselves, excepted)."""
+        key = actor["key"]
+        wanted = {
+            (key, b["contract"], b["binding"]): b.get("values") or {}
+            for b in actor.get("bindings", [])
+        }
+        made = {b for view in self.hosts.values() for b in view.bindings}
+        for missing in sorted(wanted.keys() - made):
+            if not hosts:
+                break
+            view = min(hosts, key=lambda v: (v.load, v.host_id))
+            binding = {"actor": key, "contract": missing[1], "binding": missing[2]}
+            await control.bind(
+                self.client,
+                self.subjects,
+                {**binding, "values": wanted[missing]},
+                host_id=view.host_id,
+                signer=self.signer,
+            )
+            view.bindings.add(missing)
+            logger.info("bound actor %s to %s on host %s", _named(actor), missing[1], view.host_id)
+        for view in self.hosts.values():
+            extra = {b for b in view.bindings if b[0] == key and b[1] != EXTRAS} - wanted.keys()
+            for gone in sorted(extra):
+                binding = {"actor": key, "contract": gone[1], "binding": gone[2]}
+                await control.unbind(
+                    self.client, self.subjects, binding, host_id=view.host_id, signer=self.signer
+                )
+                view.bindings.discard(gone)
+                logger.info(
+                    "unbound actor %s from %s on host %s", _named(actor), gone[1], view.host_id
+                )
 
     async def _remove(self, name: str, current: int) -> None:
         """Stop a deleted application's actors; forget it once none runs."""

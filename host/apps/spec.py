@@ -8,6 +8,10 @@
       - module: ./api_s.wasm        # a signed actor: a file (relative to the spec) or oci://
         replicas: 2                 # on 2 hosts; default 1, 0 stops it everywhere
         constraints: {zone: eu}     # labels a host must carry to run it
+    bindings:                       # made on every host that runs the actor
+      - actor: ./api_s.wasm         # its module as written above, its key or its name
+        capability: wascc:http_server
+        values: {PORT: "8080"}      # optional, as in a manifest; binding: optional too
 
 An actor runs at most once per host, so replicas are spread over that many hosts. Problems
 are collected and named by entry path, as for a manifest.
@@ -15,6 +19,7 @@ are collected and named by entry path, as for a manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -30,10 +35,11 @@ from wascc.host.manifest_schema import Problem, _Fields, expand_env
 from wascc.keys.claims import Claims, validate_module
 from wascc.keys.errors import WasccError
 
-__all__ = ["AppActor", "AppInvalid", "AppSpec", "read_app"]
+__all__ = ["AppActor", "AppBinding", "AppInvalid", "AppSpec", "read_app"]
 
-_TOP: Final = {"name", "version", "actors"}
+_TOP: Final = {"name", "version", "actors", "bindings"}
 _ACTOR_KEYS: Final = {"module", "replicas", "constraints"}
+_BINDING_KEYS: Final = {"actor", "capability", "binding", "values"}
 _NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,62}")
 MAX_REPLICAS: Final = 1000
 
@@ -50,14 +56,28 @@ class AppInvalid(ManifestError):
 
 
 @dataclass(frozen=True)
+class AppBinding:
+    """A binding the reconciler makes wherever its actor runs."""
+
+    contract: str
+    binding: str = "default"
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"contract": self.contract, "binding": self.binding, "values": dict(self.values)}
+
+
+@dataclass(frozen=True)
 class AppActor:
-    """One actor of an application: its verified module and where it should run."""
+    """One actor of an application: its verified module, where it should run and what it
+    is bound to."""
 
     claims: Claims
     module: bytes = field(repr=False, compare=False)
     source: str  # the spec's ``module`` as written (file or oci:// reference)
     replicas: int = 1
     constraints: Mapping[str, str] = field(default_factory=dict)
+    bindings: tuple[AppBinding, ...] = ()
 
     @property
     def key(self) -> str:
@@ -80,6 +100,7 @@ class AppActor:
             "source": self.source,
             "replicas": self.replicas,
             "constraints": dict(self.constraints),
+            "bindings": [binding.describe() for binding in self.bindings],
         }
 
 
@@ -143,6 +164,11 @@ def read_app(
                 )
                 continue
             actors.append(actor)
+        listed = top.get("bindings")
+        if listed is not None and not isinstance(listed, list):
+            fields.bad("bindings", "expected a list", "write a YAML list of {actor, capability}")
+        for index, item in enumerate(listed or []):
+            _binding(fields, actors, item, index)
     found = [*problems, *fields.problems, *checker.problems]
     if found:
         raise AppInvalid(shown, in_file_order(found))
@@ -208,6 +234,46 @@ def _actor(fields: _Fields, checker: Checker, item: object, index: int) -> AppAc
         )
         return None
     return AppActor(claims, module, source, replicas, constraints)
+
+
+def _binding(fields: _Fields, actors: list[AppActor], item: object, index: int) -> None:
+    """Check one binding and add it to its actor (``actors`` holds the checked ones)."""
+    path = f"bindings[{index}]"
+    entry = fields.mapping(item, path, _BINDING_KEYS, {"actor", "capability"})
+    if entry is None or not {"actor", "capability"} <= set(entry):
+        return
+    ref = fields.string(entry["actor"], f"{path}.actor")
+    contract = fields.string(entry["capability"], f"{path}.capability")
+    name = "default"
+    if "binding" in entry:
+        name = (fields.string(entry["binding"], f"{path}.binding") or "default").strip()
+    values = fields.string_map(entry["values"], f"{path}.values") if "values" in entry else {}
+    if ref is None or contract is None:
+        return
+    position = next(
+        (n for n, a in enumerate(actors) if ref.strip() in (a.source, a.key, a.claims.name)),
+        None,
+    )
+    if position is None:
+        fields.bad(
+            f"{path}.actor",
+            f"{ref!r} is not an actor of this application",
+            "name one listed under actors: by its module as written, its key or its name",
+        )
+        return
+    actor = actors[position]
+    if contract not in actor.claims.caps:
+        fields.bad(
+            f"{path}.capability",
+            f"actor {_label(actor.claims)} does not claim {contract}",
+            f"re-sign it with --cap {contract}",
+        )
+        return
+    if any((b.contract, b.binding) == (contract, name) for b in actor.bindings):
+        fields.bad(path, f"{contract} (binding {name!r}) is bound twice", "bind it once")
+        return
+    bound = AppBinding(contract, name, values)
+    actors[position] = dataclasses.replace(actor, bindings=(*actor.bindings, bound))
 
 
 def _label(claims: Claims) -> str:

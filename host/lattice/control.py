@@ -1,14 +1,16 @@
 """Lattice control: launch, terminate and update actors on a host, and auctions by label.
 
 Each host serves ``wasmbus.control.{host_id}.actor.{launch,terminate,update}`` and answers
-``wasmbus.control.auction.request`` when its labels match the constraints. The functions at
-the bottom are the client side, used by ``wascc ctl``.
+``wasmbus.control.auction.request`` when its labels match the constraints; ``bind`` and
+``unbind`` make or remove a binding of an actor it runs (the reconciler's bindings). The
+functions at the bottom are the client side, used by ``wascc ctl`` and the reconciler.
 
 Commands are signed by a controller the host trusts and checked before anything else
 (``host.lattice.command``); the modules they carry are then validated like any other
 (signature, trusted issuers, the running actor's issuer), so a control message cannot run an
 actor the host would not load from its manifest. Launch and update carry msgpack ``{module:
-bin, force?: bool, rotate_issuer?: bool}``, terminate JSON ``{actor}``; the auction (JSON
+bin, force?: bool, rotate_issuer?: bool}``, terminate JSON ``{actor}``, bind and unbind JSON
+``{actor, contract, binding, values?}``; the auction (JSON
 ``{constraints: {label: value}, actor?}``) only asks, so it is not signed. Every answer is
 JSON ``{ok, ...}``.
 """
@@ -34,11 +36,22 @@ from wascc.keys.claims import Claims, validate_module
 if TYPE_CHECKING:
     from wascc.host.host import Host
 
-__all__ = ["ACTIONS", "ControlServer", "auction", "launch", "terminate", "update"]
+__all__ = [
+    "ACTIONS",
+    "ControlServer",
+    "auction",
+    "bind",
+    "launch",
+    "terminate",
+    "unbind",
+    "update",
+]
 
 logger = logging.getLogger("wascc.lattice")
 
-ACTIONS = ("launch", "terminate", "update")
+_BINDING_FIELDS = ("actor", "contract", "binding")
+
+ACTIONS = ("launch", "terminate", "update", "bind", "unbind")
 
 
 def labels_match(labels: Mapping[str, str], constraints: Mapping[str, str]) -> bool:
@@ -84,6 +97,8 @@ class ControlServer:
 
     async def _act(self, action: str, data: bytes) -> dict[str, Any]:
         data = open_command(action, data, self.trust)
+        if action in ("bind", "unbind"):
+            return await self._binding(action, data)
         if action == "terminate":
             body = json.loads(data)
             actor = body.get("actor") if isinstance(body, dict) else None
@@ -111,6 +126,21 @@ class ControlServer:
             "name": claims.name,
             "rev": claims.rev,
         }
+
+    async def _binding(self, action: str, data: bytes) -> dict[str, Any]:
+        body = json.loads(data)
+        fields = [body.get(k) if isinstance(body, dict) else None for k in _BINDING_FIELDS]
+        values = body.get("values", {}) if isinstance(body, dict) else None
+        if not all(isinstance(f, str) for f in fields) or not (
+            isinstance(values, dict) and all(isinstance(v, str) for v in values.values())
+        ):
+            raise ValueError(f"{action} needs {{actor, contract, binding, values: {{str: str}}}}")
+        actor, contract, binding = (str(f) for f in fields)
+        if action == "bind":
+            await self.host.set_binding(actor, contract, binding, values)
+        else:
+            await self.host.remove_binding(actor, contract, binding)
+        return {"ok": True, "host_id": self.host_id, "key": actor}
 
     async def _on_auction(self, msg: Message) -> None:
         try:
@@ -264,3 +294,51 @@ async def update(
 def _label(claims: Claims) -> str:
     """``name (key)``, or the key alone for an actor signed without a name."""
     return f"{claims.name} ({claims.subject})" if claims.name else claims.subject
+
+
+async def bind(
+    client: LatticeClient,
+    subjects: Subjects,
+    binding: Mapping[str, Any],
+    *,
+    host_id: str,
+    signer: Controller | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Make ``binding`` (``{actor, contract, binding, values}``) on ``host_id``, which runs
+    the actor."""
+    return await _binding_command(
+        client, subjects, "bind", binding, host_id=host_id, signer=signer, timeout=timeout
+    )
+
+
+async def unbind(
+    client: LatticeClient,
+    subjects: Subjects,
+    binding: Mapping[str, Any],
+    *,
+    host_id: str,
+    signer: Controller | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Remove ``binding`` (``{actor, contract, binding}``) on ``host_id``."""
+    return await _binding_command(
+        client, subjects, "unbind", binding, host_id=host_id, signer=signer, timeout=timeout
+    )
+
+
+async def _binding_command(
+    client: LatticeClient,
+    subjects: Subjects,
+    action: str,
+    binding: Mapping[str, Any],
+    *,
+    host_id: str,
+    signer: Controller | None,
+    timeout: float,
+) -> dict[str, Any]:
+    command = {k: binding[k] for k in (*_BINDING_FIELDS, "values") if k in binding}
+    what = f"{action} actor {command['actor']} to {command['contract']} on host {host_id}"
+    body = seal_command(action, host_id, json.dumps(command).encode(), signer)
+    raw = await client.request(subjects.control(host_id, action), body, timeout=timeout, what=what)
+    return _answer(raw, what)

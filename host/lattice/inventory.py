@@ -61,6 +61,7 @@ def host_inventory(
                 "contract_id": b["contract_id"],
                 "binding": b["binding"],
                 "value_names": sorted(b["values"]),
+                "recorded": b["recorded"],
             }
             for b in inventory["bindings"]
         ]
