@@ -494,6 +494,7 @@ def up_command(  # click passes options by keyword
                 vouch_with=(
                     KeyPair.from_seed(account_seed) if account_seed and not voucher else None
                 ),
+                data_dir=data_dir or default_data_dir(),
             )
             if lattice
             else None

@@ -81,6 +81,7 @@ def apply_command(
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     modules = {actor.digest: actor.module for actor in app.actors}
+    modules.update({p.digest: p.module for p in app.providers if p.module is not None})
 
     async def store(client: LatticeClient, subjects: Subjects) -> int:
         apps = await AppStore(client, subjects.namespace).open()

@@ -74,6 +74,7 @@ class HostView:
     labels: Mapping[str, str]
     actors: dict[str, Running] = field(default_factory=dict)
     bindings: set[tuple[str, str, str]] = field(default_factory=set)  # actor, contract, name
+    providers: set[tuple[str, str]] = field(default_factory=set)  # contract, binding
     last_seen: float = 0.0
 
     @property
@@ -169,12 +170,17 @@ class Reconciler:
             record = await self.store.record(name)
             if record is None:
                 continue
+            before = await self.store.status(name) or {}
+            loaded: list[dict[str, str]] = list(before.get("loaded", []))
             try:
                 if record.deleted:
-                    await self._remove(name, record.current)
+                    await self._remove(name, record.current, loaded)
                     continue
                 version = await self.store.version(name, record.current)
-                placements, errors = await self._reconcile(version)
+                errors: list[str] = []
+                await self._providers(version, loaded, errors)
+                placements, actor_errors = await self._reconcile(version)
+                errors += actor_errors
             except WasccError as exc:
                 placements, errors = [], [str(exc)]
             await self.store.set_status(
@@ -185,6 +191,7 @@ class Reconciler:
                     "reconciled_at": time.time(),
                     "reconciler": self.identity,
                     "placements": placements,
+                    "loaded": loaded,
                     "error": "; ".join(errors),
                 },
             )
@@ -196,6 +203,9 @@ class Reconciler:
         actors = await gather(self.client, self.subjects, "actors", timeout=self.inventory_timeout)
         bindings = await gather(
             self.client, self.subjects, "bindings", timeout=self.inventory_timeout
+        )
+        capabilities = await gather(
+            self.client, self.subjects, "capabilities", timeout=self.inventory_timeout
         )
         for answer in hosts:
             host_id = answer.get("host_id")
@@ -220,6 +230,14 @@ class Reconciler:
                     for b in answer.get("bindings", [])
                     if isinstance(b, dict) and not b.get("recorded")
                 }
+        for answer in capabilities:
+            known = self.hosts.get(str(answer.get("host_id")))
+            if known is not None:
+                known.providers = {
+                    (c["contract_id"], c["binding"])
+                    for c in answer.get("capabilities", [])
+                    if isinstance(c, dict)
+                }
         for host_id in [h for h, v in self.hosts.items() if now - v.last_seen > self.host_timeout]:
             logger.warning(
                 "host %s has not answered for %.0fs: its replicas go elsewhere",
@@ -227,6 +245,56 @@ class Reconciler:
                 now - self.hosts[host_id].last_seen,
             )
             del self.hosts[host_id]
+
+    async def _providers(
+        self, version: Mapping[str, Any], loaded: list[dict[str, str]], errors: list[str]
+    ) -> None:
+        """Load each provider of the spec on every host whose labels fit; remove those this
+        reconciler loaded (``loaded``, kept in the status) from hosts that no longer fit or
+        for providers the spec dropped. Providers a host's manifest loaded are never touched."""
+        wanted = {(p["contract"], p["binding"]): p for p in version.get("providers", [])}
+        for view in self.hosts.values():
+            for (contract, binding), spec in wanted.items():
+                if (contract, binding) in view.providers or not labels_match(
+                    view.labels, spec.get("constraints") or {}
+                ):
+                    continue
+                command: dict[str, Any] = {"op": "load", "binding": binding}
+                if spec.get("module"):
+                    command["module"] = await self.store.module(spec["module"])
+                else:
+                    command.update(name=spec["name"], config=spec.get("config") or {})
+                try:
+                    await control.provider(
+                        self.client,
+                        self.subjects,
+                        command,
+                        host_id=view.host_id,
+                        signer=self.signer,
+                    )
+                except WasccError as exc:
+                    errors.append(f"provider {contract}: {exc}")
+                    continue
+                view.providers.add((contract, binding))
+                loaded.append({"contract": contract, "binding": binding, "host_id": view.host_id})
+                logger.info("loaded provider %s on host %s", contract, view.host_id)
+        for entry in list(loaded):
+            host = self.hosts.get(entry["host_id"])
+            spec = wanted.get((entry["contract"], entry["binding"]))
+            if host is None:
+                continue  # a dead host: nothing to unload
+            if spec is not None and labels_match(host.labels, spec.get("constraints") or {}):
+                continue
+            await self._unload(entry, host)
+            loaded.remove(entry)
+
+    async def _unload(self, entry: Mapping[str, str], view: HostView) -> None:
+        command = {"op": "unload", "contract": entry["contract"], "binding": entry["binding"]}
+        await control.provider(
+            self.client, self.subjects, command, host_id=view.host_id, signer=self.signer
+        )
+        view.providers.discard((entry["contract"], entry["binding"]))
+        logger.info("removed provider %s from host %s", entry["contract"], view.host_id)
 
     async def _reconcile(
         self, version: Mapping[str, Any]
@@ -346,8 +414,9 @@ class Reconciler:
                     "unbound actor %s from %s on host %s", _named(actor), gone[1], view.host_id
                 )
 
-    async def _remove(self, name: str, current: int) -> None:
-        """Stop a deleted application's actors; forget it once none runs."""
+    async def _remove(self, name: str, current: int, loaded: list[dict[str, str]]) -> None:
+        """Stop a deleted application's actors and remove the providers it loaded; then
+        forget it."""
         keys: set[str] = set()
         record = await self.store.record(name)
         for number in record.versions if record else (current,):
@@ -360,6 +429,10 @@ class Reconciler:
                 )
                 view.actors.pop(key, None)
                 logger.info("stopped actor %s of deleted application %s", key, name)
+        for entry in loaded:
+            host = self.hosts.get(entry["host_id"])
+            if host is not None and (entry["contract"], entry["binding"]) in host.providers:
+                await self._unload(entry, host)
         await self.store.forget(name)
         logger.info("application %s deleted", name)
 

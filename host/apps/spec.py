@@ -8,7 +8,11 @@
       - module: ./api_s.wasm        # a signed actor: a file (relative to the spec) or oci://
         replicas: 2                 # on 2 hosts; default 1, 0 stops it everywhere
         constraints: {zone: eu}     # labels a host must carry to run it
-    bindings:                       # made on every host that runs the actor
+    providers:                      # loaded on every host whose labels fit
+      - path: keyvalue              # a built-in provider, or a provider module (file, oci://)
+        constraints: {role: store}
+        config: {}                  # a built-in's config, as in a manifest
+    bindings:                       # made once in the lattice, where the actor runs
       - actor: ./api_s.wasm         # its module as written above, its key or its name
         capability: wascc:http_server
         values: {PORT: "8080"}      # optional, as in a manifest; binding: optional too
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from wascc.host.capabilities import BUILTIN_CONTRACTS, BUILTINS
 from wascc.host.errors import ManifestError, NotAnActor
 from wascc.host.manifest import in_file_order
 from wascc.host.manifest_check import Checker, RegistryAccess
@@ -35,9 +40,10 @@ from wascc.host.manifest_schema import Problem, _Fields, expand_env
 from wascc.keys.claims import Claims, validate_module
 from wascc.keys.errors import WasccError
 
-__all__ = ["AppActor", "AppBinding", "AppInvalid", "AppSpec", "read_app"]
+__all__ = ["AppActor", "AppBinding", "AppInvalid", "AppProvider", "AppSpec", "read_app"]
 
-_TOP: Final = {"name", "version", "actors", "bindings"}
+_TOP: Final = {"name", "version", "actors", "providers", "bindings"}
+_PROVIDER_KEYS: Final = {"path", "binding_name", "config", "constraints"}
 _ACTOR_KEYS: Final = {"module", "replicas", "constraints"}
 _BINDING_KEYS: Final = {"actor", "capability", "binding", "values"}
 _NAME: Final = re.compile(r"[a-z][a-z0-9-]{0,62}")
@@ -105,18 +111,48 @@ class AppActor:
 
 
 @dataclass(frozen=True)
+class AppProvider:
+    """A provider the application needs on every host whose labels fit: a built-in one (by
+    name, with its config) or a provider module."""
+
+    name: str  # as written
+    contract: str
+    binding: str = "default"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    constraints: Mapping[str, str] = field(default_factory=dict)
+    module: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def digest(self) -> str:
+        """The module's SHA-256 (``""`` for a built-in provider)."""
+        return hashlib.sha256(self.module).hexdigest() if self.module is not None else ""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "contract": self.contract,
+            "binding": self.binding,
+            "config": dict(self.config),
+            "constraints": dict(self.constraints),
+            "module": self.digest,
+        }
+
+
+@dataclass(frozen=True)
 class AppSpec:
     """A checked application spec."""
 
     name: str
     version: str
     actors: tuple[AppActor, ...]
+    providers: tuple[AppProvider, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
             "actors": [actor.describe() for actor in self.actors],
+            "providers": [provider.describe() for provider in self.providers],
         }
 
 
@@ -141,6 +177,7 @@ def read_app(
     checker = Checker(file.resolve().parent, registry=registry, issuers=trusted_issuers)
     name, version = "", ""
     actors: list[AppActor] = []
+    providers: list[AppProvider] = []
     top = fields.mapping(data, "", _TOP, {"name", "actors"}) if data is not None else None
     if data is None:
         fields.bad("", "the spec is empty", "give it a name and actors")
@@ -164,6 +201,23 @@ def read_app(
                 )
                 continue
             actors.append(actor)
+        listed = top.get("providers")
+        if listed is not None and not isinstance(listed, list):
+            fields.bad("providers", "expected a list", "write a YAML list of {path, constraints}")
+        for index, item in enumerate(listed or []):
+            provider = _provider(fields, checker, item, index)
+            if provider is None:
+                continue
+            if any(
+                (p.contract, p.binding) == (provider.contract, provider.binding) for p in providers
+            ):
+                fields.bad(
+                    f"providers[{index}]",
+                    f"{provider.contract} (binding {provider.binding!r}) is listed twice",
+                    "give one of them another binding_name",
+                )
+                continue
+            providers.append(provider)
         listed = top.get("bindings")
         if listed is not None and not isinstance(listed, list):
             fields.bad("bindings", "expected a list", "write a YAML list of {actor, capability}")
@@ -172,7 +226,7 @@ def read_app(
     found = [*problems, *fields.problems, *checker.problems]
     if found:
         raise AppInvalid(shown, in_file_order(found))
-    return AppSpec(name, version, tuple(actors))
+    return AppSpec(name, version, tuple(actors), tuple(providers))
 
 
 def _name(fields: _Fields, value: object) -> str:
@@ -234,6 +288,45 @@ def _actor(fields: _Fields, checker: Checker, item: object, index: int) -> AppAc
         )
         return None
     return AppActor(claims, module, source, replicas, constraints)
+
+
+def _provider(fields: _Fields, checker: Checker, item: object, index: int) -> AppProvider | None:
+    path = f"providers[{index}]"
+    entry = fields.mapping(item, path, _PROVIDER_KEYS, {"path"})
+    if entry is None or "path" not in entry:
+        return None
+    text = fields.string(entry["path"], f"{path}.path")
+    binding = "default"
+    if "binding_name" in entry:
+        binding = (fields.string(entry["binding_name"], f"{path}.binding_name") or "").strip()
+    config = entry.get("config") or {}
+    if not isinstance(config, dict):
+        fields.bad(f"{path}.config", "expected a mapping", "write key: value")
+        return None
+    constraints = (
+        fields.string_map(entry["constraints"], f"{path}.constraints")
+        if "constraints" in entry
+        else {}
+    )
+    if not text or not binding:
+        return None
+    before = len(checker.problems)
+    capability = checker.capability(index, text, binding, config)
+    for problem in checker.problems[before:]:  # the checker names manifest entries
+        checker.problems[checker.problems.index(problem)] = dataclasses.replace(
+            problem, path=problem.path.replace("capabilities[", "providers[", 1)
+        )
+    if capability is None:
+        return None
+    if capability.spec is not None and text not in BUILTINS and text not in BUILTIN_CONTRACTS:
+        fields.bad(
+            f"{path}.path",
+            f"{text} is a Python provider: hosts load those only from their own manifest",
+            "use a built-in provider or a provider module here, or list it in the manifests",
+        )
+        return None
+    module = capability.wasm.module if capability.wasm is not None else None
+    return AppProvider(text, capability.contract_id, binding, dict(config), constraints, module)
 
 
 def _binding(fields: _Fields, actors: list[AppActor], item: object, index: int) -> None:

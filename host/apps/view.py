@@ -91,6 +91,12 @@ def _app_lines(app: dict[str, Any]) -> list[str]:
             f"  {actor['key']}  {actor.get('name') or '-'}  replicas {actor['replicas']}  "
             f"hosts: {labels}"
         )
+    for provider in spec.get("providers", []):
+        labels = ", ".join(f"{k}={v}" for k, v in provider.get("constraints", {}).items())
+        lines.append(
+            f"provider {provider['contract']} ({provider['name']}, binding "
+            f"{provider['binding']}) on hosts: {labels or 'any'}"
+        )
     if status is None:
         lines.append("not reconciled yet (is a `wascc reconciler` running?)")
         return lines

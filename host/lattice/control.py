@@ -2,8 +2,10 @@
 
 Each host serves ``wasmbus.control.{host_id}.actor.{launch,terminate,update}`` and answers
 ``wasmbus.control.auction.request`` when its labels match the constraints; ``bind`` and
-``unbind`` make or remove a binding of an actor it runs (the reconciler's bindings). The
-functions at the bottom are the client side, used by ``wascc ctl`` and the reconciler.
+``unbind`` make or remove a binding of an actor it runs (the reconciler's bindings);
+``provider`` loads or removes a provider: a built-in one (never a Python import path: a
+control command does not make a host import code) or a signed provider module. The functions
+at the bottom are the client side, used by ``wascc ctl`` and the reconciler.
 
 Commands are signed by a controller the host trusts and checked before anything else
 (``host.lattice.command``); the modules they carry are then validated like any other
@@ -21,10 +23,12 @@ import json
 import logging
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from wascc.host.capabilities import BUILTIN_CONTRACTS, BUILTINS, resolve_provider
 from wascc.host.errors import LatticeError, WasccError
 from wascc.host.lattice.client import LatticeClient, Message
 from wascc.host.lattice.command import Controller, open_command, seal_command
@@ -42,6 +46,7 @@ __all__ = [
     "auction",
     "bind",
     "launch",
+    "provider",
     "terminate",
     "unbind",
     "update",
@@ -51,7 +56,7 @@ logger = logging.getLogger("wascc.lattice")
 
 _BINDING_FIELDS = ("actor", "contract", "binding")
 
-ACTIONS = ("launch", "terminate", "update", "bind", "unbind")
+ACTIONS = ("launch", "terminate", "update", "bind", "unbind", "provider")
 
 
 def labels_match(labels: Mapping[str, str], constraints: Mapping[str, str]) -> bool:
@@ -69,12 +74,15 @@ class ControlServer:
         subjects: Subjects,
         host_id: str,
         trust: LatticeTrust,
+        *,
+        data_dir: Path | None = None,
     ):
         self.host = host
         self.client = client
         self.subjects = subjects
         self.host_id = host_id
         self.trust = trust
+        self.data_dir = data_dir
 
     async def subscribe(self) -> None:
         """Subscribe the control subjects (plain subscriptions: one host, one subject)."""
@@ -99,6 +107,8 @@ class ControlServer:
         data = open_command(action, data, self.trust)
         if action in ("bind", "unbind"):
             return await self._binding(action, data)
+        if action == "provider":
+            return await self._provider(data)
         if action == "terminate":
             body = json.loads(data)
             actor = body.get("actor") if isinstance(body, dict) else None
@@ -141,6 +151,37 @@ class ControlServer:
         else:
             await self.host.remove_binding(actor, contract, binding)
         return {"ok": True, "host_id": self.host_id, "key": actor}
+
+    async def _provider(self, data: bytes) -> dict[str, Any]:
+        body = msgpack.unpackb(data, raw=False)
+        if not isinstance(body, dict) or body.get("op") not in ("load", "unload"):
+            raise ValueError("provider needs {op: load|unload, ...}")
+        binding = str(body.get("binding") or "default")
+        if body["op"] == "unload":
+            await self.host.remove_provider(str(body.get("contract")), binding)
+            return {"ok": True, "host_id": self.host_id}
+        module = body.get("module")
+        if isinstance(module, bytes):
+            provider = await self.host.add_wasm_provider(
+                module, binding=binding, path="a provider module sent by the reconciler"
+            )
+            return {"ok": True, "host_id": self.host_id, "contract": provider.contract_id}
+        name, config = body.get("name"), body.get("config") or {}
+        if not isinstance(name, str) or not isinstance(config, dict):
+            raise ValueError("provider load needs {name, config?} or {module}")
+        if name not in BUILTINS and name not in BUILTIN_CONTRACTS:
+            raise ValueError(
+                f"a control command may load only a built-in provider or a provider module, "
+                f"not {name!r}: list providers of your own in the host's manifest"
+            )
+        spec = resolve_provider(name)
+        problems = spec.check_config(config)
+        if problems:
+            raise ValueError(f"provider {name}: {'; '.join(problems)}")
+        if self.data_dir is None:
+            raise ValueError("this host has no data directory for providers a command loads")
+        await self.host.add_provider(spec.build(config, self.data_dir), binding=binding)
+        return {"ok": True, "host_id": self.host_id, "contract": spec.contract_id}
 
     async def _on_auction(self, msg: Message) -> None:
         try:
@@ -341,4 +382,26 @@ async def _binding_command(
     what = f"{action} actor {command['actor']} to {command['contract']} on host {host_id}"
     body = seal_command(action, host_id, json.dumps(command).encode(), signer)
     raw = await client.request(subjects.control(host_id, action), body, timeout=timeout, what=what)
+    return _answer(raw, what)
+
+
+async def provider(
+    client: LatticeClient,
+    subjects: Subjects,
+    command: Mapping[str, Any],
+    *,
+    host_id: str,
+    signer: Controller | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Load (``{op: load, name, binding, config}`` or ``{op: load, module, binding}``) or
+    remove (``{op: unload, contract, binding}``) a provider on ``host_id``."""
+    what = f"{command['op']} provider {command.get('name') or command.get('contract', '')}".rstrip()
+    what += f" on host {host_id}"
+    body = seal_command(
+        "provider", host_id, msgpack.packb(dict(command), use_bin_type=True), signer
+    )
+    raw = await client.request(
+        subjects.control(host_id, "provider"), body, timeout=timeout, what=what
+    )
     return _answer(raw, what)

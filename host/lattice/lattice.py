@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wascc.host.errors import IssuerMismatch, WasccError
@@ -70,6 +71,8 @@ class LatticeConfig:
     credentials: UserCredentials | None = None
     voucher: str | None = field(default=None, repr=False)
     vouch_with: KeyPair | None = field(default=None, repr=False)
+    # Where providers a control command loads keep their files (key-value stores).
+    data_dir: Path | None = None
 
     def __repr__(self) -> str:  # never show the seed
         return f"LatticeConfig(url={self.url!r}, namespace={self.namespace!r})"
@@ -104,7 +107,9 @@ class Lattice:
             rpc_timeout=config.rpc_timeout,
             max_message=config.max_message,
         )
-        self.control = ControlServer(host, self.client, self.subjects, self.host_id, self.trust)
+        self.control = ControlServer(
+            host, self.client, self.subjects, self.host_id, self.trust, data_dir=config.data_dir
+        )
         self.directory = Directory(self.host_id)
         self._started = time.monotonic()
         self._connecting: asyncio.Task[None] | None = None

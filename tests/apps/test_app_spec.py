@@ -63,3 +63,40 @@ def test_every_mistake_is_named(tmp_path: Path, signer: Signer) -> None:
         "actors[3].constraints.zone: expected a string, got an integer 1",
     ]
     assert "did you mean 'actors'?" in str(invalid.value)
+
+
+def test_providers_are_built_in_ones_or_modules_never_python_paths(
+    tmp_path: Path, signer: Signer
+) -> None:
+    (tmp_path / "store_s.wasm").write_bytes(
+        signer.sign_provider("blobstore", name="store", caps=["wascc:logging"])
+    )
+    app = read_app(
+        _spec(
+            tmp_path,
+            "name: files\nactors: []\nproviders:\n"
+            "  - {path: keyvalue, constraints: {role: store}}\n"
+            "  - {path: store_s.wasm, binding_name: files}\n",
+        )
+    )
+    described = [p.describe() for p in app.providers]
+    assert [(p["contract"], p["binding"], p["constraints"]) for p in described] == [
+        ("wascc:keyvalue", "default", {"role": "store"}),
+        ("wascc:blobstore", "files", {}),
+    ]
+    assert described[0]["module"] == ""
+    assert len(described[1]["module"]) == 64
+    bad = _spec(
+        tmp_path,
+        "name: files\nactors: []\nproviders:\n"
+        "  - path: wascc.providers.keyvalue:KeyValueProvider\n"
+        "  - path: keyvalu\n",
+    )
+    with pytest.raises(AppInvalid) as invalid:
+        read_app(bad)
+    shown = [f"{p.path}: {p.message}" for p in invalid.value.problems]
+    assert shown[0] == (
+        "providers[0].path: wascc.providers.keyvalue:KeyValueProvider is a Python provider: "
+        "hosts load those only from their own manifest"
+    )
+    assert shown[1].startswith("providers[1].path: 'keyvalu' is neither a built-in provider")

@@ -280,11 +280,13 @@ bindings:
 )
 
 
-def _urls(lattice: Lattice) -> list[str]:
-    """The echo replicas' HTTP addresses, from the hosts' logs (PORT 0: each its own)."""
+def _urls(lattice: Lattice, actor: str = "echo") -> list[str]:
+    """Where ``actor`` is served over HTTP, from the hosts' logs (PORT 0: a port of its own
+    per binding made)."""
     found = []
+    pattern = rf"{actor} \(M\w+\) serves HTTP on (http://[\d.:]+)"
     for host in lattice.hosts:
-        found += re.findall(r"echo \(M\w+\) serves HTTP on (http://[\d.:]+)", host.stderr)
+        found += re.findall(pattern, host.stderr)
     return sorted(set(found))
 
 
@@ -327,3 +329,55 @@ def test_bindings_follow_the_replicas_and_a_rolling_update_fails_no_request(
     assert len(statuses) > 20
     assert set(statuses) == {200}, f"{statuses.count(200)} of {len(statuses)} answered 200"
     assert _urls(lattice) == urls  # updated live: the same listeners
+
+
+PROVIDER_APP = """\
+name: counter
+actors:
+  - module: kvcounter_s.wasm
+    constraints: {zone: eu}
+providers:
+  - path: keyvalue
+    constraints: {zone: us}
+bindings:
+  - {actor: kvcounter, capability: wascc:keyvalue, values: {BACKEND: memory}}
+  - {actor: kvcounter, capability: wascc:http_server, values: {PORT: "0"}}
+"""
+
+
+def test_providers_are_loaded_where_their_labels_fit_and_removed_with_the_app(
+    lattice: Lattice, signer: Signer
+) -> None:
+    """The spec's key-value provider is loaded on the us host only; kvcounter runs in eu,
+    bound to it across the lattice, and counts over HTTP; deleting the app removes the
+    provider it loaded and leaves the hosts' own providers alone."""
+    caps = ["wascc:keyvalue", "wascc:http_server"]
+    (lattice.work / "kvcounter_s.wasm").write_bytes(signer.sign("kvcounter", caps=caps))
+    lattice.reconciler()
+    lattice.apply(PROVIDER_APP)
+
+    def keyvalue_zones() -> list[str]:
+        zones = {h["host_id"]: h["labels"]["zone"] for h in lattice.inventory("hosts")}
+        return sorted(
+            zones[answer["host_id"]]
+            for answer in lattice.inventory("capabilities")
+            for c in answer["capabilities"]
+            if c["contract_id"] == "wascc:keyvalue"
+        )
+
+    lattice.until(lambda: keyvalue_zones() == ["us"], "keyvalue loaded in us only")
+    lattice.until(lambda: bool(_urls(lattice, "kvcounter")), "kvcounter served over HTTP")
+    (url,) = _urls(lattice, "kvcounter")
+    counts = [json.loads(get(f"{url}/visits")[1])["counter"] for _ in range(2)]
+    assert counts == [1, 2]
+    assert lattice.placements()["kvcounter"] == ["eu"]
+
+    lattice.wascc("delete", "app", "counter")
+    lattice.until(lambda: keyvalue_zones() == [], "the provider it loaded removed")
+    http = [
+        c
+        for answer in lattice.inventory("capabilities")
+        for c in answer["capabilities"]
+        if c["contract_id"] == "wascc:http_server"
+    ]
+    assert len(http) == 3  # the manifests' own providers stay
