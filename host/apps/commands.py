@@ -180,6 +180,14 @@ def reconciler_command(
 ) -> None:
     """Keep the lattice running what the applications ask for, until stopped (Ctrl-C)."""
     configure_logging(log_level)
+    if lease_ttl <= 2 * interval + 1:
+        # A pass (one look at the lattice, then its commands) must end well before the
+        # lease expires, or another reconciler takes over in the middle of it.
+        raise click.BadParameter(
+            f"{lease_ttl:g}s is too short for passes every {interval:g}s; give more than "
+            f"{2 * interval + 1:g}s",
+            param_hint="--lease-ttl",
+        )
     signer = _controller(click.get_current_context())
     credentials = click.get_current_context().meta.get("wascc.lattice_creds")
 

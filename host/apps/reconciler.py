@@ -12,8 +12,10 @@ they match:
   live, one host per pass, so that the others keep serving meanwhile;
 - a deleted application's actors are stopped everywhere, then it is forgotten.
 
-A host that stops answering the inventory is still counted for ``host_timeout`` seconds (a
-slow answer is not a death); after that its replicas are placed elsewhere.
+Hosts send a signed ``host_heartbeat`` event every few seconds, and answer the inventory the
+reconciler asks for on every pass; either counts as a sign of life. A host with neither for
+``host_timeout`` seconds (a slow answer is not a death) is gone: its replicas are placed
+elsewhere.
 
 With several reconcilers, one acts at a time: the holder of the lease, an entry in a
 key-value bucket whose entries live ``lease_ttl`` seconds unless renewed. The holder renews
@@ -37,9 +39,10 @@ import nats.js.errors
 from wascc.host.apps.store import AppStore
 from wascc.host.errors import WasccError
 from wascc.host.lattice import control
-from wascc.host.lattice.client import LatticeClient
+from wascc.host.lattice.client import LatticeClient, Message
 from wascc.host.lattice.command import Controller
 from wascc.host.lattice.control import labels_match
+from wascc.host.lattice.events import parse_event, verify_event
 from wascc.host.lattice.inventory import gather
 from wascc.host.lattice.subjects import Subjects
 
@@ -114,6 +117,7 @@ class Reconciler:
     async def run(self, stop: asyncio.Event) -> None:
         """Reconcile until ``stop`` is set; errors of one pass are logged, the loop goes on."""
         self._lease = await self.store.lease_bucket(self.lease_ttl)
+        await self.client.subscribe(self.subjects.events, self._on_event)
         try:
             while not stop.is_set():
                 started = time.monotonic()
@@ -129,6 +133,19 @@ class Reconciler:
                     await asyncio.wait_for(stop.wait(), wait)
         finally:
             await self._release_lease()
+
+    async def _on_event(self, msg: Message) -> None:
+        """A host's heartbeat (signed by that host) keeps it alive between two looks."""
+        try:
+            event = parse_event(bytes(msg.data))
+            if event["type"] != "host_heartbeat":
+                return
+            verify_event(event)
+        except WasccError:
+            return
+        view = self.hosts.get(event["source"])
+        if view is not None:
+            view.last_seen = time.monotonic()
 
     # the lease ------------------------------------------------------------------------------
 
@@ -199,13 +216,13 @@ class Reconciler:
     async def _look(self) -> None:
         """Refresh the view of the hosts; forget those silent for ``host_timeout``."""
         now = time.monotonic()
-        hosts = await gather(self.client, self.subjects, "hosts", timeout=self.inventory_timeout)
-        actors = await gather(self.client, self.subjects, "actors", timeout=self.inventory_timeout)
-        bindings = await gather(
-            self.client, self.subjects, "bindings", timeout=self.inventory_timeout
-        )
-        capabilities = await gather(
-            self.client, self.subjects, "capabilities", timeout=self.inventory_timeout
+        # All four at once: each waits the full timeout for every host's answer, and a pass
+        # must stay well within the lease's time to live.
+        hosts, actors, bindings, capabilities = await asyncio.gather(
+            *(
+                gather(self.client, self.subjects, kind, timeout=self.inventory_timeout)
+                for kind in ("hosts", "actors", "bindings", "capabilities")
+            )
         )
         for answer in hosts:
             host_id = answer.get("host_id")

@@ -40,6 +40,7 @@ EventType = Literal[
     "provider_removed",
     "actor_binding_created",
     "actor_binding_removed",
+    "host_heartbeat",  # every LatticeConfig.heartbeat seconds: the host is alive
 ]
 EVENT_TYPES: Final[frozenset[str]] = frozenset(get_args(EventType))
 _SERVER: Final[tuple[KeyKind, ...]] = ("server",)

@@ -73,6 +73,8 @@ class LatticeConfig:
     vouch_with: KeyPair | None = field(default=None, repr=False)
     # Where providers a control command loads keep their files (key-value stores).
     data_dir: Path | None = None
+    # Seconds between two host_heartbeat events (reconcilers count a silent host as gone).
+    heartbeat: float = 2.0
 
     def __repr__(self) -> str:  # never show the seed
         return f"LatticeConfig(url={self.url!r}, namespace={self.namespace!r})"
@@ -113,6 +115,7 @@ class Lattice:
         self.directory = Directory(self.host_id)
         self._started = time.monotonic()
         self._connecting: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._joined = False
         # Bindings this host made for actors of other hosts (from its manifest).
         self.remote_actor_bindings: set[BindingKey] = set()
@@ -187,6 +190,7 @@ class Lattice:
                 queue=False,
             )
         self._connecting = asyncio.create_task(self._connect(), name="lattice connect")
+        self._beating = asyncio.create_task(self._heartbeats(), name="lattice heartbeat")
         if wait > 0 and not await self.client.wait_connected(wait):
             raise LatticeError(
                 f"could not join the lattice at {self.config.url} within {wait:g}s; still "
@@ -236,10 +240,11 @@ class Lattice:
         if not self._joined:
             return
         self._joined = False
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        for task in (self._connecting, self._beating):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.remote.stop_serving()
         await self.unbind_remote_actors()
         self.adopted.clear()
@@ -417,6 +422,15 @@ class Lattice:
             await self._emit(event, data)  # type: ignore[arg-type]
 
     # events and inventory -----------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        """``host_heartbeat`` every ``config.heartbeat`` seconds while joined and connected:
+        how reconcilers tell a live host from a dead one between their inventory queries."""
+        while True:
+            await asyncio.sleep(self.config.heartbeat)
+            if self.client.is_connected:
+                data = {"labels": self.host.labels, "actors": len(self.host.inventory()["actors"])}
+                await self._emit("host_heartbeat", data)
 
     async def _emit(self, kind: EventType, data: Mapping[str, Any]) -> None:
         try:

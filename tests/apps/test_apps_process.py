@@ -58,7 +58,7 @@ class Lattice:
 
     def reconciler(self) -> WasccProcess:
         args = ("reconciler", "--lattice", self.url, "--interval", "0.3")
-        args += ("--host-timeout", HOST_TIMEOUT, "--lease-ttl", "1.5")
+        args += ("--host-timeout", HOST_TIMEOUT, "--lease-ttl", "3")
         process = WasccProcess(args, self.env, self.work)
         self.reconcilers.append(process)
         return process

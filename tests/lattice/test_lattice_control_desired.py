@@ -5,16 +5,19 @@ command; a provider command never makes a host import code."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import Signer
-from tests.lattice.conftest import MakeMember, nats_url
+from tests.lattice.conftest import MakeMember, nats_url, until
 from tests.support.servers import ServerProcess
 from wascc.host.errors import LatticeError
 from wascc.host.lattice import LatticeClient, Subjects
+from wascc.host.lattice.client import Message
 from wascc.host.lattice.command import Controller
 from wascc.host.lattice.control import bind, launch, provider, unbind
+from wascc.host.lattice.events import parse_event, verify_event
 from wascc.keys.nkeys import KeyPair
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,3 +68,27 @@ async def test_bind_unbind_and_providers_by_command(
         assert host.find_provider("wascc:keyvalue", "default") is None
     finally:
         await client.close()
+
+
+async def test_hosts_send_signed_heartbeats(member: MakeMember, nats: ServerProcess) -> None:
+    """Every ``heartbeat`` seconds a joined host publishes ``host_heartbeat``, signed by its
+    key, with its labels: what reconcilers count as a sign of life."""
+    _, lattice = await member(labels={"zone": "eu"}, heartbeat=0.2)
+    client = LatticeClient(nats_url(nats), name="watcher")
+    await client.connect_once()
+    seen: list[dict[str, Any]] = []
+
+    async def on_event(msg: Message) -> None:
+        event = parse_event(bytes(msg.data))
+        if event["type"] == "host_heartbeat":
+            seen.append(event)
+
+    try:
+        await client.subscribe(Subjects().events, on_event)
+        await until(lambda: len(seen) >= 2, timeout=5)
+    finally:
+        await client.close()
+    beat = seen[0]
+    assert beat["source"] == lattice.host_id
+    assert beat["data"] == {"labels": {"zone": "eu"}, "actors": 0}
+    assert verify_event(beat)["iss"] == lattice.host_id
