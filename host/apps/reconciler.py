@@ -198,6 +198,7 @@ class Reconciler:
                 await self._providers(version, loaded, errors)
                 placements, actor_errors = await self._reconcile(version)
                 errors += actor_errors
+                await self._stop_dropped(name, record.versions, version)
             except WasccError as exc:
                 placements, errors = [], [str(exc)]
             await self.store.set_status(
@@ -430,6 +431,27 @@ class Reconciler:
                 logger.info(
                     "unbound actor %s from %s on host %s", _named(actor), gone[1], view.host_id
                 )
+
+    async def _stop_dropped(
+        self, name: str, versions: tuple[int, ...], version: Mapping[str, Any]
+    ) -> None:
+        """Stop the actors of the application's other versions that this one no longer lists
+        (a new version may replace an actor by another, under another key)."""
+        current = {a["key"] for a in version.get("actors", [])}
+        dropped: set[str] = set()
+        for number in versions:
+            if number == version.get("number"):
+                continue
+            with contextlib.suppress(WasccError):
+                listed = (await self.store.version(name, number)).get("actors", [])
+                dropped.update(a["key"] for a in listed)
+        for view in self.hosts.values():
+            for key in sorted((dropped - current) & set(view.actors)):
+                await control.terminate(
+                    self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
+                )
+                view.actors.pop(key, None)
+                logger.info("stopped actor %s, which %s no longer lists", key, name)
 
     async def _remove(self, name: str, current: int, loaded: list[dict[str, str]]) -> None:
         """Stop a deleted application's actors and remove the providers it loaded; then

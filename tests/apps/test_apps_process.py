@@ -156,6 +156,9 @@ def test_apply_places_scales_and_deletes(lattice: Lattice) -> None:
     lattice.until(lambda: lattice.placements().get("echo") == ["eu"], "rolled back to 1 echo")
     [app] = json.loads(lattice.wascc("ctl", "get", "apps", "-o", "json"))
     assert (app["current"], app["versions"]) == (2, [1, 2, 3])
+    lattice.apply("name: shop\nactors:\n  - {module: echo_s.wasm, constraints: {zone: eu}}\n")
+    lattice.until(lambda: "ponger" not in lattice.placements(), "ponger, dropped, stopped")
+    assert lattice.placements() == {"echo": ["eu"]}
 
     lattice.wascc("delete", "app", "shop")
     lattice.until(lambda: lattice.placements() == {}, "every actor stopped")
