@@ -185,10 +185,7 @@ def read_app(
         name = _name(fields, top.get("name"))
         if "version" in top:
             version = _version(fields, top["version"])
-        listed = top.get("actors")
-        if listed is not None and not isinstance(listed, list):
-            fields.bad("actors", "expected a list", "write a YAML list of {module, replicas}")
-        for index, item in enumerate(listed or []):
+        for index, item in _entries(fields, top, "actors", "{module, replicas}"):
             actor = _actor(fields, checker, item, index)
             if actor is None:
                 continue
@@ -201,10 +198,7 @@ def read_app(
                 )
                 continue
             actors.append(actor)
-        listed = top.get("providers")
-        if listed is not None and not isinstance(listed, list):
-            fields.bad("providers", "expected a list", "write a YAML list of {path, constraints}")
-        for index, item in enumerate(listed or []):
+        for index, item in _entries(fields, top, "providers", "{path, constraints}"):
             provider = _provider(fields, checker, item, index)
             if provider is None:
                 continue
@@ -218,15 +212,26 @@ def read_app(
                 )
                 continue
             providers.append(provider)
-        listed = top.get("bindings")
-        if listed is not None and not isinstance(listed, list):
-            fields.bad("bindings", "expected a list", "write a YAML list of {actor, capability}")
-        for index, item in enumerate(listed or []):
+        for index, item in _entries(fields, top, "bindings", "{actor, capability}"):
             _binding(fields, actors, item, index)
     found = [*problems, *fields.problems, *checker.problems]
     if found:
         raise AppInvalid(shown, in_file_order(found))
     return AppSpec(name, version, tuple(actors), tuple(providers))
+
+
+def _entries(
+    fields: _Fields, top: Mapping[str, Any], section: str, shape: str
+) -> list[tuple[int, object]]:
+    """The entries of the list ``section`` (none if absent), with their index; a problem
+    if it is not a list."""
+    listed = top.get(section)
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        fields.bad(section, "expected a list", f"write a YAML list of {shape}")
+        return []
+    return list(enumerate(listed))
 
 
 def _name(fields: _Fields, value: object) -> str:
