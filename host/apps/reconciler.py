@@ -30,7 +30,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,7 @@ class Reconciler:
         self.inventory_timeout = inventory_timeout
         self.identity = f"reconciler-{secrets.token_hex(4)}"
         self.hosts: dict[str, HostView] = {}
+        self._version_keys: dict[tuple[str, int], frozenset[str]] = {}
         self.acting = False
         self._lease: Any = None
         self._lease_revision: int | None = None
@@ -191,7 +192,7 @@ class Reconciler:
             loaded: list[dict[str, str]] = list(before.get("loaded", []))
             try:
                 if record.deleted:
-                    await self._remove(name, record.current, loaded)
+                    await self._remove(name, record.versions, loaded)
                     continue
                 version = await self.store.version(name, record.current)
                 errors: list[str] = []
@@ -341,12 +342,7 @@ class Reconciler:
         fitting = [v for v in running if labels_match(v.labels, constraints)]
         extra = sorted(fitting, key=lambda v: -v.load)[: max(0, len(fitting) - wanted)]
         for view in (*misplaced, *extra):
-            await control.terminate(
-                self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
-            )
-            view.actors.pop(key, None)
-            view.bindings = {b for b in view.bindings if b[0] != key}  # gone with the actor
-            logger.info("stopped actor %s on host %s", _named(actor), view.host_id)
+            await self._terminate(view, key, f"actor {_named(actor)}")
         kept = [v for v in fitting if v not in extra]
         stale = [v for v in kept if v.actors.get(key) != wanted_module]
         if stale:  # a new version: one host per pass, the others serve meanwhile
@@ -432,47 +428,59 @@ class Reconciler:
                     "unbound actor %s from %s on host %s", _named(actor), gone[1], view.host_id
                 )
 
+    async def _terminate(self, view: HostView, key: str, what: str) -> None:
+        """Stop ``key`` on ``view``'s host; its bindings there go with it."""
+        await control.terminate(
+            self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
+        )
+        view.actors.pop(key, None)
+        view.bindings = {b for b in view.bindings if b[0] != key}
+        logger.info("stopped %s on host %s", what, view.host_id)
+
+    async def _keys(self, name: str, numbers: Iterable[int]) -> set[str]:
+        """The actors versions ``numbers`` of ``name`` list. A stored version never changes,
+        so each is read once per process, not on every pass."""
+        keys: set[str] = set()
+        for number in numbers:
+            listed = self._version_keys.get((name, number))
+            if listed is None:
+                try:
+                    version = await self.store.version(name, number)
+                except WasccError:
+                    continue
+                listed = frozenset(a["key"] for a in version.get("actors", []))
+                self._version_keys[(name, number)] = listed
+            keys |= listed
+        return keys
+
     async def _stop_dropped(
         self, name: str, versions: tuple[int, ...], version: Mapping[str, Any]
     ) -> None:
         """Stop the actors of the application's other versions that this one no longer lists
         (a new version may replace an actor by another, under another key)."""
         current = {a["key"] for a in version.get("actors", [])}
-        dropped: set[str] = set()
-        for number in versions:
-            if number == version.get("number"):
-                continue
-            with contextlib.suppress(WasccError):
-                listed = (await self.store.version(name, number)).get("actors", [])
-                dropped.update(a["key"] for a in listed)
+        dropped = await self._keys(name, versions) - current
         for view in self.hosts.values():
-            for key in sorted((dropped - current) & set(view.actors)):
-                await control.terminate(
-                    self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
-                )
-                view.actors.pop(key, None)
-                logger.info("stopped actor %s, which %s no longer lists", key, name)
+            for key in sorted(dropped & set(view.actors)):
+                await self._terminate(view, key, f"actor {key}, which {name} no longer lists")
 
-    async def _remove(self, name: str, current: int, loaded: list[dict[str, str]]) -> None:
+    async def _remove(
+        self, name: str, versions: tuple[int, ...], loaded: list[dict[str, str]]
+    ) -> None:
         """Stop a deleted application's actors and remove the providers it loaded; then
         forget it."""
-        keys: set[str] = set()
-        record = await self.store.record(name)
-        for number in record.versions if record else (current,):
-            with contextlib.suppress(WasccError):
-                keys.update(a["key"] for a in (await self.store.version(name, number))["actors"])
+        keys = await self._keys(name, versions)
         for view in self.hosts.values():
-            for key in keys & set(view.actors):
-                await control.terminate(
-                    self.client, self.subjects, key, host_id=view.host_id, signer=self.signer
-                )
-                view.actors.pop(key, None)
-                logger.info("stopped actor %s of deleted application %s", key, name)
+            for key in sorted(keys & set(view.actors)):
+                await self._terminate(view, key, f"actor {key} of deleted application {name}")
         for entry in loaded:
             host = self.hosts.get(entry["host_id"])
             if host is not None and (entry["contract"], entry["binding"]) in host.providers:
                 await self._unload(entry, host)
         await self.store.forget(name)
+        # An application applied again under this name starts again at version 1.
+        for cached in [k for k in self._version_keys if k[0] == name]:
+            del self._version_keys[cached]
         logger.info("application %s deleted", name)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from wascc.host.capabilities import BUILTIN_CONTRACTS, BUILTINS
-from wascc.host.errors import ManifestError, NotAnActor
+from wascc.host.errors import ManifestError
 from wascc.host.manifest import in_file_order
 from wascc.host.manifest_check import Checker, RegistryAccess
 from wascc.host.manifest_loader import read_document
@@ -289,7 +289,8 @@ def _actor(fields: _Fields, checker: Checker, item: object, index: int) -> AppAc
         fields.bad(
             f"{path}.module",
             f"{shown} is signed as a capability provider (prov: true), not as an actor",
-            NotAnActor.FIX.replace("capabilities:", "a host's manifest capabilities:"),
+            "load providers with the spec's providers: (or a host's manifest), or, to run it "
+            "as an actor, sign it again without --provider",
         )
         return None
     return AppActor(claims, module, source, replicas, constraints)
