@@ -161,12 +161,16 @@ def wascc_argv() -> list[str]:
 
 
 def wascc_up(
-    manifest: Path, data_dir: Path, env: Mapping[str, str], log: Path | None = None
+    manifest: Path,
+    data_dir: Path,
+    env: Mapping[str, str],
+    log: Path | None = None,
+    options: Sequence[str] = (),
 ) -> contextlib.AbstractContextManager[Server]:
-    """``wascc up MANIFEST --expand-env --data-dir DATA_DIR --log-level warning``, run from
-    the manifest's directory and stopped with SIGTERM."""
+    """``wascc up MANIFEST --expand-env --data-dir DATA_DIR --log-level warning [OPTIONS]``,
+    run from the manifest's directory and stopped with SIGTERM."""
     argv = [*wascc_argv(), "up", str(manifest), "--expand-env", "--data-dir", str(data_dir)]
-    argv += ["--log-level", "warning"]
+    argv += ["--log-level", "warning", *options]
     return spawn(argv, env=env, cwd=manifest.parent, log=log)
 
 
@@ -214,13 +218,22 @@ async def warm_up(port: int | list[int]) -> None:
     await load(port, WARM_UP, 1)
 
 
-def measure_http(server: Server, port: int, seconds: float, connections: int) -> Figures:
+def measure_http(
+    server: Server,
+    port: int,
+    seconds: float,
+    connections: int,
+    before_load: Callable[[], None] | None = None,
+) -> Figures:
     """Wait until ``server`` answers one ``GET /`` on ``port``, then at once load it (no
     warm-up pass) and return its figures: ``rps`` and ``requests`` count every answer from
     the first second of load, ``p50_ms``/``p99_ms`` leave out the first ``loadgen.WARMUP``
     seconds, ``cpu_us`` is the server process's CPU time per answer over the whole load and
-    ``client_cores`` the load generator's CPU time per second of it."""
+    ``client_cores`` the load generator's CPU time per second of it. ``before_load`` runs
+    between the first answer and the load (it sends no request to ``port``)."""
     server.wait_served(port)
+    if before_load is not None:
+        before_load()
     got = asyncio.run(load(port, seconds, connections, server_pid=server.proc.pid))
     server.check_alive()
     return figures(

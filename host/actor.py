@@ -94,10 +94,12 @@ class Actor:
         penalty_box: PenaltyBox,
         output: OutputSink | None = None,
         sync: Callable[[WapcInstance], None] | None = None,
+        on_trap: Callable[[int, str], None] | None = None,
     ) -> None:
         """Make the pool; instances are created on the worker threads as calls need them.
         ``output``: where WASI output granted to the log goes; ``sync``: run before each call
-        on an instance (``WapcInstance.set_sync``)."""
+        on an instance (``WapcInstance.set_sync``); ``on_trap(count, error)``: told of traps
+        as often as they are logged (``_log_trap``)."""
         wasi = self.settings.wasi
 
         def make() -> WapcInstance:
@@ -121,6 +123,7 @@ class Actor:
         self._inline = InlinePolicy(loop_free)
         self.health = ActorHealth(penalty_box, self.label, self.key)
         self._traps, self._trap_logged_at = 0, -TRAP_LOG_INTERVAL
+        self._on_trap = on_trap
         self._pool = InstancePool(
             create, max_instances=self.settings.max_instances, max_queue=self.settings.max_queue
         )
@@ -160,7 +163,8 @@ class Actor:
         spent = [float("inf"), float("inf")]
 
         def finished(ok: bool, value: object) -> None:  # on the loop, when the wasm returned
-            self._release(instance, not ok and isinstance(value, ActorTrapped), spent, in_lane)
+            trap = value if not ok and isinstance(value, ActorTrapped) else None
+            self._release(instance, trap, spent, in_lane)
 
         # Awaited without a shield: a timeout cancels only this wait, and the instance goes
         # back to the pool when the call has really ended (``finished``).
@@ -222,8 +226,8 @@ class Actor:
                 self.health.done(spent, failed=True, in_lane=False)
             self._pool.release(instance, discard=trapped or instance.poisoned)
             if isinstance(exc, ActorTrapped | GuestError):
-                if trapped:
-                    self._log_trap()
+                if isinstance(exc, ActorTrapped):
+                    self._log_trap(exc)
                 raise self._identify(exc, operation) from None
             raise
         elapsed = time.perf_counter() - started
@@ -251,18 +255,19 @@ class Actor:
         )
 
     def _release(
-        self, instance: WapcInstance, trapped: bool, spent: list[float], in_lane: bool
+        self, instance: WapcInstance, trap: ActorTrapped | None, spent: list[float], in_lane: bool
     ) -> None:
-        if trapped:
-            self._log_trap()
+        trapped = trap is not None
+        if trap is not None:
+            self._log_trap(trap)
         elapsed, cpu = spent
         self._inline.record_worker(cpu, failed=trapped)
         self.health.done(elapsed, failed=trapped, in_lane=in_lane)
         self._pool.release(instance, discard=trapped or instance.poisoned)
 
-    def _log_trap(self) -> None:
+    def _log_trap(self, trap: ActorTrapped) -> None:
         """One line per ``TRAP_LOG_INTERVAL`` at most: an actor that traps on every call must
-        not flood the log (the error itself goes to each caller)."""
+        not flood the log (the error itself goes to each caller), nor ``on_trap``'s events."""
         now = time.monotonic()
         self._traps += 1
         if now - self._trap_logged_at < TRAP_LOG_INTERVAL:
@@ -276,6 +281,8 @@ class Actor:
                 self._traps,
                 now - self._trap_logged_at,
             )
+        if self._on_trap is not None:
+            self._on_trap(self._traps, str(trap))
         self._traps, self._trap_logged_at = 0, now
 
     async def close(self) -> None:

@@ -17,10 +17,15 @@ route                                      what
 ``POST /actors/update[?force=true]``       ``application/wasm``: a signed module: live
 ``[&rotate_issuer=true]``                  update of the running actor with its key
                                            (``wascc update``)
+``POST /actors/{actor}/stop``              stop the actor (its bindings are removed first);
+                                           answer ``{"key", "name", "stopped": true}``
+``GET /ui``, ``/ui/feed``                  the dashboard and its live feed
+                                           (``host.dashboard``)
 =========================================  ===============================================
 
 Every request passes the guard of ``host.admin_guard`` first: a ``Host`` that names this
-endpoint, no cross-site ``Origin``, then (on every route but ``/healthz``) the bearer token
+endpoint, no cross-site ``Origin``, then (on every route but ``/healthz`` and the dashboard's
+files, which hold no data) the bearer token
 the host wrote to ``admin-PORT.token``; its module docstring has the rules and why.
 
 The POST routes take only the media types above (else 415): a browser page can send the
@@ -36,7 +41,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import hdrs, web
@@ -45,6 +50,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from wascc.host.admin_guard import AdminGuard, admin_url, ipaddress_is_loopback, json_error
 from wascc.host.admin_token import new_token, remove_token, token_path, write_token
 from wascc.host.call import encode_request
+from wascc.host.dashboard import Dashboard, HostInfo
 from wascc.host.errors import (
     ActorBusy,
     ActorNotFound,
@@ -58,6 +64,9 @@ from wascc.host.invocation import SYSTEM_ORIGIN
 from wascc.host.metrics import HostMetrics
 from wascc.keys.claims import validate_module
 from wascc.providers.codec import CodecError
+
+if TYPE_CHECKING:
+    from wascc.host.lattice import Lattice
 
 __all__ = ["MAX_MODULE_SIZE", "AdminServer", "redact_values"]
 
@@ -126,7 +135,8 @@ class AdminServer:
 
     ``accepting()`` tells whether the process still takes new work; while it says no,
     ``/healthz`` answers 503 and calls and updates are refused. The token file goes to
-    ``data_dir`` (``token_file`` once started).
+    ``data_dir`` (``token_file`` once started). ``info`` names the host on the dashboard;
+    ``lattice``, when the host joined one, lets the dashboard show every host.
     """
 
     def __init__(
@@ -138,6 +148,8 @@ class AdminServer:
         port: int,
         data_dir: Path,
         accepting: Callable[[], bool],
+        info: HostInfo | None = None,
+        lattice: Lattice | None = None,
     ) -> None:
         self.host = host
         self.metrics = metrics
@@ -148,6 +160,13 @@ class AdminServer:
         self._token = ""
         self._accepting = accepting
         self._runner: web.AppRunner | None = None
+        self.dashboard = Dashboard(
+            host,
+            metrics,
+            info=info or HostInfo(host, host_id="", lattice_url=None),
+            inventory=self.inventory,
+            lattice=lattice,
+        )
 
     @property
     def url(self) -> str:
@@ -157,13 +176,20 @@ class AdminServer:
     async def start(self) -> None:
         """Listen and write the token file; ``OSError`` if the address is taken,
         ``AdminTokenError`` if the token cannot be written."""
-        guard = AdminGuard(self.address, lambda: self.port, lambda: self._token)
+        guard = AdminGuard(
+            self.address,
+            lambda: self.port,
+            lambda: self._token,
+            open_paths=self.dashboard.open_paths,
+        )
         app = web.Application(client_max_size=MAX_MODULE_SIZE, middlewares=[guard.middleware()])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/inventory", self._inventory)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_post("/actors/update", self._update)
         app.router.add_post("/actors/{actor}/call/{operation}", self._call)
+        app.router.add_post("/actors/{actor}/stop", self._stop)
+        self.dashboard.add_routes(app.router)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
         await runner.setup()
         site = web.TCPSite(runner, self.address, self.port)
@@ -178,6 +204,7 @@ class AdminServer:
             await runner.cleanup()
             raise
         self._runner, self.token_file = runner, path
+        await self.dashboard.start()
         logger.info("admin endpoint on %s", self.url)
         logger.info("admin token in %s", path)
         if not ipaddress_is_loopback(self.address):
@@ -190,6 +217,7 @@ class AdminServer:
 
     async def close(self) -> None:
         """Stop serving and remove the token file. Idempotent."""
+        await self.dashboard.close()  # first: open feeds would hold the runner's cleanup
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -204,11 +232,15 @@ class AdminServer:
             return web.json_response({"status": "stopping"}, status=503)
         return web.json_response({"status": "ok"})
 
-    async def _inventory(self, request: web.Request) -> web.Response:
+    def inventory(self) -> dict[str, Any]:
+        """The host's inventory as this endpoint shows it: binding values redacted."""
         inventory = self.host.inventory()
         for binding in inventory["bindings"]:
             binding["values"] = redact_values(binding["values"])
-        return web.json_response(inventory)
+        return inventory
+
+    async def _inventory(self, request: web.Request) -> web.Response:
+        return web.json_response(self.inventory())
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = self.metrics.render()
@@ -303,6 +335,21 @@ class AdminServer:
                 "rev": updated.rev,
             }
         )
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        if not self._accepting():
+            return json_error(503, "the host is shutting down", "HostStopping")
+        try:
+            key = self._find(request.match_info["actor"])
+            name = self.host.actor(key).name
+            await self.host.remove_actor(key)
+        except WasccError as exc:
+            return json_error(_status_of(exc), exc)
+        except Exception as exc:  # a bug somewhere below: logged with its traceback
+            logger.exception("admin stop of %s failed", request.match_info["actor"])
+            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+        logger.info("actor %s (%s) stopped from the admin endpoint", name, key)
+        return web.json_response({"key": key, "name": name, "stopped": True})
 
 
 def _flag(request: web.Request, name: str) -> bool:

@@ -7,8 +7,9 @@ Every request passes one aiohttp middleware (``AdminGuard.middleware()``), in th
    any IP address, and ``localhost``. Other names are refused (403): DNS rebinding uses them.
 2. A cross-site request is refused (403): an ``Origin`` other than ``http://`` + the
    ``Host``, or ``Sec-Fetch-Site: cross-site``/``same-site``.
-3. Every route but ``/healthz`` needs ``Authorization: Bearer TOKEN`` (else 401), the token
-   the host wrote to ``admin-PORT.token`` in its data directory (``host.admin_token``).
+3. Every route but ``/healthz`` and the dashboard's page and files (``open_paths``) needs
+   ``Authorization: Bearer TOKEN`` (else 401), the token the host wrote to
+   ``admin-PORT.token`` in its data directory (``host.admin_token``).
 
 The first two rules keep web pages out: a page the operator happens to visit can send
 requests to loopback, and a DNS name it controls can be made to resolve here. The third keeps
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import hdrs, web
@@ -30,7 +31,6 @@ __all__ = ["AdminGuard", "admin_url", "ipaddress_is_loopback", "json_error"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _WILDCARDS = frozenset({"0.0.0.0", "::"})
-_OPEN_ROUTES = frozenset({"/healthz"})  # no token needed (Host and Origin are still checked)
 
 
 def json_error(
@@ -104,10 +104,20 @@ class AdminGuard:
     asked on every request. An empty token refuses every request that needs one.
     """
 
-    def __init__(self, address: str, port: Callable[[], int], token: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        address: str,
+        port: Callable[[], int],
+        token: Callable[[], str],
+        *,
+        open_paths: Iterable[str] = (),
+    ) -> None:
         self.address = address
         self._port = port
         self._token = token
+        # Paths served without a token (Host and Origin are still checked): ``/healthz``, and
+        # files that hold no data, like the dashboard's page, which then asks for the token.
+        self._open = frozenset({"/healthz", *open_paths})
 
     def middleware(self) -> Middleware:
         """The middleware: Host, then Origin, then the token (module docstring)."""
@@ -115,7 +125,7 @@ class AdminGuard:
         @web.middleware
         async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             refusal = self._check_host(request) or self._check_origin(request)
-            if refusal is None and request.path not in _OPEN_ROUTES:
+            if refusal is None and request.path not in self._open:
                 refusal = self._check_token(request)
             return refusal if refusal is not None else await handler(request)
 

@@ -44,6 +44,7 @@ from wascc.host.errors import (
     RevisionNotNewer,
     WasccError,
 )
+from wascc.host.events import EventLog
 from wascc.host.health import PenaltyBox
 from wascc.host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from wascc.host.trust.policy import TrustPolicy, check_update
@@ -140,6 +141,8 @@ class Host:
         self._topology = 0
         # The lattice, when the host joined one: consulted only for targets not on this host.
         self.remote: RemoteRouter | None = None
+        # What changed lately (the lattice's events, traps): the dashboard follows it.
+        self.events = EventLog()
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -256,6 +259,10 @@ class Host:
             penalty_box=self.penalty_box,
             output=calls.wasi_output,
             sync=calls.sync if isinstance(calls, ProviderHostCalls) else None,
+            on_trap=lambda count, error: self.events.record(
+                "actor_trapped",
+                {"public_key": actor.key, "name": actor.name, "count": count, "error": error},
+            ),
         )
         await actor.start()
         return actor
@@ -416,6 +423,11 @@ class Host:
                 f"no actor {actor} runs on this host; check the key with `wascc claims inspect`",
                 actor=actor,
             ) from None
+
+    @property
+    def actors(self) -> tuple[Actor, ...]:
+        """The actors running now (read-only use: the dashboard's counts)."""
+        return tuple(self._actors.values())
 
     def actor(self, key: str) -> Actor:
         """The running actor with this public key (``ActorNotFound`` if none)."""
@@ -812,7 +824,8 @@ class Host:
         return True
 
     async def _changed(self, event: str, **data: Any) -> None:
-        """Tell the lattice (if joined) what changed on this host."""
+        """Record what changed on this host (``events``) and tell the lattice, if joined."""
+        self.events.record(event, data)
         if self.remote is not None:
             await self.remote.changed(event, data)
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from wascc.host.admin import AdminServer
+from wascc.host.dashboard import HostInfo
 from wascc.host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
 from wascc.host.host import ActorSource, Host
 from wascc.host.lattice import Lattice, LatticeConfig
@@ -43,6 +44,7 @@ from wascc.host.manifest import BindingEntry, CapabilityEntry, Manifest
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
 from wascc.host.metrics import HostMetrics
 from wascc.host.trust import TrustPolicy
+from wascc.keys.nkeys import KeyPair
 
 __all__ = ["AcceptsWork", "HostServer", "ServerConfig"]
 
@@ -102,6 +104,10 @@ class HostServer:
         )
         self.admin: AdminServer | None = None
         self.lattice = Lattice(self.host, config.lattice) if config.lattice else None
+        # Its id in the lattice; a standalone host is named by a key of its own, made now.
+        self.host_id = (
+            self.lattice.host_id if self.lattice else KeyPair.generate("server").public_key
+        )
         self.accepting = False
         self._announce = announce or (lambda line: logger.info("%s", line))
         self._started = False
@@ -182,6 +188,12 @@ class HostServer:
                     port=port,
                     data_dir=config.data_dir,
                     accepting=lambda: self.accepting,
+                    info=HostInfo(
+                        self.host,
+                        host_id=self.host_id,
+                        lattice_url=config.lattice.url if config.lattice else None,
+                    ),
+                    lattice=self.lattice,
                 )
                 try:
                     await self.admin.start()
@@ -289,6 +301,7 @@ class HostServer:
         if self.admin is not None:
             where = f"{self.admin.address}:{self.admin.port}"
             self._announce(f"admin endpoint on {self.admin.url} (/healthz /inventory /metrics)")
+            self._announce(f"  dashboard: {self.admin.url}/ui (asks for the admin token)")
             self._announce(f"  admin token in {self.admin.token_file} (Authorization: Bearer …)")
             self._announce(f"  try: wascc call ACTOR OPERATION JSON --host-admin {where}")
         counts = (len(inventory[k]) for k in ("actors", "providers", "bindings"))

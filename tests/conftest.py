@@ -7,12 +7,16 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from wascc.host import Host
 from wascc.keys.claims import sign_module
 from wascc.keys.nkeys import KeyPair
+
+if TYPE_CHECKING:
+    from tests.ui.browser import Browser
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "actors" / "build"
@@ -135,3 +139,20 @@ def restore_root() -> Iterator[None]:
     for handler in handlers:
         root.addHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """Headless Chromium (Debian's, through Selenium) at 1280x800, for the dashboard's tests;
+    skipped without it, failed in CI. Its last screen is saved as ``TEST.png`` under the
+    test's ``screenshots`` directory, beside any the test took."""
+    from tests.ui.browser import start_browser  # noqa: PLC0415 - selenium only where needed
+
+    opened = start_browser(tmp_path / "screenshots", tmp_path / "chromium-profile")
+    try:
+        yield opened
+    finally:
+        try:
+            opened.screenshot(request.node.name)
+        finally:
+            opened.driver.quit()

@@ -76,6 +76,7 @@ def test_the_pages_exist() -> None:
         "manifest.md",
         "lattice.md",
         "deployment.md",
+        "dashboard.md",
     ):
         assert (DOCS / name).is_file(), f"docs/{name} is missing"
 

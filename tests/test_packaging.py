@@ -84,8 +84,8 @@ def test_the_wheel_has_one_top_level_package(wheel: Path) -> None:
 
 
 def test_the_wheel_ships_the_sdk_and_the_license(wheel: Path) -> None:
-    """The templates of `wascc new`, the C headers, the samples and LICENSE are in the wheel;
-    built modules and test fixtures are not."""
+    """The templates of `wascc new`, the C headers, the samples, the dashboard's files and
+    LICENSE are in the wheel; built modules and test fixtures are not."""
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "wascc/host/cli.py",
@@ -99,6 +99,10 @@ def test_the_wheel_ships_the_sdk_and_the_license(wheel: Path) -> None:
         "wascc/actors/templates/assemblyscript/package.json",
         "wascc/actors/templates/assemblyscript/assembly/index.ts",
         "wascc/actors/echo.c",
+        "wascc/host/ui/index.html",
+        "wascc/host/ui/app.js",
+        "wascc/host/ui/app.css",
+        "wascc/host/ui/icon.svg",
     ):
         assert expected in names
     assert any(re.fullmatch(r"wascc_py-[^/]+\.dist-info/licenses/LICENSE", n) for n in names)

@@ -457,6 +457,8 @@ class Lattice:
         except LatticeError as exc:
             logger.info("lattice: ignoring an event: %s", exc)
             return
+        if kind != "host_heartbeat":  # every 2 s per host: signs of life, not news
+            self.host.events.record(kind, data, host=source)
         if kind in ("actor_started", "actor_update_complete"):
             self.directory.record(source, data.get("public_key"), data.get("issuer"))
         elif kind == "actor_stopped":

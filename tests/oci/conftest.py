@@ -9,8 +9,6 @@ The binary comes from the Debian package ``docker-registry`` (``.ci/run`` instal
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import ssl
 import subprocess
 import time
@@ -24,6 +22,7 @@ import pytest
 from tests.conftest import Signer
 from tests.process.process_support import WasccProcess, wascc_env
 from tests.support.servers import ServerProcess
+from tests.support.tools import require_tool
 from wascc.host.oci.artifact import Descriptor
 from wascc.host.oci.cache import sha256_digest
 from wascc.host.oci.credentials import Credentials
@@ -35,22 +34,11 @@ USER, PASSWORD = "wascc", "s3cret-pass"
 READY_TIMEOUT = 10.0
 
 
-def _require(tool: str, package: str) -> str:
-    """The path of ``tool``; skip without it (fail in CI, where it must be installed)."""
-    found = shutil.which(tool)
-    if found is None:
-        reason = f"{tool} not on PATH: install the Debian package {package}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
 class Registry:
     """A running ``docker-registry``: its address, storage and a way to push raw content."""
 
     def __init__(self, workdir: Path, *, auth: bool = False, tls: bool = False) -> None:
-        binary = _require(REGISTRY_BINARY, "docker-registry")
+        binary = require_tool(REGISTRY_BINARY, "docker-registry")
         self.workdir = workdir
         self.storage = workdir / "storage"
         self.tls = tls
@@ -58,7 +46,7 @@ class Registry:
         self.ca_file: Path | None = None
         extra: dict[str, object] = {}
         if auth:
-            htpasswd = _require("htpasswd", "apache2-utils")
+            htpasswd = require_tool("htpasswd", "apache2-utils")
             line = subprocess.run(
                 [htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, check=True, text=True
             ).stdout.strip()
@@ -167,7 +155,7 @@ class Registry:
 
 def _self_signed(workdir: Path) -> Path:
     """A certificate for 127.0.0.1 (its own CA) and its key; the certificate's path."""
-    openssl = _require("openssl", "openssl")
+    openssl = require_tool("openssl", "openssl")
     subprocess.run(
         [
             openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.process.process_support import WasccProcess, run_wascc, wascc_env
+from tests.support.tools import in_ci
 
 Run = Callable[..., "CompletedWascc"]
 
@@ -67,11 +68,6 @@ def background(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[..., Wa
     yield start
     for process in started:
         process.kill()
-
-
-def in_ci() -> bool:
-    """Whether this run is CI's, where a missing toolchain is a failure, not a skip."""
-    return os.environ.get("CI") == "true"
 
 
 NODE_TOOLS = ("node", "npm", "npx")
