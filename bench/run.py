@@ -102,7 +102,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("start-up", lambda: [process_bench.startup_section()]),
         ("registry start-up", lambda: [oci_bench.section()]),
         ("scaling", lambda: [process_bench.scaling_section(load_seconds)]),
-        ("dashboard", lambda: [dashboard_bench.section(max(seconds * 3, 3.0))]),
+        ("dashboard", lambda: [dashboard_bench.section(max(seconds * 4, 4.0))]),
         ("fairness", lambda: [fairness_bench.section(max(seconds * 5, 5.0))]),
         ("lattice", lambda: _lattice(load_seconds)),
         ("desired state", lambda: [apps_bench.section()]),

@@ -9,6 +9,7 @@ route                  what
 ``GET /ui/feed``       ``text/event-stream`` (token needed): ``hello`` once, then ``rates`` every
                        second, ``event`` for each host event, ``inventory`` after events that
                        change it, ``lattice`` every ``LATTICE_EVERY`` seconds on a lattice
+                       (its hosts, their actors, and its applications)
 =====================  ==========================================================================
 
 The page's actions use the endpoint's own routes (``POST /actors/update``,
@@ -38,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from wascc.host.admin_guard import json_error
+from wascc.host.apps.store import AppStore
+from wascc.host.apps.view import app_state
 from wascc.host.errors import HostError
 from wascc.host.events import HostEvent
 from wascc.host.host import Host
@@ -317,8 +320,32 @@ class Dashboard:
                 }
             except Exception as exc:  # NATS down: say so on the page, try again later
                 view = {"hosts": [], "error": f"{type(exc).__name__}: {exc}"}
+            view["apps"], view["apps_error"] = await self._applications(lattice)
             self._lattice_view = view
             self._broadcast(_message("lattice", view))
+
+    async def _applications(self, lattice: Lattice) -> tuple[list[dict[str, Any]] | None, str]:
+        """The lattice's applications (``wascc apply``) and how far each got: None when the
+        lattice keeps none (no store, or no JetStream); the error when the store fails."""
+        try:
+            store = await AppStore(lattice.client, lattice.subjects.namespace).open_existing()
+            if store is None:
+                return None, ""
+            apps: list[dict[str, Any]] = []
+            for name in await store.names():
+                app = await store.described(name)
+                if app is not None:
+                    apps.append(
+                        {
+                            "name": name,
+                            "version": app["spec"].get("version"),
+                            "revision": app["current"],
+                            **app_state(app),
+                        }
+                    )
+        except Exception as exc:  # the store is down or unreadable: say so on the page
+            return None, f"{type(exc).__name__}: {exc}"
+        return apps, ""
 
     # routes -------------------------------------------------------------------------------
 

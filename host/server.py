@@ -104,9 +104,12 @@ class HostServer:
         )
         self.admin: AdminServer | None = None
         self.lattice = Lattice(self.host, config.lattice) if config.lattice else None
-        # Its id in the lattice; a standalone host is named by a key of its own, made now.
-        self.host_id = (
-            self.lattice.host_id if self.lattice else KeyPair.generate("server").public_key
+        # Who this host is, for its dashboard (its uptime counts from here): its id in the
+        # lattice, or for a standalone host a key of its own, made now.
+        self.info = HostInfo(
+            self.host,
+            host_id=self.lattice.host_id if self.lattice else KeyPair.generate("server").public_key,
+            lattice_url=config.lattice.url if config.lattice else None,
         )
         self.accepting = False
         self._announce = announce or (lambda line: logger.info("%s", line))
@@ -188,11 +191,7 @@ class HostServer:
                     port=port,
                     data_dir=config.data_dir,
                     accepting=lambda: self.accepting,
-                    info=HostInfo(
-                        self.host,
-                        host_id=self.host_id,
-                        lattice_url=config.lattice.url if config.lattice else None,
-                    ),
+                    info=self.info,
                     lattice=self.lattice,
                 )
                 try:

@@ -98,6 +98,19 @@ class AppStore:
             raise AppStoreError(f"cannot open the application store: {exc}") from None
         return self
 
+    async def open_existing(self) -> AppStore | None:
+        """Open the buckets of specs and status if they exist (nothing is made: for readers
+        like the dashboard); None when the lattice has none, or no JetStream."""
+        self._js = self.client.jetstream("the application store")
+        try:
+            self._apps = await self._js.key_value(self.bucket(APPS))
+            self._status = await self._js.key_value(self.bucket(STATUS))
+        except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
+            return None
+        except nats.js.errors.Error as exc:
+            raise AppStoreError(f"cannot open the application store: {exc}") from None
+        return self
+
     async def lease_bucket(self, ttl: float) -> Any:
         """The lease bucket: an entry not renewed within ``ttl`` seconds disappears."""
         try:
@@ -162,6 +175,18 @@ class AppStore:
         if not isinstance(data, dict):
             raise AppStoreError(f"version {number} of application {name} is missing")
         return data
+
+    async def described(self, name: str) -> dict[str, Any] | None:
+        """``name``'s record with its current version's spec and its status, as JSON (what
+        ``wascc ctl get app`` shows); None if there is no such application."""
+        record = await self.record(name)
+        if record is None:
+            return None
+        return {
+            **record.to_json(),
+            "spec": await self.version(name, record.current),
+            "status": await self.status(name),
+        }
 
     async def module(self, digest: str) -> bytes:
         try:

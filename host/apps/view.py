@@ -13,7 +13,7 @@ from wascc.host.lattice.client import LatticeClient
 from wascc.host.lattice.ctl import _run
 from wascc.host.lattice.subjects import Subjects
 
-__all__ = ["show_apps"]
+__all__ = ["app_state", "show_apps"]
 
 
 def show_apps(url: str, namespace: str | None, kind: str, name: str | None, output: str) -> None:
@@ -28,17 +28,10 @@ def show_apps(url: str, namespace: str | None, kind: str, name: str | None, outp
         names = [name] if name else await store.names()
         found = []
         for each in names:
-            record = await store.record(each)
-            if record is None:
+            app = await store.described(each)
+            if app is None:
                 raise click.ClickException(f"no application {each} in the lattice")
-            version = await store.version(each, record.current)
-            found.append(
-                {
-                    **record.to_json(),
-                    "spec": version,
-                    "status": await store.status(each),
-                }
-            )
+            found.append(app)
         return found
 
     apps = _run(url, namespace, read)
@@ -57,7 +50,10 @@ def show_apps(url: str, namespace: str | None, kind: str, name: str | None, outp
         click.echo(f"{app['name']}  {app['current']}  {_summary(app)}")
 
 
-def _summary(app: dict[str, Any]) -> str:
+def app_state(app: dict[str, Any]) -> dict[str, Any]:
+    """How far ``app`` (``AppStore.described``) got: its actors, the replicas placed and
+    wanted, and a word for it ("ready", "reconciling", "not reconciled yet", "deleting" or
+    "error: ...")."""
     actors = app["spec"].get("actors", [])
     wanted = sum(int(a.get("replicas", 1)) for a in actors)
     status = app.get("status") or {}
@@ -72,7 +68,12 @@ def _summary(app: dict[str, Any]) -> str:
         state = "ready"
     else:
         state = "reconciling"
-    return f"{len(actors)}  {placed}/{wanted}  {state}"
+    return {"actors": len(actors), "placed": placed, "wanted": wanted, "state": state}
+
+
+def _summary(app: dict[str, Any]) -> str:
+    shown = app_state(app)
+    return f"{shown['actors']}  {shown['placed']}/{shown['wanted']}  {shown['state']}"
 
 
 def _app_lines(app: dict[str, Any]) -> list[str]:

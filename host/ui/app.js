@@ -205,7 +205,7 @@ function clearData() {
   const filled = [
     "#host-id", "#host-version", "#host-uptime", "#host-labels", "#host-lattice", "#status",
     "#answer", "#actors tbody", "#graph", "#bindings-list", "#events", "#lattice tbody",
-    "#lattice-note", "#lattice-error",
+    "#lattice-note", "#lattice-error", "#apps tbody", "#apps-note",
   ];
   for (const selector of filled) $(selector).replaceChildren();
   $("#host-id").removeAttribute("title");
@@ -785,6 +785,7 @@ function setLattice(view) {
   state.lattice = view;
   if (!state.host || !state.host.lattice) return;
   const tbody = $("#lattice tbody");
+  renderApps(view);
   $("#lattice-note").textContent = view ? "" : "asking the lattice…";
   const error = view && view.error ? `The lattice did not answer: ${view.error}` : "";
   $("#lattice-error").textContent = error;
@@ -808,6 +809,27 @@ function setLattice(view) {
       el("td", { class: "actors", text: names || "—" }));
   });
   tbody.replaceChildren(...rows);
+}
+
+/** The lattice's applications (`wascc apply`): version, replicas placed / wanted, state. */
+function renderApps(view) {
+  const apps = view && view.apps ? view.apps : [];
+  let note = "";
+  if (view && view.apps_error) note = `The application store did not answer: ${view.apps_error}`;
+  else if (view && !view.apps) note = "no applications: this lattice has no application store";
+  else if (view && !apps.length) note = "no applications in the lattice";
+  $("#apps-note").textContent = note;
+  $("#apps").hidden = !apps.length;
+  const rows = apps.map((a) => {
+    const version = a.version ? `${a.version} (version ${a.revision})` : `version ${a.revision}`;
+    const failing = a.state.startsWith("error");
+    return el("tr", { data: { app: a.name }, class: failing ? "failing" : null },
+      el("td", { class: "name", text: a.name }),
+      el("td", { class: "version", text: version }),
+      el("td", { class: "replicas num", text: `${a.placed} / ${a.wanted}` }),
+      el("td", { class: "state", text: a.state }));
+  });
+  $("#apps tbody").replaceChildren(...rows);
 }
 
 // actions --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tests.conftest import Signer
 from tests.process.process_support import WasccProcess, run_wascc, wascc_env
 from tests.process.test_process_up import get
 from tests.support.servers import ServerProcess, nats_server
+from tests.ui.browser import Browser
 from wascc.keys.nkeys import KeyPair
 from wascc.keys.store import save_key
 
@@ -48,10 +49,10 @@ class Lattice:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def host(self, zone: str) -> WasccProcess:
+    def host(self, zone: str, *options: str) -> WasccProcess:
         index = len(self.hosts)
         args = ("up", "m.yaml", "--data-dir", f"data{index}", "--lattice", self.url)
-        process = WasccProcess((*args, "--label", f"zone={zone}"), self.env, self.work)
+        process = WasccProcess((*args, "--label", f"zone={zone}", *options), self.env, self.work)
         self.hosts.append(process)
         process.wait_ready()
         return process
@@ -384,3 +385,30 @@ def test_providers_are_loaded_where_their_labels_fit_and_removed_with_the_app(
         if c["contract_id"] == "wascc:http_server"
     ]
     assert len(http) == 3  # the manifests' own providers stay
+
+
+def test_the_dashboard_shows_the_applications_and_their_state(
+    lattice: Lattice, browser: Browser
+) -> None:
+    """A host's dashboard lists the lattice's applications: version, replicas placed of
+    those wanted, and whether the reconciler got there."""
+    ops = lattice.host("ops", "--admin", "127.0.0.1:0")
+    browser.open(f"http://{ops.admin()}/ui")
+    browser.login(ops.admin_token_file().read_text(encoding="ascii").strip())
+    browser.wait(lambda: browser.visible("#lattice-section"), "the lattice section")
+    browser.wait(lambda: "no applications" in browser.text("#apps-note"), "no applications yet")
+
+    shop = '#apps tr[data-app="shop"]'
+    lattice.apply(APP.format(version="1.0", echo="echo_s.wasm", replicas=2))
+    browser.wait(lambda: browser.all(shop), "the application", timeout=15)
+    assert browser.text(f"{shop} .state") == "not reconciled yet"
+    lattice.reconciler()
+    browser.wait(lambda: browser.text(f"{shop} .state") == "ready", "ready", timeout=20)
+    assert browser.text(f"{shop} .version") == "1.0 (version 1)"
+    assert browser.text(f"{shop} .replicas") == "3 / 3"
+    browser.screenshot("apps")
+
+    lattice.apply(APP.format(version="1.2", echo="echo_s.wasm", replicas=3))
+    browser.wait(lambda: "only 2 hosts fit" in browser.text(f"{shop} .state"), "the error")
+    assert browser.text(f"{shop} .version") == "1.2 (version 2)"
+    browser.screenshot("apps-error")

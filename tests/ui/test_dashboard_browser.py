@@ -11,8 +11,10 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
+from tests.conftest import Signer, module_path
 from tests.ui.browser import PHONE, Browser
 from tests.ui.conftest import Dashboard, Load, hit
+from wascc.keys.claims import sign_module
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -231,3 +233,44 @@ def test_on_a_phone_and_with_the_keyboard_alone(browser: Browser, dashboard: Das
     browser.resize((1280, 800))
     wide = browser.script("return document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0
+
+
+def test_logging_out_forgets_the_token_and_the_data(browser: Browser, dashboard: Dashboard) -> None:
+    logged_in(browser, dashboard)
+    assert browser.script("return sessionStorage.length") == 1
+    browser.find("#logout").click()
+    browser.wait(lambda: browser.visible("#login"), "the login form")
+    assert not browser.visible("#app")
+    assert browser.script("return sessionStorage.length") == 0
+    assert dashboard.keys["echo"] not in browser.driver.page_source
+    assert browser.driver.switch_to.active_element.get_attribute("id") == "token"
+    # A reload does not log in again: the token is gone.
+    browser.open(dashboard.url)
+    browser.wait(lambda: browser.visible("#login"), "the login form after a reload")
+    assert browser.all("#actors tr[data-actor]") == []
+
+
+def test_names_from_a_module_are_shown_as_text_never_as_markup(
+    browser: Browser, dashboard: Dashboard, signer: Signer
+) -> None:
+    """A signed module names itself: the page writes the name as text."""
+    markup = '<img id="injected" src="x" onerror="document.title=1">'
+    module = sign_module(
+        module_path("echo").read_bytes(),
+        issuer=signer.account,
+        subject=signer.module_key("echo"),
+        name=markup,
+        caps=["wascc:http_server"],
+        rev=5,
+    )
+    (dashboard.files / "renamed.wasm").write_bytes(module)
+    logged_in(browser, dashboard)
+    browser.find("#update-file").send_keys(str(dashboard.files / "renamed.wasm"))
+    browser.find("#update-submit").click()
+    browser.wait(lambda: browser.visible("#confirm"), "the confirmation")
+    browser.find("#confirm-yes").click()
+    name = f"{row(dashboard, 'echo')} .name"
+    browser.wait(lambda: browser.text(name) == markup, "the new name, as text")
+    assert browser.all("#injected") == []
+    assert browser.script("return document.title") != "1"
+    assert browser.console_errors() == []
