@@ -25,8 +25,8 @@ route                                      what
 
 Every request passes the guard of ``host.admin_guard`` first: a ``Host`` that names this
 endpoint, no cross-site ``Origin``, then (on every route but ``/healthz`` and the dashboard's
-files, which hold no data) the bearer token
-the host wrote to ``admin-PORT.token``; its module docstring has the rules and why.
+files, which hold no data) the bearer token the host wrote to ``admin-PORT.token``; its
+module docstring has the rules and why.
 
 The POST routes take only the media types above (else 415): a browser page can send the
 CORS-safelisted ones (``text/plain``, forms) anywhere without asking first. ``{actor}`` is a
@@ -120,6 +120,15 @@ def _status_of(exc: WasccError) -> int:
     if isinstance(exc, ClaimsError | HostError):
         return 409
     return 500
+
+
+def _failure(exc: Exception, what: str) -> web.Response:
+    """The answer when a host operation raised (call from its ``except``): the host's error
+    with its status, or, for anything else (a bug below), 500, logged with its traceback."""
+    if isinstance(exc, WasccError):
+        return json_error(_status_of(exc), exc)
+    logger.exception("%s failed", what)
+    return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
 
 
 def _media_type(request: web.Request) -> str | None:
@@ -297,11 +306,8 @@ class AdminServer:
         try:
             key = self._find(request.match_info["actor"])
             reply = await self.host.call_actor(key, operation, payload, origin=SYSTEM_ORIGIN)
-        except WasccError as exc:
-            return json_error(_status_of(exc), exc)
-        except Exception as exc:  # a bug somewhere below: logged with its traceback
-            logger.exception("admin call %s on %s failed", operation, request.match_info["actor"])
-            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+        except Exception as exc:
+            return _failure(exc, f"admin call {operation} on {request.match_info['actor']}")
         return web.Response(body=reply, content_type=_RAW)
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -322,11 +328,8 @@ class AdminServer:
             claims = validate_module(module, path="the uploaded module")
             previous = self.host.actor(claims.subject).claims.rev
             updated = await self.host.replace_actor(module, force=force, rotate_issuer=rotate)
-        except WasccError as exc:
-            return json_error(_status_of(exc), exc)
-        except Exception as exc:  # a bug somewhere below: logged with its traceback
-            logger.exception("admin update failed")
-            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+        except Exception as exc:
+            return _failure(exc, "admin update")
         return web.json_response(
             {
                 "key": updated.subject,
@@ -343,11 +346,8 @@ class AdminServer:
             key = self._find(request.match_info["actor"])
             name = self.host.actor(key).name
             await self.host.remove_actor(key)
-        except WasccError as exc:
-            return json_error(_status_of(exc), exc)
-        except Exception as exc:  # a bug somewhere below: logged with its traceback
-            logger.exception("admin stop of %s failed", request.match_info["actor"])
-            return json_error(500, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
+        except Exception as exc:
+            return _failure(exc, f"admin stop of {request.match_info['actor']}")
         logger.info("actor %s (%s) stopped from the admin endpoint", name, key)
         return web.json_response({"key": key, "name": name, "stopped": True})
 

@@ -79,6 +79,8 @@ RATE_HISTORY = 120
 """Samples kept, so that a page opened now draws the last two minutes."""
 LATTICE_EVERY = 5.0
 """Seconds between two lattice inventories, asked only while a page is open."""
+LATTICE_MIN_GAP = 1.0
+"""Seconds at least between two lattice inventories, however many events arrive."""
 FEED_BACKLOG = 256
 """Messages queued for one page before it is disconnected as too slow."""
 MAX_FEEDS = 16
@@ -323,6 +325,9 @@ class Dashboard:
             view["apps"], view["apps_error"] = await self._applications(lattice)
             self._lattice_view = view
             self._broadcast(_message("lattice", view))
+            # Events of other hosts wake this loop: a burst of them (a lattice starting up)
+            # must not turn into one inventory of the whole lattice per event.
+            await asyncio.sleep(LATTICE_MIN_GAP)
 
     async def _applications(self, lattice: Lattice) -> tuple[list[dict[str, Any]] | None, str]:
         """The lattice's applications (``wascc apply``) and how far each got: None when the
