@@ -2,7 +2,9 @@
 
 A record is a frozen dataclass whose fields, in declaration order, are the message's fields in
 the order docs/contracts.md gives. The wire name of a field is its Python name in camelCase
-(``query_string`` → ``queryString``), which holds for every message there. What a field may
+(``query_string`` → ``queryString``), which holds for every message there, unless the field
+names it (``field(metadata={"wire": "new_count"})``: the wasmCloud 0.18 messages mix
+spellings). What a field may
 hold follows from its annotation:
 
 =====================  ================  ===================================================
@@ -213,7 +215,9 @@ class Record:
             if kind is None:  # a programming error in this package, caught by the tests
                 raise TypeError(f"{cls.__name__}.{f.name}: no wire kind for {hints[f.name]}")
             required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            specs.append(WireField(f.name, _camel(f.name), kind, required))
+            # A message generated with mixed spellings names a field's wire key itself.
+            wire = f.metadata.get("wire") or _camel(f.name)
+            specs.append(WireField(f.name, wire, kind, required))
         fields = tuple(specs)
         _FIELD_CACHE[cls] = fields
         return fields
