@@ -214,6 +214,7 @@ class Dashboard:
         self._unlisten: Callable[[], None] | None = None
         self._inventory_due: asyncio.TimerHandle | None = None
         self._lattice_view: dict[str, Any] | None = None
+        self._apps: AppStore | None = None
         self._lattice_wake = asyncio.Event()
 
     @property
@@ -333,7 +334,11 @@ class Dashboard:
         """The lattice's applications (``wascc apply``) and how far each got: None when the
         lattice keeps none (no store, or no JetStream); the error when the store fails."""
         try:
-            store = await AppStore(lattice.client, lattice.subjects.namespace).open_existing()
+            # Opened once it exists (until then, asked again each poll: `wascc apply` makes it).
+            if self._apps is None:
+                unopened = AppStore(lattice.client, lattice.subjects.namespace)
+                self._apps = await unopened.open_existing()
+            store = self._apps
             if store is None:
                 return None, ""
             apps: list[dict[str, Any]] = []
@@ -349,6 +354,7 @@ class Dashboard:
                         }
                     )
         except Exception as exc:  # the store is down or unreadable: say so on the page
+            self._apps = None  # and open it afresh next time (NATS may have lost it)
             return None, f"{type(exc).__name__}: {exc}"
         return apps, ""
 
@@ -408,7 +414,7 @@ class Dashboard:
             "counts": self._counts(),
             "rates": {"every": RATE_EVERY, "series": self.sampler.series()},
             "events": self.host.events.recent(_RECENT_EVENTS),
-            "lattice": self._lattice_view if self._lattice is not None else None,
+            "lattice": self._lattice_view,  # None without a lattice, or before its first answer
         }
 
 

@@ -4,8 +4,6 @@ the demo providers and its admin endpoint, and a headless Chromium to look at it
 from __future__ import annotations
 
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from tests.conftest import Signer
 from tests.process.process_support import WasccProcess, wascc_env
+from tests.process.test_process_up import get
 from wascc.keys.nkeys import KeyPair
 
 MANIFEST = """
@@ -52,22 +51,12 @@ class Dashboard:
         return self.process.urls()[name]
 
 
-def hit(url: str) -> int:
-    """GET ``url``; its status (errors too)."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 class Load:
     """Requests to one URL from a background thread until ``stop()`` (bounded by ``limit``
     seconds whatever happens)."""
 
     def __init__(self, url: str, every: float = 0.02, limit: float = 30.0) -> None:
         self.url = url
-        self.sent = 0
         self._stop = threading.Event()
         self._every, self._limit = every, limit
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -76,8 +65,7 @@ class Load:
     def _run(self) -> None:
         stop_at = self._limit
         while not self._stop.wait(self._every) and stop_at > 0:
-            hit(self.url)
-            self.sent += 1
+            get(self.url)
             stop_at -= self._every
 
     def stop(self) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import Signer, module_path
+from tests.process.test_process_up import get
 from tests.ui.browser import PHONE, Browser
-from tests.ui.conftest import Dashboard, Load, hit
+from tests.ui.conftest import Dashboard, Load
 from wascc.keys.claims import sign_module
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -40,12 +40,11 @@ def row(dashboard: Dashboard, name: str) -> str:
 
 
 def inventory(dashboard: Dashboard) -> dict[str, object]:
-    request = urllib.request.Request(
-        f"http://{dashboard.process.admin()}/inventory",
-        headers={"Authorization": f"Bearer {dashboard.token}"},
+    status, body = get(
+        f"http://{dashboard.process.admin()}/inventory", headers=dashboard.process.auth()
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer: dict[str, object] = json.load(response)
+    assert status == 200, body
+    answer: dict[str, object] = json.loads(body)
     return answer
 
 
@@ -142,7 +141,7 @@ def test_a_trap_shows_in_the_events_and_the_error_rate(
         browser.wait(lambda: number(browser.text(errors)), "crasher's error rate", timeout=5)
     finally:
         load.stop()
-    assert hit(dashboard.actor_url("echo")) == 200  # the host kept serving the others
+    assert get(dashboard.actor_url("echo"))[0] == 200  # the host kept serving the others
     browser.screenshot("trap")
 
 
@@ -177,7 +176,7 @@ def test_a_live_update_from_the_page_changes_the_revision_shown(
     browser.wait(
         lambda: browser.all('#events li[data-type="actor_update_complete"]'), "the update event"
     )
-    assert hit(dashboard.actor_url("echo") + "/after") == 200
+    assert get(dashboard.actor_url("echo") + "/after")[0] == 200
     browser.screenshot("updated")
 
 
