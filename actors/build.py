@@ -5,10 +5,11 @@
 C actors (actors/<name>.c) become actors/build/<name>.wasm, compiled for wasm32-freestanding
 with the zig toolchain from the `ziglang` package (`python -m ziglang cc`): no libc, imports
 only from module "wapc" and, for the samples that use WASI (blobstore, wordcount, pipeline,
-wasiprobe: raw imports declared in actors/include/wasi.h), "wasi_snapshot_preview1". The big
-benchmark actor gets generated code from actors/build/gen/. WAT fixtures
-(actors/fixtures/<name>.wat) become actors/build/fixtures/<name>.wasm via wasmtime.wat2wasm.
-Modules are left unsigned.
+wasiprobe: raw imports declared in actors/include/wasi.h), "wasi_snapshot_preview1". The wc*
+actors (wcpinger, wcponger, wckvcounter, wcextras, wcmessenger) speak the wasmCloud 0.18
+messages instead of waSCC 0.14's. The big benchmark actor gets generated code from
+actors/build/gen/. WAT fixtures (actors/fixtures/<name>.wat) become
+actors/build/fixtures/<name>.wasm via wasmtime.wat2wasm. Modules are left unsigned.
 
 Outputs newer than all their inputs (sources, headers, this script) are skipped; every output
 is validated with wasmtime (and a C module's imports checked) and written atomically. Exit
@@ -56,6 +57,11 @@ ACTORS = (
     "wordcount",
     "pipeline",
     "wasiprobe",
+    "wcpinger",
+    "wcponger",
+    "wckvcounter",
+    "wcextras",
+    "wcmessenger",
     "big",
 )
 

@@ -1,7 +1,8 @@
 """Which provider a manifest's capability entry names, and how that provider is built.
 
 A capability's ``path`` is a built-in name (``http_server``, ``logging``, ``keyvalue``,
-``messaging``; the contract ids ``wascc:http_server`` … are accepted too) or a Python import
+``messaging``; the contract ids ``wascc:http_server`` … and their ``wasmcloud:*`` twins
+``wasmcloud:httpserver`` … are accepted too) or a Python import
 path ``package.module:Class``. Resolving imports the class but builds nothing, so
 ``wascc validate`` has no side effects: the constructor's signature is enough to check the
 entry's ``config``. Built-in packages are imported lazily, so a provider package that is not
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wascc.host.generations import TWIN_OF
 from wascc.host.typing import BindingValue, Provider
 from wascc.keys.suggest import CONTRACT_CUTOFF, did_you_mean
 
@@ -42,12 +44,16 @@ BUILTINS: Mapping[str, tuple[str, str]] = {
 }
 """Built-in name → (module holding the provider class, contract it serves)."""
 
-BUILTIN_CONTRACTS: frozenset[str] = frozenset(
-    {*(contract for _, contract in BUILTINS.values()), "wascc:extras"}
-)
-"""Every contract a host serves with providers of its own (``wascc:extras`` is built in)."""
+_WASCC_CONTRACTS = frozenset({*(contract for _, contract in BUILTINS.values()), "wascc:extras"})
+BUILTIN_CONTRACTS: frozenset[str] = _WASCC_CONTRACTS | {
+    TWIN_OF[contract] for contract in _WASCC_CONTRACTS
+}
+"""Every contract a host serves with providers of its own (``wascc:extras`` is built in),
+and their ``wasmcloud:*`` twins, which the same providers serve (``host.generations``)."""
 
-_BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()}
+_BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()} | {
+    TWIN_OF[contract]: name for name, (_, contract) in BUILTINS.items()
+}
 _METHODS = ("start", "stop", "bind_actor", "remove_actor", "handle")
 _DATA_DIR = "data_dir"
 

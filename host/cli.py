@@ -339,6 +339,14 @@ def validate_command(
     help="Seconds in-flight work may take to finish on shutdown.",
 )
 @click.option(
+    "--health-interval",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds between health checks of every actor (HealthRequest; shown in /inventory "
+    "and /metrics); 0: none.",
+)
+@click.option(
     "--lattice",
     envvar="WASCC_LATTICE",
     help="Join the lattice at this NATS URL [default: the manifest's lattice.url].",
@@ -387,6 +395,7 @@ def up_command(  # click passes options by keyword
     data_dir: Path | None,
     admin: tuple[str, int] | None,
     shutdown_timeout: float,
+    health_interval: float,
     lattice: str | None,
     namespace: str | None,
     label: tuple[str, ...],
@@ -482,6 +491,7 @@ def up_command(  # click passes options by keyword
         data_dir=data_dir or default_data_dir(),
         admin=admin,
         shutdown_timeout=shutdown_timeout,
+        health_interval=health_interval,
         labels=labels,
         lattice=(
             LatticeConfig(

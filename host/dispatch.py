@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from wascc.host.errors import (
     ActorCallNotAllowed,
+    ActorNotFound,
     BindingNotFound,
     CapabilityNotClaimed,
     InvocationTimeout,
@@ -25,6 +26,7 @@ from wascc.host.errors import (
     ProviderCallError,
     WasccError,
 )
+from wascc.host.generations import is_wasmcloud
 from wascc.host.handoff import LoopWaiter
 from wascc.host.invocation import Invocation, current_invocation
 from wascc.host.typing import Authorizer, Middleware, Provider
@@ -102,6 +104,10 @@ class RemoteRouter(Protocol):
 
     async def changed(self, event: str, data: Mapping[str, Any]) -> None: ...
 
+    def resolve_alias(self, alias: str) -> str | None:
+        """The actor another host registered under the call alias ``alias``, if any."""
+        ...
+
     async def check_identity(self, claims: Claims) -> None:
         """Raise ``IssuerMismatch`` if another host runs ``claims.subject`` under another
         issuer (an actor's identity is its issuer and its key)."""
@@ -120,6 +126,10 @@ class Router(Protocol):
     remote: RemoteRouter | None
 
     def find_binding(self, actor: str, contract_id: str, binding: str) -> Binding | None: ...
+
+    def resolve_alias(self, alias: str) -> str | None:
+        """The actor registered under the call alias ``alias`` here or in the lattice."""
+        ...
 
     def find_provider(self, contract_id: str, binding: str) -> Provider | None: ...
 
@@ -144,6 +154,9 @@ class ActorHostCalls:
     def __init__(self, router: Router, actor: Actor) -> None:
         self._router = router
         self._actor = actor
+        # A 0.18 actor calls actors by key or alias without claiming them (a 0.14 actor's
+        # claims list each actor it calls).
+        self._calls_freely = is_wasmcloud(actor.claims)
         self._console = logging.getLogger(f"wascc.actor.{actor.name}")
         self._console_fields = {"actor_key": actor.key, "actor": actor.name}
 
@@ -164,17 +177,22 @@ class ActorHostCalls:
         receives as its host error."""
         actor = self._actor
         binding = normalize_binding(binding)
+        # The namespace is, in this order: an actor's key, a call alias, a linked contract.
         if is_actor_namespace(namespace):
-            if namespace not in actor.claims.caps:
-                raise ActorCallNotAllowed(
-                    f"actor {actor.label} may not call actor {namespace} ({operation}): its claims "
-                    f"do not list that key; re-sign with --cap {namespace}"
-                )
-            return self._wait(
-                self._router.call_actor(namespace, operation, payload, origin=actor.key),
-                f"call {operation} to actor {namespace}",
-            )
+            return self._call_actor(namespace, namespace, operation, payload)
+        # No alias has a ":" (hosts refuse such aliases): a contract's calls skip the lookup.
+        if ":" not in namespace:
+            target = self._router.resolve_alias(namespace)
+            if target is not None:
+                return self._call_actor(target, namespace, operation, payload)
         contract = namespace
+        if contract not in actor.claims.caps and ":" not in contract:
+            raise ActorNotFound(
+                f"actor {actor.label} called {contract} ({operation}): it is neither an actor "
+                "key, the call alias of a running actor, nor a contract the actor is linked "
+                "to; start the actor that claims this alias, or correct the name",
+                actor=actor.key,
+            )
         if contract not in actor.claims.caps:
             raise CapabilityNotClaimed(
                 f"actor {actor.label} called {contract} ({operation}, binding {binding!r}) but its "
@@ -249,6 +267,19 @@ class ActorHostCalls:
         if router.middleware:
             self._after(invocation, result, None)
         return result
+
+    def _call_actor(self, target: str, named: str, operation: str, payload: bytes) -> bytes:
+        """An actor → actor call to ``target`` (``named`` by its key or call alias)."""
+        actor = self._actor
+        if not self._calls_freely and named not in actor.claims.caps:
+            raise ActorCallNotAllowed(
+                f"actor {actor.label} may not call actor {named} ({operation}): its claims "
+                f"do not list it; re-sign with --cap {named}"
+            )
+        return self._wait(
+            self._router.call_actor(target, operation, payload, origin=actor.key),
+            f"call {operation} to actor {named}",
+        )
 
     def _after(
         self, invocation: Invocation, result: bytes | None, error: BaseException | None

@@ -18,6 +18,7 @@ from typing import Any
 
 from wascc.host.actor import Actor, ActorSettings
 from wascc.host.capabilities import BUILTIN_CONTRACTS, contract_hint
+from wascc.host.checkup import HEALTH_REQUEST, HealthReport, judge
 from wascc.host.dispatch import (
     DEFAULT_BINDING,
     ActorHostCalls,
@@ -45,6 +46,15 @@ from wascc.host.errors import (
     WasccError,
 )
 from wascc.host.events import EventLog
+from wascc.host.generations import (
+    TRANSLATED_ORIGINS,
+    TWIN_OF,
+    TWINS,
+    TwinProvider,
+    bind_values,
+    is_wasmcloud,
+    to_actor,
+)
 from wascc.host.health import PenaltyBox
 from wascc.host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from wascc.host.trust.policy import TrustPolicy, check_update
@@ -102,6 +112,7 @@ class Host:
         labels: Mapping[str, str] | None = None,
         max_workers: int | None = None,
         inline: bool = True,
+        health_interval: float = 30.0,
     ) -> None:
         self.engine = Engine(cache_dir=cache_dir)
         self.default_limits = default_limits or Limits()
@@ -118,10 +129,14 @@ class Host:
         self.labels = dict(labels or {})
         self._max_workers = max_workers or 256
         self._actors: dict[str, Actor] = {}
+        # Call alias -> the key of the running actor that registered it (first claimant).
+        self._aliases: dict[str, str] = {}
         # Actor key -> (hash of the module it came with, its source): a live update brings
         # another module, whose source the host does not know, so the hash must still match.
         self._sources: dict[str, tuple[str, ActorSource]] = {}
         self._providers: dict[tuple[str, str], Provider] = {}
+        # (wasmcloud:* contract, binding) of each TwinProvider -> (its base's contract, binding).
+        self._twins: dict[tuple[str, str], tuple[str, str]] = {}
         # handle_sync of each provider that has one, found once: isinstance() on a
         # runtime-checkable Protocol costs microseconds, too much for every host call.
         self._sync_handlers: dict[tuple[str, str], SyncHandler] = {}
@@ -143,6 +158,10 @@ class Host:
         self.remote: RemoteRouter | None = None
         # What changed lately (the lattice's events, traps): the dashboard follows it.
         self.events = EventLog()
+        # Seconds between health checks of every actor (``host.checkup``); 0: none.
+        self.health_interval = health_interval
+        self._checkups: dict[str, HealthReport] = {}
+        self._checking: asyncio.Task[None] | None = None
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -161,6 +180,8 @@ class Host:
         self._workers = WorkerThreads(self._loop, max_threads=self._max_workers)
         self.engine.start()
         self._started = True
+        if self.health_interval > 0:
+            self._checking = asyncio.create_task(self._check_periodically(), name="health checks")
         logger.info("host started")
 
     async def stop(self) -> None:
@@ -170,12 +191,18 @@ class Host:
             return
         self._started = False
         errors: list[BaseException] = []
+        if self._checking is not None:
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
+            self._checking = None
         for actor_key, contract, name in list(self._bindings):
             try:
                 await self.remove_binding(actor_key, contract, name)
             except Exception as exc:  # keep tearing down; reported below
                 errors.append(exc)
         for contract, name in list(self._providers):
+            if (contract, name) not in self._providers:  # a twin, gone with its base
+                continue
             try:
                 await self.remove_provider(contract, name)
             except Exception as exc:
@@ -270,8 +297,14 @@ class Host:
     def _loop_free_check(self, actor: Actor) -> Callable[[], bool]:
         """A cheap check, for the inline policy, that none of the actor's possible host calls
         needs the event loop now: no actor-to-actor calls, and every binding answered on the
-        calling thread by a ``SyncProvider`` or by ``DirectCalls`` that are ``loop_safe``."""
-        if not self.inline or any(is_actor_namespace(cap) for cap in actor.claims.caps):
+        calling thread by a ``SyncProvider`` or by ``DirectCalls`` that are ``loop_safe``.
+        An actor that may call actors never runs inline: one that claims an actor key or a
+        call alias (a claim without ``:``), or a 0.18 actor, which needs no claim for that."""
+        if (
+            not self.inline
+            or is_wasmcloud(actor.claims)
+            or any(":" not in cap for cap in actor.claims.caps)
+        ):
             return lambda: False
         # (topology seen, the bindings' DirectCalls to ask each time, or None: never)
         cached: list[Any] = [-1, None]
@@ -334,6 +367,7 @@ class Host:
             await actor.close()
             raise ActorAlreadyRunning(f"actor {actor.label} already runs on this host")
         self._actors[actor.key] = actor
+        self._claim_alias(actor)
         if source is None:
             self._sources.pop(actor.key, None)
         else:
@@ -345,6 +379,7 @@ class Host:
         await self._changed(
             "actor_started",
             public_key=actor.key,
+            call_alias=self.alias_of(actor.key),
             name=actor.name,
             rev=claims.rev,
             issuer=claims.issuer,
@@ -381,29 +416,38 @@ class Host:
             )
         new = await self._build(data, claims, path or old.path, settings or old.settings)
         self._actors[new.key] = new
+        if old.claims.call_alias != claims.call_alias:
+            self._release_alias(new.key)
+            self._claim_alias(new)
         task = asyncio.create_task(old.drain(), name=f"retire {old.label}")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
         logger.info("actor %s updated%s", new.label, _revision_change(old.claims.rev, claims.rev))
         await self._bind_extras(new.claims)
         await self._changed(
-            "actor_update_complete", public_key=new.key, rev=new_rev, issuer=claims.issuer
+            "actor_update_complete",
+            public_key=new.key,
+            call_alias=self.alias_of(new.key),
+            rev=new_rev,
+            issuer=claims.issuer,
         )
         return new.claims
 
     async def _bind_extras(self, claims: Claims) -> None:
         """Bind the built-in ``wascc:extras`` provider (binding ``default``, loaded on first
-        use) to an actor whose claims list it (docs/contracts.md). Removing the actor removes the
-        binding like any other."""
-        if EXTRAS not in claims.caps:
-            return
-        # Imported here: the provider package depends on the host's interfaces, not the reverse.
-        from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
+        use) to an actor whose claims list it, or its twin ``wasmcloud:extras``
+        (docs/contracts.md). Removing the actor removes the binding like any other."""
+        for contract in (EXTRAS, TWIN_OF[EXTRAS]):
+            if contract not in claims.caps:
+                continue
+            # Imported here: the provider package depends on the host's interfaces, not the
+            # reverse.
+            from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
 
-        if self.find_provider(EXTRAS, DEFAULT_BINDING) is None:
-            await self.add_provider(ExtrasProvider())
-        if self.find_binding(claims.subject, EXTRAS, DEFAULT_BINDING) is None:
-            await self.set_binding(claims.subject, EXTRAS, DEFAULT_BINDING)
+            if self.find_provider(EXTRAS, DEFAULT_BINDING) is None:
+                await self.add_provider(ExtrasProvider())
+            if self.find_binding(claims.subject, contract, DEFAULT_BINDING) is None:
+                await self.set_binding(claims.subject, contract, DEFAULT_BINDING)
 
     async def remove_actor(self, actor: str) -> None:
         """Remove the actor's bindings, wait for its calls in flight, free its instances."""
@@ -411,9 +455,90 @@ class Host:
         for key in [k for k in self._bindings if k[0] == actor]:
             await self.remove_binding(*key)
         del self._actors[actor]
+        self._checkups.pop(actor, None)
+        self._release_alias(actor)
         await self._changed("actor_stopped", public_key=actor)
         await running.close()
         logger.info("actor %s stopped", running.label)
+
+    # health checks --------------------------------------------------------------------------
+
+    async def check_health(self, actor: str | None = None) -> dict[str, HealthReport]:
+        """Ask ``actor`` (else every actor) ``HealthRequest`` now; the reports by key, also
+        kept for ``inventory()`` until the next check."""
+        keys = [actor] if actor is not None else list(self._actors)
+        reports: dict[str, HealthReport] = {}
+        for key in keys:
+            running = self._get_actor(key)
+            reply: bytes | None = None
+            error: BaseException | None = None
+            try:
+                reply = await running.invoke(
+                    "HealthRequest", HEALTH_REQUEST, timeout=min(self.call_timeout, 10.0)
+                )
+            except Exception as exc:  # the verdict says what went wrong
+                error = exc
+            report = judge(running.claims, reply, error)
+            if self._actors.get(key) is running:  # not removed or replaced meanwhile
+                previous = self._checkups.get(key)
+                self._checkups[key] = reports[key] = report
+                if report.healthy is False and (previous is None or previous.healthy):
+                    logger.warning("actor %s is unhealthy: %s", running.label, report.message)
+        return reports
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval)
+            try:
+                await self.check_health()
+            except Exception:  # a bug: logged in full; the checks go on
+                logger.exception("health checks failed")
+
+    # call aliases ---------------------------------------------------------------------------
+
+    def _claim_alias(self, actor: Actor) -> None:
+        """Register the actor's call alias, if its claims give one: the first running actor
+        that claims an alias owns it. A clash, or an alias shaped like an actor key or a
+        contract id (it would capture calls meant for them), is logged and refused; the
+        actor runs anyway, reachable by its key."""
+        alias = actor.claims.call_alias
+        if not alias:
+            return
+        owner = self._aliases.get(alias)
+        if owner is not None and owner != actor.key:
+            why = f"actor {self._actors[owner].label} registered it first"
+        elif is_actor_namespace(alias) or ":" in alias:
+            why = "it has the form of an actor key or a contract id"
+        else:
+            self._aliases[alias] = actor.key
+            logger.info("actor %s registered the call alias %s", actor.label, alias)
+            return
+        logger.warning(
+            "actor %s claims the call alias %s, refused: %s; calls reach it by its key only "
+            "(re-sign it with another --call-alias)",
+            actor.label,
+            alias,
+            why,
+        )
+        self.events.record("call_alias_refused", {"public_key": actor.key, "call_alias": alias})
+
+    def _release_alias(self, actor: str) -> None:
+        for alias in [name for name, key in self._aliases.items() if key == actor]:
+            del self._aliases[alias]
+            logger.info("call alias %s released by actor %s", alias, actor)
+
+    def alias_of(self, actor: str) -> str | None:
+        """The call alias ``actor`` registered on this host, if any."""
+        alias = self._actors[actor].claims.call_alias if actor in self._actors else None
+        return alias if alias is not None and self._aliases.get(alias) == actor else None
+
+    def resolve_alias(self, alias: str) -> str | None:
+        """The actor registered under the call alias ``alias``: on this host first, then
+        (on a lattice) on another host."""
+        key = self._aliases.get(alias)
+        if key is None and self.remote is not None:
+            key = self.remote.resolve_alias(alias)
+        return key
 
     def _get_actor(self, actor: str) -> Actor:
         try:
@@ -451,6 +576,8 @@ class Host:
                     actor, operation, payload, origin=origin, timeout=timeout
                 )
             target = self._get_actor(actor)
+        if origin in TRANSLATED_ORIGINS:  # a provider's call, maybe to a 0.18 actor
+            operation = to_actor(origin, operation, target.claims)
         # The call running here, if any, is the parent (an actor calling an actor): the
         # callee's log lines keep its request id. Arguments by position: keywords would cost
         # more than the rest of the construction on this path.
@@ -557,9 +684,12 @@ class Host:
         binding = normalize_binding(binding)
         key = (provider.contract_id, binding)
         if key in self._providers:
+            served = self._twins.get(key)
             raise HostError(
                 f"a provider for {provider.contract_id} with binding {binding!r} is already "
-                "loaded; give the new one another binding name"
+                "loaded"
+                + (f" (the provider of {served[0]} serves it too)" if served else "")
+                + "; give the new one another binding name"
             )
         try:
             await provider.start(self)
@@ -569,14 +699,26 @@ class Host:
             raise ProviderError(
                 f"provider {provider.contract_id} (binding {binding!r}) failed to start: {exc}"
             ) from exc
-        self._providers[key] = provider
-        if isinstance(provider, SyncProvider):
-            self._sync_handlers[key] = provider.handle_sync
-        self._topology += 1
+        self._register(key, provider)
         logger.info("provider %s loaded (binding %s)", provider.contract_id, binding)
         await self._changed(
             "provider_loaded", capability_id=provider.contract_id, binding_name=binding
         )
+        twin = TWIN_OF.get(provider.contract_id)
+        if twin is not None and (twin, binding) not in self._providers:
+            # The second generation's actors are served by the same provider.
+            self._register((twin, binding), TwinProvider(provider, twin))
+            self._twins[(twin, binding)] = key
+            await self._changed("provider_loaded", capability_id=twin, binding_name=binding)
+
+    def _register(self, key: tuple[str, str], provider: Provider) -> None:
+        self._providers[key] = provider
+        if isinstance(provider, TwinProvider):
+            if isinstance(provider.base, SyncProvider):
+                self._sync_handlers[key] = provider.handle_sync
+        elif isinstance(provider, SyncProvider):
+            self._sync_handlers[key] = provider.handle_sync
+        self._topology += 1
 
     async def add_wasm_provider(
         self,
@@ -648,16 +790,24 @@ class Host:
         return descriptor
 
     async def remove_provider(self, contract_id: str, binding: str = DEFAULT_BINDING) -> None:
-        """Remove every binding to the provider, then stop it."""
+        """Remove every binding to the provider, then stop it. Its ``wasmcloud:*`` face
+        (``TwinProvider``) goes with it, whichever of the two ``contract_id`` names."""
         binding = normalize_binding(binding)
+        contract_id, binding = self._twins.get((contract_id, binding), (contract_id, binding))
         provider = self.find_provider(contract_id, binding)
         if provider is None:
             raise ProviderNotFound(f"no provider for {contract_id} with binding {binding!r}")
-        for key in [k for k in self._bindings if k[1:] == (contract_id, binding)]:
-            await self.remove_binding(*key)
-        await self._changed("provider_removed", capability_id=contract_id, binding_name=binding)
-        del self._providers[(contract_id, binding)]
-        self._sync_handlers.pop((contract_id, binding), None)
+        twin = TWIN_OF.get(contract_id)
+        faces = [(contract_id, binding)]
+        if twin is not None and self._twins.get((twin, binding)) == (contract_id, binding):
+            faces.insert(0, (twin, binding))
+        for face in faces:
+            for key in [k for k in self._bindings if k[1:] == face]:
+                await self.remove_binding(*key)
+            await self._changed("provider_removed", capability_id=face[0], binding_name=binding)
+            del self._providers[face]
+            self._twins.pop(face, None)
+            self._sync_handlers.pop(face, None)
         self._topology += 1
         await provider.stop()
         logger.info("provider %s removed (binding %s)", contract_id, binding)
@@ -730,9 +880,11 @@ class Host:
                 f"actor {running.label} is already bound to {contract_id} (binding {binding!r}); "
                 "remove the binding first"
             )
+        self._check_one_generation(running, contract_id, binding)
         record = Binding(actor, contract_id, binding, dict(values or {}))
         try:
-            values = _bind_values(running.claims, record.values)
+            prefix = "__wasmcloud_" if contract_id in TWINS else "__wascc_"
+            values = bind_values(running.claims, record.values, prefix=prefix)
             if provider is not None:
                 await provider.bind_actor(actor, binding, values)
             elif self.remote is not None:  # a provider elsewhere in the lattice
@@ -767,6 +919,22 @@ class Host:
             "actor_binding_created", actor=actor, capability_id=contract_id, binding_name=binding
         )
         return record
+
+    def _check_one_generation(self, actor: Actor, contract_id: str, binding: str) -> None:
+        """Refuse to bind ``actor`` to one provider through both its faces (``wascc:*`` and
+        its ``wasmcloud:*`` twin) under one binding name: the provider could not tell them
+        apart."""
+        other = TWINS.get(contract_id) or TWIN_OF.get(contract_id)
+        if other is None or (actor.key, other, binding) not in self._bindings:
+            return
+        twin = contract_id if contract_id in TWINS else other
+        if (twin, binding) not in self._twins:  # a provider of its own serves the twin
+            return
+        raise HostError(
+            f"actor {actor.label} is bound to {other} (binding {binding!r}) already, and "
+            f"{contract_id} is the other generation of that contract; an actor speaks one "
+            "generation: remove one of the two bindings, or give it another binding name"
+        )
 
     async def remove_binding(
         self, actor: str, contract_id: str, binding: str = DEFAULT_BINDING
@@ -838,6 +1006,10 @@ class Host:
             return None
         return known[1].to_json()
 
+    def _checkup(self, actor: str) -> dict[str, Any] | None:
+        report = self._checkups.get(actor)
+        return None if report is None else report.to_json()
+
     def _describe(self, actor: Actor) -> dict[str, Any]:
         described = {
             "key": actor.key,
@@ -845,9 +1017,10 @@ class Host:
             "path": actor.path,
             "source": self._source(actor),
             "claims": actor.claims.to_json(),
+            "call_alias": self.alias_of(actor.key),
             "instances": actor.pool.size,
             "busy": actor.pool.busy,
-            "health": actor.health.describe(),
+            "health": {**actor.health.describe(), "check": self._checkup(actor.key)},
         }
         if not actor.settings.wasi.empty:  # only what was granted: most actors have nothing
             described["wasi"] = actor.settings.wasi.describe()
@@ -866,8 +1039,7 @@ class Host:
                 {
                     "contract_id": contract,
                     "binding": name,
-                    "type": type(p).__qualname__,
-                    **(p.describe() if isinstance(p, WasmProvider) else {}),
+                    **_provider_type(p),
                 }
                 for (contract, name), p in self._providers.items()
             ],
@@ -914,12 +1086,13 @@ def _revision_change(old: int | None, new: int | None) -> str:
     return "" if old is None else f" from rev {old}"
 
 
-def _bind_values(claims: Claims, values: Mapping[str, str]) -> dict[str, str]:
-    """The binding's values plus the ``__wascc_*`` keys docs/contracts.md lists."""
-    out = dict(values)
-    out["__wascc_issuer"] = claims.issuer
-    out["__wascc_capabilities"] = ",".join(claims.caps)
-    out["__wascc_name"] = claims.name or ""
-    out["__wascc_expires"] = str(claims.expires or 0)
-    out["__wascc_tags"] = ",".join(claims.tags)
-    return out
+def _provider_type(provider: Provider) -> dict[str, Any]:
+    """What ``inventory()`` says of a provider beside its contract and binding: its class
+    (a ``TwinProvider``'s base, with ``via`` naming the contract it serves), and a wasm
+    provider's module."""
+    if isinstance(provider, TwinProvider):
+        return {"type": type(provider.base).__qualname__, "via": provider.base.contract_id}
+    described: dict[str, Any] = {"type": type(provider).__qualname__}
+    if isinstance(provider, WasmProvider):
+        described.update(provider.describe())
+    return described

@@ -72,6 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wascc.host.errors import ManifestError
+from wascc.host.generations import TWIN_OF, generic
 from wascc.host.manifest_check import (
     EXTRAS,
     ActorEntry,
@@ -134,8 +135,20 @@ class Manifest:
     registry: RawRegistry | None = None  # the ``registry`` section, if any
 
     def extras_bindings(self) -> tuple[BindingEntry, ...]:
-        """Bindings to ``wascc:extras``: the host sets those itself for actors that claim it."""
-        return tuple(b for b in self.bindings if b.contract_id == EXTRAS)
+        """Bindings to ``wascc:extras`` (or ``wasmcloud:extras``): the host sets those itself
+        for actors that claim it."""
+        return tuple(b for b in self.bindings if generic(b.contract_id) == EXTRAS)
+
+
+def _served(capabilities: list[CapabilityEntry]) -> dict[tuple[str, str], CapabilityEntry]:
+    """The capability serving each (contract, binding): a ``wascc:*`` provider serves its
+    ``wasmcloud:*`` twin too, unless a capability of its own does."""
+    served = {(c.contract_id, c.binding): c for c in capabilities}
+    for entry in capabilities:
+        twin = TWIN_OF.get(entry.contract_id)
+        if twin is not None:
+            served.setdefault((twin, entry.binding), entry)
+    return served
 
 
 def load_manifest(
@@ -223,8 +236,8 @@ def load_manifest(
             )
             continue
         capabilities.append(cap)
-    loaded = {(c.contract_id, c.binding) for c in capabilities}
-    checker.served = {(c.contract_id, c.binding): c for c in capabilities}
+    checker.served = _served(capabilities)
+    loaded = set(checker.served)
     bindings: list[BindingEntry] = []
     seen: dict[tuple[str, str, str], int] = {}
     for rb in raw.bindings:

@@ -36,6 +36,7 @@ from wascc.host.capabilities import (
 )
 from wascc.host.engine import Limits
 from wascc.host.errors import NotAnActor, NotAProvider, ProviderError
+from wascc.host.generations import HOST_VALUE_PREFIX, generic
 from wascc.host.manifest_schema import Problem, RawBinding, RawRegistry
 from wascc.host.oci.credentials import Credentials
 from wascc.host.oci.errors import OciError
@@ -68,6 +69,7 @@ __all__ = [
 EXTRAS = "wascc:extras"
 HTTP_SERVER = "wascc:http_server"
 _MIB = 2**20
+RESERVED_VALUE_PREFIXES = (RESERVED_VALUE_PREFIX, HOST_VALUE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -544,14 +546,14 @@ class Checker:
                     f"re-sign it with --cap {contract}, or remove this binding",
                 )
                 return None
-        if contract == EXTRAS and remote_actor:
+        if generic(contract) == EXTRAS and remote_actor:
             self._bad(
                 f"{path}.capability",
-                f"{EXTRAS} is built into each host: only the host running actor {key} binds it",
+                f"{contract} is built into each host: only the host running actor {key} binds it",
                 "remove this binding",
             )
             return None
-        remote_provider = contract != EXTRAS and (contract, binding) not in providers
+        remote_provider = generic(contract) != EXTRAS and (contract, binding) not in providers
         if remote_provider and not self.lattice:
             self._bad(
                 f"{path}.capability",
@@ -563,7 +565,7 @@ class Checker:
         declared = self._declared_values(contract, binding)
         if declared is not None and not self._value_names(path, contract, declared, values):
             return None
-        if contract == HTTP_SERVER and not self._http_values(path, values, label):
+        if generic(contract) == HTTP_SERVER and not self._http_values(path, values, label):
             return None
         if not self._provider_values(
             path, self.served.get((contract, binding)), values, key, label
@@ -611,7 +613,7 @@ class Checker:
         entry = self.served.get((contract, binding))
         if entry is not None:
             return entry.spec.binding_values if entry.spec is not None else None
-        if contract == EXTRAS:
+        if generic(contract) == EXTRAS:
             # Imported here: the host package does not depend on the providers at import.
             from wascc.providers.extras import ExtrasProvider  # noqa: PLC0415
 
@@ -629,7 +631,9 @@ class Checker:
         ``__wascc_*``); a problem with a did-you-mean for each other key."""
         names = [value.name for value in declared]
         unknown = [
-            key for key in values if key not in names and not key.startswith(RESERVED_VALUE_PREFIX)
+            key
+            for key in values
+            if key not in names and not key.startswith(RESERVED_VALUE_PREFIXES)
         ]
         for key in unknown:
             self._bad(
@@ -754,7 +758,7 @@ class Checker:
         """No two HTTP bindings (nor ``reserved_ports``, e.g. the admin endpoint) share a port."""
         taken = [("127.0.0.1", port, owner) for port, owner in self.reserved_ports.items()]
         for entry in bindings:
-            if entry.contract_id != HTTP_SERVER or entry.remote_provider:
+            if generic(entry.contract_id) != HTTP_SERVER or entry.remote_provider:
                 continue  # another host's HTTP server listens on its own ports
             port = int(entry.values["PORT"])
             if port == 0:  # any free port: never a clash

@@ -18,6 +18,8 @@ metric                                 what
 ``wascc_actor_calls_waiting``          calls queued for an instance, by actor
 ``wascc_actor_penalized``              1 while an actor is penalized for failing calls
 ``wascc_actor_penalty_refusals_total`` calls refused by that penalty (``host.health``)
+``wascc_actor_healthy``                1 if the actor's last health check found it healthy,
+                                       0 if not; absent before a verdict (``host.checkup``)
 ``wascc_http_refused_total``           HTTP requests and connections refused before they
                                        reached an actor, by actor, status and reason
 =====================================  =====================================================
@@ -170,6 +172,11 @@ class _ActorCollector:
             "Calls refused because the actor is penalized.",
             labels=["actor"],
         )
+        healthy = GaugeMetricFamily(
+            "wascc_actor_healthy",
+            "1 if the last health check found the actor healthy, 0 if not.",
+            labels=["actor"],
+        )
         for actor in self._host.inventory()["actors"]:
             key = actor["key"]
             instances.add_metric([key], actor["instances"])
@@ -180,7 +187,19 @@ class _ActorCollector:
             health = actor["health"]
             penalized.add_metric([key], 1 if health["penalized"] else 0)
             refusals.add_metric([key], health["refused"])
-        yield from (instances, busy, waiting, info, penalized, refusals, self._http_refused())
+            check = health["check"]
+            if check is not None and check["healthy"] is not None:
+                healthy.add_metric([key], 1 if check["healthy"] else 0)
+        yield from (
+            instances,
+            busy,
+            waiting,
+            info,
+            penalized,
+            refusals,
+            healthy,
+            self._http_refused(),
+        )
 
     def _http_refused(self) -> Metric:
         """What providers refused before an actor saw it (the HTTP server's ``refusals``)."""

@@ -38,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 from wascc.host.admin import AdminServer
 from wascc.host.dashboard import HostInfo
 from wascc.host.errors import CapabilityNotClaimed, LatticeError, ProviderError, WasccError
+from wascc.host.generations import HOST_VALUE_PREFIX, TWINS, TwinProvider, generic
 from wascc.host.host import ActorSource, Host
 from wascc.host.lattice import Lattice, LatticeConfig
 from wascc.host.manifest import BindingEntry, CapabilityEntry, Manifest
@@ -52,7 +53,7 @@ logger = logging.getLogger("wascc.server")
 
 # Providers that bring work in from outside. Without ``stop_accepting`` their bindings are
 # removed first: ``RemoveActor`` makes them stop accepting and finish what is in flight.
-INGRESS_CONTRACTS = frozenset({HTTP_SERVER, "wascc:messaging"})
+INGRESS_CONTRACTS = frozenset({HTTP_SERVER, "wascc:messaging"})  # and their twins (generic)
 _POLL = 0.02
 
 
@@ -80,6 +81,7 @@ class ServerConfig:
     admin: tuple[str, int] | None = None
     shutdown_timeout: float = 30.0
     call_timeout: float = 30.0
+    health_interval: float = 30.0  # seconds between health checks of the actors; 0: none
     labels: Mapping[str, str] = field(default_factory=dict)  # added to the manifest's
     lattice: LatticeConfig | None = None
     lattice_wait: float = 3.0  # seconds startup waits for NATS before going on without it
@@ -101,6 +103,7 @@ class HostServer:
             middleware=[self.metrics] if self.metrics is not None else (),
             call_timeout=config.call_timeout,
             trust=config.trust,
+            health_interval=config.health_interval,
         )
         self.admin: AdminServer | None = None
         self.lattice = Lattice(self.host, config.lattice) if config.lattice else None
@@ -167,10 +170,11 @@ class HostServer:
             for cap in manifest.capabilities:
                 await self._load_capability(cap)
             for entry in manifest.bindings:
-                if entry.contract_id == EXTRAS:
+                if generic(entry.contract_id) == EXTRAS:
                     logger.info(
-                        "bindings[%d]: the host binds wascc:extras to actor %s itself",
+                        "bindings[%d]: the host binds %s to actor %s itself",
                         entry.index,
+                        entry.contract_id,
                         entry.actor_label,
                     )
                     continue
@@ -277,7 +281,8 @@ class HostServer:
                 f"re-sign it with --cap {entry.contract_id} and update it (wascc ctl update "
                 "actor FILE), or remove this binding"
             )
-        values = {**entry.values, **_wascc_values(claims, caps)}
+        prefix = HOST_VALUE_PREFIX if entry.contract_id in TWINS else "__wascc_"
+        values = {**entry.values, **_host_values(claims, caps, prefix)}
         await self.lattice.bind_remote_actor(entry.actor, entry.contract_id, entry.binding, values)
         self._announce(
             f"lattice: bound actor {label} on host {host_id} to {entry.contract_id} "
@@ -287,7 +292,7 @@ class HostServer:
     def _print_endpoints(self) -> None:
         inventory = self.host.inventory()
         for binding in inventory["bindings"]:
-            if binding["contract_id"] != HTTP_SERVER:
+            if generic(binding["contract_id"]) != HTTP_SERVER:
                 continue
             provider = self.host.find_provider(HTTP_SERVER, binding["binding"])
             port_of = getattr(provider, "port_of", None)
@@ -332,7 +337,9 @@ class HostServer:
         for binding in inventory["bindings"]:
             contract, name = binding["contract_id"], binding["binding"]
             provider = self.host.find_provider(contract, name)
-            if contract in INGRESS_CONTRACTS and _stop_accepting(provider) is None:
+            if isinstance(provider, TwinProvider):  # its base stops accepting for both
+                provider = provider.base
+            if generic(contract) in INGRESS_CONTRACTS and _stop_accepting(provider) is None:
                 tasks.append(
                     asyncio.create_task(self.host.remove_binding(binding["actor"], contract, name))
                 )
@@ -398,14 +405,15 @@ async def _call_optional(provider: object, method: str) -> None:
         await call()
 
 
-def _wascc_values(claims: Mapping[str, Any], caps: list[str]) -> dict[str, str]:
-    """The ``__wascc_*`` binding values (docs/contracts.md) from a remote actor's claims
-    (JSON), as the host sets them for a local actor."""
+def _host_values(claims: Mapping[str, Any], caps: list[str], prefix: str) -> dict[str, str]:
+    """The host's binding values (``__wascc_*``, or ``__wasmcloud_*`` for a ``wasmcloud:*``
+    contract; docs/contracts.md) from a remote actor's claims (JSON), as the host sets them
+    for a local actor."""
     tags = claims.get("tags") or ()
     return {
-        "__wascc_issuer": str(claims.get("issuer") or ""),
-        "__wascc_capabilities": ",".join(caps),
-        "__wascc_name": str(claims.get("name") or ""),
-        "__wascc_expires": str(claims.get("expires") or 0),
-        "__wascc_tags": ",".join(str(t) for t in tags),
+        f"{prefix}issuer": str(claims.get("issuer") or ""),
+        f"{prefix}capabilities": ",".join(caps),
+        f"{prefix}name": str(claims.get("name") or ""),
+        f"{prefix}expires": str(claims.get("expires") or 0),
+        f"{prefix}tags": ",".join(str(t) for t in tags),
     }

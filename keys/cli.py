@@ -91,6 +91,19 @@ def _check_days(now: int, **days: int | None) -> None:
             )
 
 
+def _check_call_alias(alias: str | None) -> None:
+    """Refuse (as a usage error) a call alias hosts would refuse to register: empty, or
+    shaped like a contract id or an actor key, whose calls it would capture."""
+    if alias is None:
+        return
+    if not alias.strip() or ":" in alias or is_public_key(alias, "module"):
+        raise click.BadParameter(
+            f"{alias!r} cannot be a call alias: hosts refuse an empty alias, one with ':' (a "
+            "contract id) and an actor key; use a name such as acme/billing",
+            param_hint="'--call-alias'",
+        )
+
+
 @click.group("keys")
 def keys_group() -> None:
     """Generate and list nkeys (accounts sign actors; modules are actors' identities)."""
@@ -274,6 +287,7 @@ def sign_command(  # click passes options by keyword
     """
     now = int(time.time())
     _check_days(now, expires_in=expires_in, not_before_in=not_before_in)
+    _check_call_alias(call_alias)
     module = _read(source)
     with friendly_errors():
         exported = exports(module, path=source)

@@ -60,6 +60,7 @@ class Signer:
         caps: Iterable[str] = (),
         rev: int | None = None,
         expires_in: float | None = None,
+        call_alias: str | None = None,
     ) -> bytes:
         """Sign ``module`` (see ``module_path``) as actor ``name`` (default: the module name)."""
         actor = name or module.rsplit("/", 1)[-1]
@@ -71,6 +72,7 @@ class Signer:
             caps=caps,
             rev=rev,
             expires_in=expires_in,
+            call_alias=call_alias,
         )
 
     def sign_provider(self, module: str, *, name: str, caps: Iterable[str] = ()) -> bytes:

@@ -20,17 +20,26 @@ __all__ = ["Directory"]
 
 
 class Directory:
-    """subject → {host id → issuer} for the actors the other hosts run."""
+    """subject → {host id → issuer} for the actors the other hosts run, and the call aliases
+    they registered (alias → {host id → subject})."""
 
     def __init__(self, host_id: str) -> None:
         self.host_id = host_id
         self._runs: dict[str, dict[str, str]] = {}
+        self._aliases: dict[str, dict[str, str]] = {}
         self.ready = asyncio.Event()  # set once the first inventory was read (or failed)
 
-    def record(self, host_id: str, subject: object, issuer: object) -> None:
-        """``host_id`` runs ``subject`` under ``issuer`` (ignored unless both are text)."""
+    def record(self, host_id: str, subject: object, issuer: object, alias: object = None) -> None:
+        """``host_id`` runs ``subject`` under ``issuer`` (ignored unless both are text),
+        registered there under the call alias ``alias`` if it is text."""
         if host_id != self.host_id and isinstance(subject, str) and isinstance(issuer, str):
             self._runs.setdefault(subject, {})[host_id] = issuer
+            for hosts in self._aliases.values():  # an update may drop or change the alias
+                if hosts.get(host_id) == subject:
+                    del hosts[host_id]
+            if isinstance(alias, str) and alias:
+                self._aliases.setdefault(alias, {})[host_id] = subject
+            self._aliases = {name: hosts for name, hosts in self._aliases.items() if hosts}
 
     def forget(self, host_id: str, subject: object = None) -> None:
         """``host_id`` stopped ``subject`` (``None``: the host stopped)."""
@@ -46,6 +55,11 @@ class Directory:
                 hosts.pop(host_id, None)
                 if not hosts:
                     del self._runs[key]
+        for name, owners in list(self._aliases.items()):
+            if owners.get(host_id) in subjects:
+                del owners[host_id]
+                if not owners:
+                    del self._aliases[name]
 
     def fill(self, answers: Iterable[Mapping[str, Any]]) -> None:
         """Record every actor of the inventory answers (``wasmbus.inventory.actors``)."""
@@ -57,7 +71,17 @@ class Directory:
             for item in actors:
                 claims = item.get("claims") if isinstance(item, dict) else None
                 if isinstance(claims, dict):
-                    self.record(host_id, item.get("key"), claims.get("issuer"))
+                    self.record(
+                        host_id, item.get("key"), claims.get("issuer"), item.get("call_alias")
+                    )
+
+    def alias(self, alias: str) -> str | None:
+        """The actor another host registered under the call alias ``alias`` (the same
+        actor may run on several hosts; if hosts disagree, the first host id in order)."""
+        owners = self._aliases.get(alias)
+        if not owners:
+            return None
+        return owners[min(owners)]
 
     def others(self, subject: str, issuer: str) -> dict[str, str]:
         """The hosts that run ``subject`` under another issuer than ``issuer``."""

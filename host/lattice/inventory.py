@@ -47,6 +47,7 @@ def host_inventory(
                 "rev": actor["claims"].get("rev"),
                 "caps": actor["claims"].get("caps", []),
                 "claims": actor["claims"],
+                "call_alias": actor.get("call_alias"),
                 "instances": actor["instances"],
                 "source": actor.get("source"),
                 **({"wasi": actor["wasi"]} if "wasi" in actor else {}),  # what it was granted

@@ -209,7 +209,7 @@ class Lattice:
         await self._emit("host_started", {"labels": self.host.labels})
         inventory = self.host.inventory()
         for actor in inventory["actors"]:
-            await self._emit("actor_started", _actor_data(actor["key"], actor["claims"]))
+            await self._emit("actor_started", _actor_data(actor))
         await self._announce()
 
     async def _announce(self) -> None:
@@ -302,6 +302,10 @@ class Lattice:
     async def remove_actor(self, actor: str, contract_id: str, binding: str) -> None:
         """Remove such a binding (``RemoveActor``)."""
         await self.remote.remove_actor(actor, contract_id, binding)
+
+    def resolve_alias(self, alias: str) -> str | None:
+        """The actor another host of the lattice registered under the call alias ``alias``."""
+        return self.directory.alias(alias)
 
     async def check_identity(self, claims: Claims) -> None:
         """Refuse (``IssuerMismatch``) to start an actor whose key another host of the
@@ -460,7 +464,9 @@ class Lattice:
         if kind != "host_heartbeat":  # every 2 s per host: signs of life, not news
             self.host.events.record(kind, data, host=source)
         if kind in ("actor_started", "actor_update_complete"):
-            self.directory.record(source, data.get("public_key"), data.get("issuer"))
+            self.directory.record(
+                source, data.get("public_key"), data.get("issuer"), data.get("call_alias")
+            )
         elif kind == "actor_stopped":
             self.directory.forget(source, data.get("public_key"))
         elif kind == "host_stopped":
@@ -502,9 +508,11 @@ class Lattice:
         }
 
 
-def _actor_data(key: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+def _actor_data(actor: Mapping[str, Any]) -> dict[str, Any]:
+    claims = actor["claims"]
     return {
-        "public_key": key,
+        "public_key": actor["key"],
+        "call_alias": actor.get("call_alias"),
         "name": claims.get("name"),
         "rev": claims.get("rev"),
         "issuer": claims.get("issuer"),

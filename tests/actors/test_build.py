@@ -37,6 +37,11 @@ ACTORS = (
     "wordcount",
     "pipeline",
     "wasiprobe",
+    "wcpinger",
+    "wcponger",
+    "wckvcounter",
+    "wcextras",
+    "wcmessenger",
     "big",
 )
 # The C samples that use WASI (a granted directory, the environment): they may import it.
@@ -62,6 +67,12 @@ FIXTURE_IMPORTS = {
     "wasi": {"__guest_request", "__guest_response", "__guest_error"},
 }
 PONGER_KEY = "M" + "A" * 55  # any 56-character actor key: the namespace pinger calls
+# The wasmCloud 0.18 samples, the call alias wcpinger calls wcponger by, and the exact answer
+# to HealthRequest {healthy: true, message: ""}.
+WC_ACTORS = ("wcpinger", "wcponger", "wckvcounter", "wcextras", "wcmessenger")
+WC_HTTP_ACTORS = ("wcpinger", "wckvcounter", "wcextras")
+PONGER_ALIAS = "wasmcloud/examples/ponger"
+HEALTHY = bytes.fromhex("82 a7 6865616c746879 c3 a7 6d657373616765 a0")
 
 HostCallHandler = Callable[[str, str, str, bytes], bytes]
 
@@ -282,6 +293,36 @@ class Recorder:
         if self.fail_with is not None:
             raise HostCallFailed(self.fail_with)
         return self.reply
+
+
+@dataclass
+class Provider:
+    """A host-call handler that records calls and answers each operation from its own reply;
+    an operation in `fail` (or without a reply) fails with that host error."""
+
+    replies: dict[str, bytes] = field(default_factory=dict)
+    fail: dict[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+
+    def __call__(self, binding: str, namespace: str, operation: str, payload: bytes) -> bytes:
+        self.calls.append((binding, namespace, operation, payload))
+        if operation in self.fail:
+            raise HostCallFailed(self.fail[operation])
+        if operation not in self.replies:
+            raise HostCallFailed(f"no reply for {operation}")
+        return self.replies[operation]
+
+
+def json_response(body: bytes) -> bytes:
+    """The exact msgpack bytes of a 200 application/json Response with `body`."""
+    return pack(
+        {
+            "statusCode": 200,
+            "status": "OK",
+            "header": {"content-type": "application/json"},
+            "body": body,
+        }
+    )
 
 
 def all_modules() -> Iterator[Path]:
@@ -595,6 +636,448 @@ def test_pinger_reports_host_error() -> None:
     result = actor("pinger").call("Ping", PONGER_KEY.encode())
     assert result.code == 0
     assert result.error == f"pinger: no provider for {PONGER_KEY}"
+
+
+# --- the wasmCloud 0.18 samples -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", WC_ACTORS)
+def test_wc_actor_answers_health_request_healthy(name: str) -> None:
+    """HealthRequest {placeholder: true} answers exactly {healthy: true, message: ""}."""
+    result = actor(name).call("HealthRequest", pack({"placeholder": True}))
+    assert result.ok, result.error
+    assert result.response == HEALTHY
+    assert unpack(result.response) == {"healthy": True, "message": ""}
+
+
+@pytest.mark.parametrize("name", WC_HTTP_ACTORS)
+def test_wc_http_actor_rejects_malformed_request(name: str) -> None:
+    """A HandleRequest payload that is not a Request map fails before any host call."""
+    provider = Provider()
+    result = actor(name, provider).call("HandleRequest", b"\x92\x01\x02")
+    assert result.code == 0
+    assert result.error == f"{name}: cannot decode the HTTP request"
+    assert provider.calls == []
+
+
+# --- wcponger -----------------------------------------------------------------------------
+
+
+def test_wcponger_ping_adds_42() -> None:
+    """Ping {value: 11} answers exactly {value: 53}."""
+    result = actor("wcponger").call("Ping", bytes.fromhex("81 a5 76616c7565 0b"))
+    assert result.ok, result.error
+    assert result.response == bytes.fromhex("81 a5 76616c7565 35")
+
+
+@pytest.mark.parametrize("value", [-50, 0, 2**40, 2**63 - 43])
+def test_wcponger_ping_skips_unknown_keys(value: int) -> None:
+    """Ping reads "value" among unknown keys in any position, negative and 64-bit too."""
+    payload = pack({"extra": [1, {"x": None}], "value": value, "more": "text"})
+    result = actor("wcponger").call("Ping", payload)
+    assert result.ok, result.error
+    assert result.response == pack({"value": value + 42})
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", "wcponger: cannot decode Ping"),
+        (pack({}), "wcponger: cannot decode Ping"),
+        (pack({"value": "11"}), "wcponger: cannot decode Ping"),
+        (pack([11]), "wcponger: cannot decode Ping"),
+        (pack({"value": 2**63 - 42}), "wcponger: value + 42 overflows"),
+    ],
+)
+def test_wcponger_rejects_bad_ping(payload: bytes, message: str) -> None:
+    """A Ping without an integer value, or whose sum overflows int64, fails with a guest error."""
+    result = actor("wcponger").call("Ping", payload)
+    assert result.code == 0
+    assert result.error == message
+
+
+def test_wcponger_set_health_makes_it_report_unhealthy() -> None:
+    """SetHealth {healthy: false, message: "db down"} answers empty; HealthRequest then reports
+    exactly that, and SetHealth {healthy: true, message: ""} restores the healthy answer."""
+    host = actor("wcponger")
+    assert host.call("HealthRequest", pack({"placeholder": True})).response == HEALTHY
+    down = host.call("SetHealth", pack({"healthy": False, "message": "db down"}))
+    assert down == CallResult(1, b"", None)
+    health = host.call("HealthRequest", pack({"placeholder": True}))
+    assert health.ok, health.error
+    assert health.response == pack({"healthy": False, "message": "db down"})
+    assert unpack(health.response) == {"healthy": False, "message": "db down"}
+    assert host.call("SetHealth", pack({"message": "", "healthy": True})).ok
+    assert host.call("HealthRequest", pack({"placeholder": True})).response == HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [("x" * 250, "x" * 200), ("a" + "é" * 150, "a" + "é" * 99), ("é" * 100, "é" * 100)],
+)
+def test_wcponger_truncates_health_message_to_200_bytes(message: str, kept: str) -> None:
+    """A long SetHealth message is cut to 200 bytes, never inside a UTF-8 sequence."""
+    host = actor("wcponger")
+    assert host.call("SetHealth", pack({"healthy": False, "message": message})).ok
+    health = unpack(host.call("HealthRequest", pack({"placeholder": True})).response)
+    assert health == {"healthy": False, "message": kept}
+    assert len(kept.encode()) <= 200
+
+
+@pytest.mark.parametrize("payload", [b"", pack({"message": "no flag"}), pack({"healthy": 0})])
+def test_wcponger_rejects_set_health_without_flag(payload: bytes) -> None:
+    """SetHealth without a bool "healthy" fails and leaves the health unchanged."""
+    host = actor("wcponger")
+    result = host.call("SetHealth", payload)
+    assert result.code == 0
+    assert result.error == "wcponger: cannot decode SetHealth"
+    assert host.call("HealthRequest", pack({"placeholder": True})).response == HEALTHY
+
+
+# --- wcpinger -----------------------------------------------------------------------------
+
+
+def test_wcpinger_calls_wcponger_by_alias() -> None:
+    """HandleRequest calls Ping {value: 11} on the ponger alias and answers {"value":53}."""
+    ponger = actor("wcponger")
+    calls: list[tuple[str, str, str, bytes]] = []
+    replies: list[bytes] = []
+
+    def route(binding: str, namespace: str, operation: str, payload: bytes) -> bytes:
+        calls.append((binding, namespace, operation, payload))
+        answer = ponger.call(operation, payload)
+        if not answer.ok:
+            raise HostCallFailed(answer.error or "no error message set")
+        replies.append(answer.response)
+        return answer.response
+
+    result = actor("wcpinger", route).call("HandleRequest", pack(request(path="/ping")))
+    assert result.ok, result.error
+    assert calls == [("default", PONGER_ALIAS, "Ping", bytes.fromhex("81 a5 76616c7565 0b"))]
+    assert replies == [bytes.fromhex("81 a5 76616c7565 35")]
+    assert result.response == json_response(b'{"value":53}')
+
+
+@pytest.mark.parametrize(
+    ("query", "sent"),
+    [
+        ("", 11),
+        ("value=5", 5),
+        ("a=b&value=-3", -3),
+        ("values=9&xvalue=8", 11),
+        ("value=300&z=", 300),
+        ("value=-9223372036854775808", -(2**63)),
+    ],
+)
+def test_wcpinger_query_value_replaces_11(query: str, sent: int) -> None:
+    """A query parameter value=N (decimal, optional) is what Ping carries."""
+    ponger = Provider(replies={"Ping": pack({"note": "unknown key", "value": 1234})})
+    response = http_call(actor("wcpinger", ponger), request(queryString=query))
+    assert [unpack(call[3]) for call in ponger.calls] == [{"value": sent}]
+    assert ponger.calls[0][3] == pack({"value": sent})
+    assert response["body"] == b'{"value":1234}'
+
+
+@pytest.mark.parametrize("query", ["value=", "value=12a", "value=9223372036854775808", "value=-"])
+def test_wcpinger_answers_400_for_bad_query_value(query: str) -> None:
+    """A value that is not a 64-bit decimal answers 400 without calling wcponger."""
+    ponger = Provider(replies={"Ping": pack({"value": 1})})
+    response = http_call(actor("wcpinger", ponger), request(queryString=query))
+    assert response["statusCode"] == 400
+    assert response["status"] == "Bad Request"
+    assert response["header"] == {"content-type": "text/plain"}
+    assert response["body"] == b"wcpinger: value must be a 64-bit decimal integer"
+    assert ponger.calls == []
+
+
+def test_wcpinger_reports_host_error_unchanged() -> None:
+    """A failed Ping becomes the guest error with the host's text unchanged."""
+    result = actor("wcpinger").call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == f"no provider for {PONGER_ALIAS}"
+
+
+@pytest.mark.parametrize(
+    "reply", [b"", pack([53]), pack({"val": 53}), pack({"value": "53"}), b"\x81\xa5value"]
+)
+def test_wcpinger_rejects_malformed_ping_reply(reply: bytes) -> None:
+    """A reply that is not a map with an integer "value" fails the request."""
+    result = actor("wcpinger", Provider(replies={"Ping": reply})).call(
+        "HandleRequest", pack(request())
+    )
+    assert result.code == 0
+    assert result.error == "wcpinger: malformed reply to Ping"
+
+
+# --- wckvcounter --------------------------------------------------------------------------
+
+
+def test_wckvcounter_adds_then_records_path() -> None:
+    """Add {key: ":a:b", value: 1} then SetAdd {key: ":paths", value: "/a/b"} on
+    wasmcloud:keyvalue; the totals come back as {"counter":N,"paths":M}."""
+    kv = Provider(replies={"Add": pack({"value": 3}), "SetAdd": pack({"new_count": 2})})
+    result = actor("wckvcounter", kv).call("HandleRequest", pack(request(path="/a/b")))
+    assert result.ok, result.error
+    assert [call[:3] for call in kv.calls] == [
+        ("default", "wasmcloud:keyvalue", "Add"),
+        ("default", "wasmcloud:keyvalue", "SetAdd"),
+    ]
+    assert [unpack(call[3]) for call in kv.calls] == [
+        {"key": ":a:b", "value": 1},
+        {"key": ":paths", "value": "/a/b"},
+    ]
+    assert kv.calls[0][3] == bytes.fromhex("82 a3 6b6579 a4 3a613a62 a5 76616c7565 01")
+    assert kv.calls[1][3] == bytes.fromhex("82 a3 6b6579 a6 3a7061746873 a5 76616c7565 a4 2f612f62")
+    assert result.response == json_response(b'{"counter":3,"paths":2}')
+
+
+def test_wckvcounter_reads_new_count_among_other_keys() -> None:
+    """Replies are read by key in any order with unknown keys skipped; big totals print whole."""
+    kv = Provider(
+        replies={
+            "Add": pack({"extra": True, "value": 2**40}),
+            "SetAdd": pack({"other": [1], "new_count": 300}),
+        }
+    )
+    response = http_call(actor("wckvcounter", kv), request(path="/"))
+    assert response["body"] == b'{"counter":1099511627776,"paths":300}'
+    assert unpack(kv.calls[0][3]) == {"key": ":", "value": 1}
+
+
+def test_wckvcounter_refuses_wascc_newcount_reply() -> None:
+    """waSCC's SetAdd reply {newCount} is refused: the 0.18 reply says new_count."""
+    kv = Provider(replies={"Add": pack({"value": 1}), "SetAdd": pack({"newCount": 1})})
+    result = actor("wckvcounter", kv).call("HandleRequest", pack(request(path="/x")))
+    assert result.code == 0
+    assert result.error == "wckvcounter: reply to SetAdd lacks new_count"
+
+
+@pytest.mark.parametrize(
+    ("replies", "message", "calls"),
+    [
+        ({"Add": pack({"value": "seven"})}, "wckvcounter: malformed reply to Add", 1),
+        ({"Add": pack({"count": 7})}, "wckvcounter: malformed reply to Add", 1),
+        (
+            {"Add": pack({"value": 1}), "SetAdd": pack({"new_count": "2"})},
+            "wckvcounter: malformed reply to SetAdd",
+            2,
+        ),
+        ({"Add": pack({"value": 1}), "SetAdd": b""}, "wckvcounter: malformed reply to SetAdd", 2),
+    ],
+)
+def test_wckvcounter_rejects_malformed_replies(
+    replies: dict[str, bytes], message: str, calls: int
+) -> None:
+    """An unreadable Add or SetAdd reply fails the request (a bad Add stops before SetAdd)."""
+    kv = Provider(replies=replies)
+    result = actor("wckvcounter", kv).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == message
+    assert len(kv.calls) == calls
+
+
+@pytest.mark.parametrize("op", ["Add", "SetAdd"])
+def test_wckvcounter_reports_host_error_unchanged(op: str) -> None:
+    """A failed Add or SetAdd becomes the guest error with the host's text unchanged."""
+    kv = Provider(
+        replies={"Add": pack({"value": 1}), "SetAdd": pack({"new_count": 1})},
+        fail={op: "redis: connection refused"},
+    )
+    result = actor("wckvcounter", kv).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == "redis: connection refused"
+    assert kv.calls[-1][2] == op
+
+
+# --- wcextras -----------------------------------------------------------------------------
+
+EXTRAS_REQUESTS = {
+    "RequestGuid": bytes.fromhex(
+        "85 a4 67756964 c3 a8 73657175656e6365 c2 a6 72616e646f6d c2 a3 6d696e 00 a3 6d6178 00"
+    ),
+    "RequestRandom": bytes.fromhex(
+        "85 a4 67756964 c2 a8 73657175656e6365 c2 a6 72616e646f6d c3 a3 6d696e 00 a3 6d6178 64"
+    ),
+    "RequestSequence": bytes.fromhex(
+        "85 a4 67756964 c2 a8 73657175656e6365 c3 a6 72616e646f6d c2 a3 6d696e 00 a3 6d6178 00"
+    ),
+}
+GUID = "5c1d5e0a-8a3b-4f7e-9a51-2b5f7f0e1c42"
+
+
+def extras_replies(**changes: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Well-formed 0.18 replies per operation, each updated from `changes[op]`."""
+    replies: dict[str, dict[str, object]] = {
+        "RequestGuid": {"guid": GUID, "sequenceNumber": 0, "random_number": 0},
+        "RequestRandom": {"guid": None, "sequenceNumber": 0, "random_number": 37},
+        "RequestSequence": {"guid": None, "sequenceNumber": 2**64 - 1, "random_number": 0},
+    }
+    for op, change in changes.items():
+        replies[op].update(change)
+    return replies
+
+
+def extras_provider(replies: dict[str, dict[str, object]]) -> Provider:
+    return Provider(replies={op: pack(reply) for op, reply in replies.items()})
+
+
+def test_wcextras_requests_guid_random_and_sequence() -> None:
+    """The three requests carry all five keys (the op's flag set, max 100 for random); the
+    answer is {"guid":...,"random":R,"sequence":S} from the matching replies."""
+    extras = extras_provider(extras_replies())
+    result = actor("wcextras", extras).call("HandleRequest", pack(request(path="/extras")))
+    assert result.ok, result.error
+    assert [call[:3] for call in extras.calls] == [
+        ("default", "wasmcloud:extras", op) for op in EXTRAS_REQUESTS
+    ]
+    assert [call[3] for call in extras.calls] == list(EXTRAS_REQUESTS.values())
+    assert [unpack(call[3]) for call in extras.calls] == [
+        {"guid": True, "sequence": False, "random": False, "min": 0, "max": 0},
+        {"guid": False, "sequence": False, "random": True, "min": 0, "max": 100},
+        {"guid": False, "sequence": True, "random": False, "min": 0, "max": 0},
+    ]
+    body = b'{"guid":"%s","random":37,"sequence":18446744073709551615}' % GUID.encode()
+    assert result.response == json_response(body)
+
+
+def test_wcextras_escapes_guid_and_skips_unknown_keys() -> None:
+    """The guid is JSON-escaped; unknown reply keys, in any position, are ignored."""
+    odd = 'a"b\\c\n'
+    replies = extras_replies(
+        RequestGuid={"guid": odd, "extra": {"x": [1, 2]}},
+        RequestSequence={"sequenceNumber": 7},
+    )
+    replies["RequestRandom"] = {"random_number": 99, "note": "x", "guid": None, "sequenceNumber": 0}
+    response = http_call(actor("wcextras", extras_provider(replies)), request())
+    assert json.loads(response["body"]) == {"guid": odd, "random": 99, "sequence": 7}
+
+
+def test_wcextras_refuses_wascc_randomnumber_reply() -> None:
+    """waSCC's randomNumber is refused: the 0.18 reply says random_number."""
+    replies = extras_replies()
+    del replies["RequestRandom"]["random_number"]
+    replies["RequestRandom"]["randomNumber"] = 37
+    result = actor("wcextras", extras_provider(replies)).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == "wcextras: reply to RequestRandom lacks random_number"
+
+
+@pytest.mark.parametrize("key", ["guid", "sequenceNumber", "random_number"])
+@pytest.mark.parametrize("op", list(EXTRAS_REQUESTS))
+def test_wcextras_requires_every_reply_key(op: str, key: str) -> None:
+    """Each reply must carry guid, sequenceNumber and random_number; a missing one is named."""
+    replies = extras_replies()
+    del replies[op][key]
+    extras = extras_provider(replies)
+    result = actor("wcextras", extras).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == f"wcextras: reply to {op} lacks {key}"
+    assert extras.calls[-1][2] == op
+
+
+@pytest.mark.parametrize(
+    ("op", "change"),
+    [
+        ("RequestRandom", {"random_number": -1}),
+        ("RequestRandom", {"random_number": 2**32}),
+        ("RequestRandom", {"random_number": "37"}),
+        ("RequestSequence", {"sequenceNumber": -1}),
+        ("RequestSequence", {"sequenceNumber": None}),
+        ("RequestGuid", {"guid": 5}),
+    ],
+)
+def test_wcextras_rejects_wrongly_typed_reply(op: str, change: dict[str, object]) -> None:
+    """A reply value of the wrong type (or out of its u32/u64 range) fails naming the op."""
+    replies = extras_replies(**{op: change})
+    result = actor("wcextras", extras_provider(replies)).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == f"wcextras: malformed reply to {op}"
+
+
+def test_wcextras_rejects_nil_guid_from_request_guid() -> None:
+    """RequestGuid answering guid nil fails: there is no GUID to report."""
+    replies = extras_replies(RequestGuid={"guid": None})
+    result = actor("wcextras", extras_provider(replies)).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == "wcextras: reply to RequestGuid has a nil guid"
+
+
+def test_wcextras_reports_host_error_unchanged() -> None:
+    """A failed extras call becomes the guest error with the host's text unchanged."""
+    extras = extras_provider(extras_replies())
+    extras.fail["RequestSequence"] = "extras: sequence unavailable"
+    result = actor("wcextras", extras).call("HandleRequest", pack(request()))
+    assert result.code == 0
+    assert result.error == "extras: sequence unavailable"
+
+
+# --- wcmessenger --------------------------------------------------------------------------
+
+
+def test_wcmessenger_logs_then_publishes_echo() -> None:
+    """HandleMessage logs "message on <subject>" then publishes "echo: " + body to replyTo,
+    and answers with an empty response."""
+    broker = Provider(replies={"WriteLog": b"", "Publish": pack({"published": True})})
+    message = {"subject": "orders.new", "replyTo": "_INBOX.42", "body": b"hi \x00\xff"}
+    result = actor("wcmessenger", broker).call("HandleMessage", pack(message))
+    assert result == CallResult(1, b"", None)
+    assert [call[:3] for call in broker.calls] == [
+        ("default", "wasmcloud:logging", "WriteLog"),
+        ("default", "wasmcloud:messaging", "Publish"),
+    ]
+    log = {"target": "wcmessenger", "level": "info", "text": "message on orders.new"}
+    publish = {"subject": "_INBOX.42", "replyTo": "", "body": b"echo: hi \x00\xff"}
+    assert [unpack(call[3]) for call in broker.calls] == [log, publish]
+    assert [call[3] for call in broker.calls] == [pack(log), pack(publish)]
+
+
+def test_wcmessenger_without_reply_to_only_logs() -> None:
+    """A message with an empty replyTo is logged and not published."""
+    broker = Provider(replies={"WriteLog": b""})
+    message = {"body": b"x", "replyTo": "", "extra": 1, "subject": "s"}
+    result = actor("wcmessenger", broker).call("HandleMessage", pack(message))
+    assert result == CallResult(1, b"", None)
+    assert [(call[2], unpack(call[3])["text"]) for call in broker.calls] == [
+        ("WriteLog", "message on s")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (pack({"published": False}), "wcmessenger: Publish was not published"),
+        (pack({}), "wcmessenger: Publish was not published"),
+        (pack({"published": 1}), "wcmessenger: malformed reply to Publish"),
+        (b"", "wcmessenger: malformed reply to Publish"),
+    ],
+)
+def test_wcmessenger_requires_published_true(reply: bytes, message: str) -> None:
+    """A Publish reply other than {published: true} fails the message."""
+    broker = Provider(replies={"WriteLog": b"", "Publish": reply})
+    payload = pack({"subject": "s", "replyTo": "r", "body": b"b"})
+    result = actor("wcmessenger", broker).call("HandleMessage", payload)
+    assert result.code == 0
+    assert result.error == message
+
+
+def test_wcmessenger_reports_log_failure_before_publishing() -> None:
+    """A failed WriteLog becomes the guest error unchanged and nothing is published."""
+    broker = Provider(fail={"WriteLog": "logging provider not bound"})
+    payload = pack({"subject": "s", "replyTo": "r", "body": b"b"})
+    result = actor("wcmessenger", broker).call("HandleMessage", payload)
+    assert result.code == 0
+    assert result.error == "logging provider not bound"
+    assert [call[2] for call in broker.calls] == ["WriteLog"]
+
+
+@pytest.mark.parametrize("payload", [b"", pack(["s", "r", b"b"]), pack({"subject": 5})])
+def test_wcmessenger_rejects_malformed_message(payload: bytes) -> None:
+    """A payload that is not a message map fails before any host call."""
+    broker = Provider()
+    result = actor("wcmessenger", broker).call("HandleMessage", payload)
+    assert result.code == 0
+    assert result.error == "wcmessenger: cannot decode HandleMessage"
+    assert broker.calls == []
 
 
 # --- WAT fixtures -------------------------------------------------------------------------

@@ -79,6 +79,7 @@ async def test_the_host_records_what_changes_and_traps(host: Host, signer: Signe
     assert [kind for kind, _ in kinds] == [
         "actor_started",
         "provider_loaded",
+        "provider_loaded",  # its wasmcloud:keyvalue twin (host.generations)
         "actor_binding_created",
         "actor_started",
         "actor_trapped",
@@ -262,6 +263,11 @@ async def test_the_feed_says_hello_then_rates_events_and_inventory(
         await host.set_binding(echo.subject, KV, "cache", {"PASSWORD": "hunter2"})
         event = await _until(messages, "event")
         assert event["type"] == "provider_loaded"
+        event = await _until(messages, "event")  # the same provider serves the twin
+        assert (event["type"], event["data"]["capability_id"]) == (
+            "provider_loaded",
+            "wasmcloud:keyvalue",
+        )
         event = await _until(messages, "event")
         assert event["type"] == "actor_binding_created"
         assert event["data"] == {

@@ -172,6 +172,18 @@ def test_sign_provider_uses_a_service_key(actor_file: Path, keys_dir: Path) -> N
     assert record["provider"] is True
 
 
+def test_sign_gives_a_call_alias_and_refuses_one_hosts_would(actor_file: Path) -> None:
+    """--call-alias is signed into the claims; one shaped like a contract id is a usage
+    error (hosts would refuse to register it)."""
+    result = run("claims", "sign", str(actor_file), "--name", "p", "--call-alias", "acme/ponger")
+    assert result.exit_code == 0, result.output
+    _, record = _inspect_json(actor_file.with_name("actor_s.wasm"))
+    assert record["call_alias"] == "acme/ponger"
+    refused = run("claims", "sign", str(actor_file), "--name", "p", "--call-alias", "acme:x")
+    assert refused.exit_code == 2
+    assert "'acme:x' cannot be a call alias" in refused.output
+
+
 def test_sign_warns_without_guest_call(tmp_path: Path) -> None:
     """A module exporting no __guest_call is signed with a warning: it is no waPC actor."""
     plain = tmp_path / "plain.wasm"

@@ -61,9 +61,12 @@ def test_health_and_inventory_with_secrets_redacted(
     assert inventory["labels"] == {"zone": "test"}
     names = {a["name"]: a for a in inventory["actors"]}
     assert names["kvcounter"]["claims"]["caps"] == ["wascc:http_server", "wascc:keyvalue"]
-    assert {p["contract_id"] for p in inventory["providers"]} == {
-        "wascc:http_server",
-        "wascc:keyvalue",
+    # Each provider also serves its wasmCloud 0.18 twin, through the same instance.
+    assert {(p["contract_id"], p.get("via")) for p in inventory["providers"]} == {
+        ("wascc:http_server", None),
+        ("wascc:keyvalue", None),
+        ("wasmcloud:httpserver", "wascc:http_server"),
+        ("wasmcloud:keyvalue", "wascc:keyvalue"),
     }
     kv = next(b for b in inventory["bindings"] if b["contract_id"] == "wascc:keyvalue")
     assert kv["values"] == {
