@@ -16,7 +16,7 @@
  * a nil guid from RequestGuid, "wcextras: reply to RequestGuid has a nil guid".
  * HealthRequest {placeholder: true} (ignored): answers {healthy: true, message: ""}.
  */
-#include "http.h"
+#include "wasmcloud.h"
 
 #define RANDOM_MAX 100
 
@@ -47,35 +47,24 @@ static int read_u64(mp_reader *r, uint64_t *out) {
 /* Decodes an extras reply: 1 if it is a well-typed map (present keys are flagged). */
 static int decode_extras_reply(wapc_bytes reply, extras_reply *x) {
     x->has_guid = x->has_sequence = x->has_random = x->guid_nil = 0;
-    mp_reader r;
-    mp_reader_init(&r, reply.ptr, reply.len);
-    uint32_t fields;
-    if (!mp_read_map(&r, &fields)) return 0;
-    for (uint32_t i = 0; i < fields; i++) {
-        wapc_bytes key;
-        if (!mp_read_str(&r, &key)) {
-            if (r.err || !mp_skip(&r) || !mp_skip(&r)) return 0;
-            continue;
-        }
+    wc_map m;
+    wapc_bytes key;
+    if (!wc_map_open(&m, reply)) return 0;
+    while (wc_map_next(&m, &key)) {
         if (wapc_bytes_eq(key, "guid")) {
             x->has_guid = 1;
-            x->guid_nil = 0;
-            if (mp_read_str(&r, &x->guid)) continue;
-            if (r.err || !mp_read_nil(&r)) return 0;
-            x->guid_nil = 1;
+            if (!wc_read_opt_str(&m.r, &x->guid, &x->guid_nil)) return 0;
         } else if (wapc_bytes_eq(key, "sequenceNumber")) {
-            if (!read_u64(&r, &x->sequence)) return 0;
+            if (!read_u64(&m.r, &x->sequence)) return 0;
             x->has_sequence = 1;
         } else if (wapc_bytes_eq(key, "random_number")) {
             uint64_t v;
-            if (!read_u64(&r, &v) || v > 0xffffffffu) return 0;
+            if (!read_u64(&m.r, &v) || v > 0xffffffffu) return 0;
             x->random = (uint32_t)v;
             x->has_random = 1;
-        } else if (!mp_skip(&r)) {
-            return 0;
         }
     }
-    return !r.err;
+    return wc_map_done(&m);
 }
 
 /*
@@ -98,42 +87,18 @@ static int request_extras(const char *op, int guid, int sequence, int random, ui
     mp_write_uint(&msg, max);
 
     wapc_bytes reply;
-    if (!wapc_host_call(wapc_cstr("default"), wapc_cstr("wasmcloud:extras"), wapc_cstr(op),
-                        wapc_buf_view(&msg), &reply)) {
-        return wapc_fail(reply.ptr, reply.len);
-    }
-    if (!decode_extras_reply(reply, x)) {
-        return wapc_fail_with("wcextras: malformed reply to ", wapc_cstr(op));
-    }
-    const char *missing = NULL;
-    if (!x->has_guid) missing = "guid";
-    else if (!x->has_sequence) missing = "sequenceNumber";
-    else if (!x->has_random) missing = "random_number";
-    if (missing != NULL) {
-        wapc_buf err = {0};
-        wapc_buf_cstr(&err, "wcextras: reply to ");
-        wapc_buf_cstr(&err, op);
-        wapc_buf_cstr(&err, " lacks ");
-        wapc_buf_cstr(&err, missing);
-        return wapc_fail(err.data, err.len);
-    }
+    if (!wc_call("wasmcloud:extras", op, &msg, &reply)) return 0;
+    if (!decode_extras_reply(reply, x)) return wc_fail_malformed("wcextras", op);
+    if (!x->has_guid) return wc_fail_lacks("wcextras", op, "guid");
+    if (!x->has_sequence) return wc_fail_lacks("wcextras", op, "sequenceNumber");
+    if (!x->has_random) return wc_fail_lacks("wcextras", op, "random_number");
     return 1;
 }
 
-/* Appends `v` in decimal (all of uint64, which wapc_buf_i64 cannot). */
-static void buf_u64(wapc_buf *b, uint64_t v) {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) wapc_buf_byte(b, (uint8_t)tmp[--n]);
-}
-
-/* Appends `s` as the body of a JSON string: '"', '\' and control bytes escaped. */
-static void buf_json_text(wapc_buf *b, wapc_bytes s) {
+/* Appends `s` as a JSON string: in quotes, with '"', '\' and control bytes escaped. */
+static void buf_json_str(wapc_buf *b, wapc_bytes s) {
     static const char hex[] = "0123456789abcdef";
+    wapc_buf_byte(b, '"');
     for (uint32_t i = 0; i < s.len; i++) {
         uint8_t c = s.ptr[i];
         if (c == '"' || c == '\\') {
@@ -147,13 +112,12 @@ static void buf_json_text(wapc_buf *b, wapc_bytes s) {
             wapc_buf_byte(b, c);
         }
     }
+    wapc_buf_byte(b, '"');
 }
 
 static int handle_request(const uint8_t *payload, uint32_t len) {
     http_request req;
-    if (!http_decode_request(payload, len, &req)) {
-        return wapc_fail_cstr("wcextras: cannot decode the HTTP request");
-    }
+    if (!wc_decode_request("wcextras", payload, len, &req)) return 0;
     extras_reply guid, random, sequence;
     if (!request_extras("RequestGuid", 1, 0, 0, 0, &guid)) return 0;
     if (guid.guid_nil) return wapc_fail_cstr("wcextras: reply to RequestGuid has a nil guid");
@@ -161,29 +125,16 @@ static int handle_request(const uint8_t *payload, uint32_t len) {
     if (!request_extras("RequestSequence", 0, 1, 0, 0, &sequence)) return 0;
 
     wapc_buf body = {0};
-    wapc_buf_cstr(&body, "{\"guid\":\"");
-    buf_json_text(&body, guid.guid);
-    wapc_buf_cstr(&body, "\",\"random\":");
-    buf_u64(&body, random.random);
-    wapc_buf_cstr(&body, ",\"sequence\":");
-    buf_u64(&body, sequence.sequence);
-    wapc_buf_byte(&body, '}');
-    return http_respond(200, "OK", "application/json", wapc_buf_view(&body));
-}
-
-static int handle_health(const uint8_t *payload, uint32_t len) {
-    (void)payload;
-    (void)len;
-    wapc_buf out = {0};
-    mp_write_map(&out, 2);
-    mp_write_cstr(&out, "healthy");
-    mp_write_bool(&out, 1);
-    mp_write_cstr(&out, "message");
-    mp_write_cstr(&out, "");
-    return wapc_respond_buf(&out);
+    wc_json_key(&body, "guid");
+    buf_json_str(&body, guid.guid);
+    wc_json_key(&body, "random");
+    wc_buf_u64(&body, random.random);
+    wc_json_key(&body, "sequence");
+    wc_buf_u64(&body, sequence.sequence);
+    return wc_respond_json(&body);
 }
 
 static void actor_init(void) {
     wapc_register("HandleRequest", handle_request);
-    wapc_register("HealthRequest", handle_health);
+    wc_register_health_ok();
 }

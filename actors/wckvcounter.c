@@ -12,12 +12,9 @@
  * new_count"; any other unreadable reply, "wckvcounter: malformed reply to <Op>".
  * HealthRequest {placeholder: true} (ignored): answers {healthy: true, message: ""}.
  */
-#include "http.h"
+#include "wasmcloud.h"
 
 #define PATHS_KEY ":paths"
-
-/* The outcome of reading one integer field from a reply map. */
-typedef enum { FIELD_OK, FIELD_MISSING, FIELD_MALFORMED } field_result;
 
 static wapc_bytes counter_key(wapc_bytes path) {
     uint8_t *key = (uint8_t *)wapc_alloc(path.len);
@@ -28,31 +25,8 @@ static wapc_bytes counter_key(wapc_bytes path) {
     return wapc_bytes_of(key, path.len);
 }
 
-/* Reads the integer field `name` of a reply map (keys in any order, unknown ones skipped). */
-static field_result read_int_field(wapc_bytes reply, const char *name, int64_t *out) {
-    mp_reader r;
-    mp_reader_init(&r, reply.ptr, reply.len);
-    uint32_t fields;
-    if (!mp_read_map(&r, &fields)) return FIELD_MALFORMED;
-    int found = 0;
-    for (uint32_t i = 0; i < fields; i++) {
-        wapc_bytes key;
-        if (!mp_read_str(&r, &key)) {
-            if (r.err || !mp_skip(&r) || !mp_skip(&r)) return FIELD_MALFORMED;
-            continue;
-        }
-        if (wapc_bytes_eq(key, name)) {
-            if (!mp_read_int(&r, out)) return FIELD_MALFORMED;
-            found = 1;
-            continue;
-        }
-        if (!mp_skip(&r)) return FIELD_MALFORMED;
-    }
-    if (r.err) return FIELD_MALFORMED;
-    return found ? FIELD_OK : FIELD_MISSING;
-}
-
-/* Calls `op` on wasmcloud:keyvalue with {key, value: <int>} or {key, value: <str>}. */
+/* Calls `op` on wasmcloud:keyvalue with {key, value: <int>} or {key, value: <str>}; a failed call
+ * is this call's guest error (wc_call). */
 static int kv_call(const char *op, wapc_bytes key, const int64_t *number, const wapc_bytes *text,
                    wapc_bytes *reply) {
     wapc_buf msg = {0};
@@ -62,58 +36,38 @@ static int kv_call(const char *op, wapc_bytes key, const int64_t *number, const 
     mp_write_cstr(&msg, "value");
     if (number != NULL) mp_write_int(&msg, *number);
     else mp_write_str(&msg, *text);
-    return wapc_host_call(wapc_cstr("default"), wapc_cstr("wasmcloud:keyvalue"), wapc_cstr(op),
-                          wapc_buf_view(&msg), reply);
+    return wc_call("wasmcloud:keyvalue", op, &msg, reply);
 }
 
 static int handle_request(const uint8_t *payload, uint32_t len) {
     http_request req;
-    if (!http_decode_request(payload, len, &req)) {
-        return wapc_fail_cstr("wckvcounter: cannot decode the HTTP request");
-    }
+    if (!wc_decode_request("wckvcounter", payload, len, &req)) return 0;
 
     wapc_bytes reply;
     const int64_t one = 1;
-    if (!kv_call("Add", counter_key(req.path), &one, NULL, &reply)) {
-        return wapc_fail(reply.ptr, reply.len);
-    }
+    if (!kv_call("Add", counter_key(req.path), &one, NULL, &reply)) return 0;
     int64_t total;
-    if (read_int_field(reply, "value", &total) != FIELD_OK) {
-        return wapc_fail_cstr("wckvcounter: malformed reply to Add");
+    if (wc_read_int_field(reply, "value", &total) != WC_FIELD_OK) {
+        return wc_fail_malformed("wckvcounter", "Add");
     }
 
-    if (!kv_call("SetAdd", wapc_cstr(PATHS_KEY), NULL, &req.path, &reply)) {
-        return wapc_fail(reply.ptr, reply.len);
-    }
+    if (!kv_call("SetAdd", wapc_cstr(PATHS_KEY), NULL, &req.path, &reply)) return 0;
     int64_t paths;
-    switch (read_int_field(reply, "new_count", &paths)) {
-        case FIELD_OK: break;
-        case FIELD_MISSING: return wapc_fail_cstr("wckvcounter: reply to SetAdd lacks new_count");
-        default: return wapc_fail_cstr("wckvcounter: malformed reply to SetAdd");
+    switch (wc_read_int_field(reply, "new_count", &paths)) {
+        case WC_FIELD_OK: break;
+        case WC_FIELD_MISSING: return wc_fail_lacks("wckvcounter", "SetAdd", "new_count");
+        default: return wc_fail_malformed("wckvcounter", "SetAdd");
     }
 
     wapc_buf body = {0};
-    wapc_buf_cstr(&body, "{\"counter\":");
+    wc_json_key(&body, "counter");
     wapc_buf_i64(&body, total);
-    wapc_buf_cstr(&body, ",\"paths\":");
+    wc_json_key(&body, "paths");
     wapc_buf_i64(&body, paths);
-    wapc_buf_byte(&body, '}');
-    return http_respond(200, "OK", "application/json", wapc_buf_view(&body));
-}
-
-static int handle_health(const uint8_t *payload, uint32_t len) {
-    (void)payload;
-    (void)len;
-    wapc_buf out = {0};
-    mp_write_map(&out, 2);
-    mp_write_cstr(&out, "healthy");
-    mp_write_bool(&out, 1);
-    mp_write_cstr(&out, "message");
-    mp_write_cstr(&out, "");
-    return wapc_respond_buf(&out);
+    return wc_respond_json(&body);
 }
 
 static void actor_init(void) {
     wapc_register("HandleRequest", handle_request);
-    wapc_register("HealthRequest", handle_health);
+    wc_register_health_ok();
 }

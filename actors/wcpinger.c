@@ -10,7 +10,7 @@
  * a map with an integer "value" is the guest error "wcpinger: malformed reply to Ping".
  * HealthRequest {placeholder: true} (ignored): answers {healthy: true, message: ""}.
  */
-#include "http.h"
+#include "wasmcloud.h"
 
 #define DEFAULT_VALUE 11
 #define PONGER_ALIAS "wasmcloud/examples/ponger"
@@ -55,34 +55,9 @@ static int query_value(wapc_bytes query, wapc_bytes *value) {
     return found;
 }
 
-/* Reads the integer field "value" of the reply map; 0 if it is not there. */
-static int decode_ping_reply(wapc_bytes reply, int64_t *value) {
-    mp_reader r;
-    mp_reader_init(&r, reply.ptr, reply.len);
-    uint32_t fields;
-    if (!mp_read_map(&r, &fields)) return 0;
-    int found = 0;
-    for (uint32_t i = 0; i < fields; i++) {
-        wapc_bytes key;
-        if (!mp_read_str(&r, &key)) {
-            if (r.err || !mp_skip(&r) || !mp_skip(&r)) return 0;
-            continue;
-        }
-        if (wapc_bytes_eq(key, "value")) {
-            if (!mp_read_int(&r, value)) return 0;
-            found = 1;
-            continue;
-        }
-        if (!mp_skip(&r)) return 0;
-    }
-    return found && !r.err;
-}
-
 static int handle_request(const uint8_t *payload, uint32_t len) {
     http_request req;
-    if (!http_decode_request(payload, len, &req)) {
-        return wapc_fail_cstr("wcpinger: cannot decode the HTTP request");
-    }
+    if (!wc_decode_request("wcpinger", payload, len, &req)) return 0;
     int64_t value = DEFAULT_VALUE;
     wapc_bytes text;
     if (query_value(req.query, &text) && !parse_i64(text, &value)) {
@@ -96,35 +71,20 @@ static int handle_request(const uint8_t *payload, uint32_t len) {
     mp_write_int(&ping, value);
 
     wapc_bytes reply;
-    if (!wapc_host_call(wapc_cstr("default"), wapc_cstr(PONGER_ALIAS), wapc_cstr("Ping"),
-                        wapc_buf_view(&ping), &reply)) {
-        return wapc_fail(reply.ptr, reply.len);
-    }
+    if (!wc_call(PONGER_ALIAS, "Ping", &ping, &reply)) return 0;
+    /* The reply must be a map with an integer "value" (other keys skipped). */
     int64_t answer;
-    if (!decode_ping_reply(reply, &answer)) {
-        return wapc_fail_cstr("wcpinger: malformed reply to Ping");
+    if (wc_read_int_field(reply, "value", &answer) != WC_FIELD_OK) {
+        return wc_fail_malformed("wcpinger", "Ping");
     }
 
     wapc_buf body = {0};
-    wapc_buf_cstr(&body, "{\"value\":");
+    wc_json_key(&body, "value");
     wapc_buf_i64(&body, answer);
-    wapc_buf_byte(&body, '}');
-    return http_respond(200, "OK", "application/json", wapc_buf_view(&body));
-}
-
-static int handle_health(const uint8_t *payload, uint32_t len) {
-    (void)payload;
-    (void)len;
-    wapc_buf out = {0};
-    mp_write_map(&out, 2);
-    mp_write_cstr(&out, "healthy");
-    mp_write_bool(&out, 1);
-    mp_write_cstr(&out, "message");
-    mp_write_cstr(&out, "");
-    return wapc_respond_buf(&out);
+    return wc_respond_json(&body);
 }
 
 static void actor_init(void) {
     wapc_register("HandleRequest", handle_request);
-    wapc_register("HealthRequest", handle_health);
+    wc_register_health_ok();
 }

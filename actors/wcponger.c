@@ -13,7 +13,7 @@
  * report unhealthy.
  * Unknown keys are ignored everywhere and keys may come in any order.
  */
-#include "msgpack.h"
+#include "wasmcloud.h"
 
 #define HEALTH_MESSAGE_MAX 200
 
@@ -22,32 +22,11 @@ static int health_flag = 1;
 static uint8_t health_message[HEALTH_MESSAGE_MAX];
 static uint32_t health_message_len;
 
-/* Reads the integer field "value" of a map; 0 if the map or the field is missing. */
-static int decode_ping(const uint8_t *p, uint32_t len, int64_t *value) {
-    mp_reader r;
-    mp_reader_init(&r, p, len);
-    uint32_t fields;
-    if (!mp_read_map(&r, &fields)) return 0;
-    int found = 0;
-    for (uint32_t i = 0; i < fields; i++) {
-        wapc_bytes key;
-        if (!mp_read_str(&r, &key)) {
-            if (r.err || !mp_skip(&r) || !mp_skip(&r)) return 0;
-            continue;
-        }
-        if (wapc_bytes_eq(key, "value")) {
-            if (!mp_read_int(&r, value)) return 0;
-            found = 1;
-            continue;
-        }
-        if (!mp_skip(&r)) return 0;
-    }
-    return found && !r.err;
-}
-
 static int handle_ping(const uint8_t *payload, uint32_t len) {
     int64_t value;
-    if (!decode_ping(payload, len, &value)) return wapc_fail_cstr("wcponger: cannot decode Ping");
+    if (wc_read_int_field(wapc_bytes_of(payload, len), "value", &value) != WC_FIELD_OK) {
+        return wapc_fail_cstr("wcponger: cannot decode Ping");
+    }
     if (value > INT64_MAX - 42) return wapc_fail_cstr("wcponger: value + 42 overflows");
 
     wapc_buf out = {0};
@@ -60,33 +39,20 @@ static int handle_ping(const uint8_t *payload, uint32_t len) {
 /* Decodes {healthy: bool, message: str}; "healthy" is required, a missing or nil message is
  * empty. */
 static int decode_set_health(const uint8_t *p, uint32_t len, int *healthy, wapc_bytes *message) {
-    static const wapc_bytes empty = {(const uint8_t *)"", 0};
-    *message = empty;
-    mp_reader r;
-    mp_reader_init(&r, p, len);
-    uint32_t fields;
-    if (!mp_read_map(&r, &fields)) return 0;
+    *message = wapc_cstr("");
+    wc_map m;
+    wapc_bytes key;
+    if (!wc_map_open(&m, wapc_bytes_of(p, len))) return 0;
     int found = 0;
-    for (uint32_t i = 0; i < fields; i++) {
-        wapc_bytes key;
-        if (!mp_read_str(&r, &key)) {
-            if (r.err || !mp_skip(&r) || !mp_skip(&r)) return 0;
-            continue;
-        }
+    while (wc_map_next(&m, &key)) {
         if (wapc_bytes_eq(key, "healthy")) {
-            if (!mp_read_bool(&r, healthy)) return 0;
+            if (!mp_read_bool(&m.r, healthy)) return 0;
             found = 1;
-            continue;
+        } else if (wapc_bytes_eq(key, "message")) {
+            if (!wc_read_opt_str(&m.r, message, NULL)) return 0;
         }
-        if (wapc_bytes_eq(key, "message")) {
-            if (mp_read_str(&r, message)) continue;
-            if (r.err) return 0;
-            if (mp_read_nil(&r)) continue;
-            return 0;
-        }
-        if (!mp_skip(&r)) return 0;
     }
-    return found && !r.err;
+    return found && wc_map_done(&m);
 }
 
 static int handle_set_health(const uint8_t *payload, uint32_t len) {
@@ -110,13 +76,7 @@ static int handle_set_health(const uint8_t *payload, uint32_t len) {
 static int handle_health(const uint8_t *payload, uint32_t len) {
     (void)payload;
     (void)len;
-    wapc_buf out = {0};
-    mp_write_map(&out, 2);
-    mp_write_cstr(&out, "healthy");
-    mp_write_bool(&out, health_flag);
-    mp_write_cstr(&out, "message");
-    mp_write_str(&out, wapc_bytes_of(health_message, health_message_len));
-    return wapc_respond_buf(&out);
+    return wc_respond_health(health_flag, wapc_bytes_of(health_message, health_message_len));
 }
 
 static void actor_init(void) {

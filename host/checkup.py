@@ -9,7 +9,8 @@ judged by the actor's generation (``host.generations``):
   actor, which must answer the map;
 - a 0.14 actor without the operation (``unknown operation``): not known (``healthy: None``);
   waSCC 0.14's own hosts did not send the request either;
-- any other error, a trap or a timeout: unhealthy, with the error as the message.
+- any other error, a trap or a timeout: unhealthy, with the error as the message;
+- too busy to take the call (a full queue, a penalty): no verdict; the previous one stays.
 
 The last report of each actor is in ``/inventory`` (``health.check``) and ``/metrics``
 (``wascc_actor_healthy``).

@@ -32,6 +32,7 @@ from wascc.host.dispatch import (
 from wascc.host.engine import Engine, Limits
 from wascc.host.errors import (
     ActorAlreadyRunning,
+    ActorBusy,
     ActorNotFound,
     CapabilityNotClaimed,
     GuestError,
@@ -47,6 +48,7 @@ from wascc.host.errors import (
 )
 from wascc.host.events import EventLog
 from wascc.host.generations import (
+    HOST_VALUE_PREFIX,
     TRANSLATED_ORIGINS,
     TWIN_OF,
     TWINS,
@@ -58,7 +60,14 @@ from wascc.host.generations import (
 from wascc.host.health import PenaltyBox
 from wascc.host.invocation import SYSTEM_ORIGIN, Invocation, current_invocation
 from wascc.host.trust.policy import TrustPolicy, check_update
-from wascc.host.typing import Authorizer, DirectCalls, Middleware, Provider, SyncProvider
+from wascc.host.typing import (
+    RESERVED_VALUE_PREFIX,
+    Authorizer,
+    DirectCalls,
+    Middleware,
+    Provider,
+    SyncProvider,
+)
 from wascc.host.wapc import WapcInstance
 from wascc.host.wasm_provider import (
     DESCRIBE,
@@ -465,17 +474,24 @@ class Host:
 
     async def check_health(self, actor: str | None = None) -> dict[str, HealthReport]:
         """Ask ``actor`` (else every actor) ``HealthRequest`` now; the reports by key, also
-        kept for ``inventory()`` until the next check."""
+        kept for ``inventory()`` until the next check. An actor too busy to take the call
+        (its queue full, or penalized) keeps its previous verdict and has no report."""
         keys = [actor] if actor is not None else list(self._actors)
         reports: dict[str, HealthReport] = {}
         for key in keys:
-            running = self._get_actor(key)
+            running = self._actors.get(key)
+            if running is None:  # removed while earlier ones were checked
+                if actor is not None:
+                    self._get_actor(key)  # ActorNotFound: the caller named it
+                continue
             reply: bytes | None = None
             error: BaseException | None = None
             try:
                 reply = await running.invoke(
                     "HealthRequest", HEALTH_REQUEST, timeout=min(self.call_timeout, 10.0)
                 )
+            except ActorBusy:  # saturated or penalized: no news on its health
+                continue
             except Exception as exc:  # the verdict says what went wrong
                 error = exc
             report = judge(running.claims, reply, error)
@@ -883,7 +899,7 @@ class Host:
         self._check_one_generation(running, contract_id, binding)
         record = Binding(actor, contract_id, binding, dict(values or {}))
         try:
-            prefix = "__wasmcloud_" if contract_id in TWINS else "__wascc_"
+            prefix = HOST_VALUE_PREFIX if contract_id in TWINS else RESERVED_VALUE_PREFIX
             values = bind_values(running.claims, record.values, prefix=prefix)
             if provider is not None:
                 await provider.bind_actor(actor, binding, values)

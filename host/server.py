@@ -45,6 +45,7 @@ from wascc.host.manifest import BindingEntry, CapabilityEntry, Manifest
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
 from wascc.host.metrics import HostMetrics
 from wascc.host.trust import TrustPolicy
+from wascc.host.typing import RESERVED_VALUE_PREFIX
 from wascc.keys.nkeys import KeyPair
 
 __all__ = ["AcceptsWork", "HostServer", "ServerConfig"]
@@ -281,7 +282,7 @@ class HostServer:
                 f"re-sign it with --cap {entry.contract_id} and update it (wascc ctl update "
                 "actor FILE), or remove this binding"
             )
-        prefix = HOST_VALUE_PREFIX if entry.contract_id in TWINS else "__wascc_"
+        prefix = HOST_VALUE_PREFIX if entry.contract_id in TWINS else RESERVED_VALUE_PREFIX
         values = {**entry.values, **_host_values(claims, caps, prefix)}
         await self.lattice.bind_remote_actor(entry.actor, entry.contract_id, entry.binding, values)
         self._announce(

@@ -24,5 +24,6 @@ def templates_dir(language: str) -> Path:
 
 
 def include_dir() -> Path:
-    """The C headers of the waPC guest runtime (``wapc.h``, ``msgpack.h``, ``http.h``)."""
+    """The C headers of the waPC guest runtime (``wapc.h``, ``msgpack.h``, ``http.h``, and
+    ``wasmcloud.h`` for actors in the wasmCloud 0.18 shapes)."""
     return sdk_root() / "include"

@@ -11,8 +11,10 @@ import msgpack
 import pytest
 
 from tests.conftest import Signer
-from wascc.host import Host
-from wascc.host.errors import GuestError, HostError
+from wascc.host import ActorSettings, Host
+from wascc.host.checkup import HEALTH_REQUEST
+from wascc.host.engine import Limits
+from wascc.host.errors import ActorOutOfTime, GuestError, HostError
 from wascc.host.generations import TwinProvider
 from wascc.host.metrics import HostMetrics
 from wascc.host.testing import FunctionProvider
@@ -297,3 +299,26 @@ async def test_the_host_checks_health_periodically(signer: Signer) -> None:
         assert described is not None
         assert described["healthy"] is True
         assert host.alias_of(claims.subject) == PONGER
+
+
+async def test_a_busy_actor_keeps_its_last_verdict(host: Host, signer: Signer) -> None:
+    """A check that cannot even queue (the only instance busy, no queue) is no news."""
+    # A 0.3 s deadline: one trap leaves it under the penalty threshold (host.health).
+    settings = ActorSettings(max_queue=0, limits=Limits(deadline=0.3))
+    claims = await host.add_actor(signer.sign("fixtures/loop", name="spinner"), settings=settings)
+    first = (await host.check_health(claims.subject))[claims.subject]
+    assert first.healthy is False  # it ran into its deadline
+    spinning = asyncio.create_task(host.call_actor(claims.subject, "Spin", b""))
+    for _ in range(200):
+        if host.actor(claims.subject).pool.busy:
+            break
+        await asyncio.sleep(0.01)
+    assert await host.check_health(claims.subject) == {}
+    assert host.inventory()["actors"][0]["health"]["check"]["checked"] == first.checked
+    with pytest.raises(ActorOutOfTime):
+        await spinning
+
+
+def test_the_health_request_is_the_reference_bytes() -> None:
+    assert bytes.fromhex("81ab706c616365686f6c646572c3") == HEALTH_REQUEST
+    assert wc.HealthCheckRequest().encode() == HEALTH_REQUEST
