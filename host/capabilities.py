@@ -54,6 +54,7 @@ and their ``wasmcloud:*`` twins, which the same providers serve (``host.generati
 _BY_CONTRACT = {contract: name for name, (_, contract) in BUILTINS.items()} | {
     TWIN_OF[contract]: name for name, (_, contract) in BUILTINS.items()
 }
+_EXTRAS_NAMES = frozenset({"extras", "wascc:extras", TWIN_OF["wascc:extras"]})
 _METHODS = ("start", "stop", "bind_actor", "remove_actor", "handle")
 _DATA_DIR = "data_dir"
 
@@ -111,6 +112,12 @@ class ProviderSpec:
 
 def resolve_provider(name: str) -> ProviderSpec:
     """The provider class ``name`` stands for; ``ProviderLookupError`` if there is none."""
+    if name in _EXTRAS_NAMES:  # tried as the module "wascc" otherwise
+        raise ProviderLookupError(
+            f"{name} is built into the host: every host serves wascc:extras and "
+            "wasmcloud:extras without a provider",
+            "remove this entry; an actor that claims the contract is linked to it by itself",
+        )
     builtin = name if name in BUILTINS else _BY_CONTRACT.get(name)
     if builtin is not None:
         module_name, contract = BUILTINS[builtin]

@@ -2,9 +2,11 @@
 
 The host records here what it also tells the lattice (``actor_started``, ``actor_stopped``,
 ``actor_updating``, ``actor_update_complete``, ``provider_loaded``, ``provider_removed``,
-``actor_binding_created``, ``actor_binding_removed``), plus ``actor_trapped`` (at most one per
-actor per ``host.actor.TRAP_LOG_INTERVAL``, like the log line). With a lattice, the verified
-events of other hosts come in too, each naming its ``host``.
+``actor_binding_created``, ``actor_binding_removed``), plus three of its own: ``actor_trapped``
+(at most one per actor per ``host.actor.TRAP_LOG_INTERVAL``, like the log line),
+``actor_health_changed`` (a health check's verdict differs from the last one) and
+``call_alias_refused``. With a lattice, the verified events of other hosts come in too, each
+naming its ``host``.
 
 Recording never waits: the log keeps the last ``capacity`` events, and a listener is a plain
 callback that must return at once (the dashboard queues what it sends to each page, and drops

@@ -500,6 +500,16 @@ class Host:
                 self._checkups[key] = reports[key] = report
                 if report.healthy is False and (previous is None or previous.healthy):
                     logger.warning("actor %s is unhealthy: %s", running.label, report.message)
+                if report.healthy != (previous.healthy if previous is not None else None):
+                    # Only changes: a page showing the verdicts refreshes on events.
+                    self.events.record(
+                        "actor_health_changed",
+                        {
+                            "public_key": key,
+                            "healthy": report.healthy,
+                            "message": report.message,
+                        },
+                    )
         return reports
 
     async def _check_periodically(self) -> None:
@@ -536,7 +546,9 @@ class Host:
             alias,
             why,
         )
-        self.events.record("call_alias_refused", {"public_key": actor.key, "call_alias": alias})
+        self.events.record(
+            "call_alias_refused", {"public_key": actor.key, "call_alias": alias, "why": why}
+        )
 
     def _release_alias(self, actor: str) -> None:
         for alias in [name for name, key in self._aliases.items() if key == actor]:

@@ -392,8 +392,10 @@ class Checker:
         except ProviderLookupError as exc:
             self._bad(f"{path}.path", exc.message, exc.fix)
             return None
-        if spec.contract_id == EXTRAS:
-            self._bad(f"{path}.path", "wascc:extras is built into the host", "remove this entry")
+        if generic(spec.contract_id) == EXTRAS:
+            self._bad(
+                f"{path}.path", f"{spec.contract_id} is built into the host", "remove this entry"
+            )
             return None
         for problem in spec.check_config(config):
             key, _, message = problem.partition(": ")
@@ -435,10 +437,8 @@ class Checker:
         contract = self._served_contract(path, shown, module, claims, settings.get("contract"))
         if contract is None:
             return None
-        if contract == EXTRAS:
-            self._bad(
-                f"{path}.contract", "wascc:extras is built into the host", "remove this entry"
-            )
+        if generic(contract) == EXTRAS:
+            self._bad(f"{path}.contract", f"{contract} is built into the host", "remove this entry")
             return None
         wasm = WasmModule(
             file,

@@ -9,6 +9,7 @@ click).
 from __future__ import annotations
 
 from wascc.keys.claims import (
+    WASMCLOUD_CAPABILITIES,
     WELL_KNOWN_CAPABILITIES,
     Claims,
     Duration,
@@ -50,6 +51,7 @@ from wascc.keys.wasm import ModuleBytes, embed_token, exports, find_token, modul
 
 __all__ = [
     "KEY_KINDS",
+    "WASMCLOUD_CAPABILITIES",
     "WELL_KNOWN_CAPABILITIES",
     "AmbiguousClaims",
     "BadHeader",

@@ -44,6 +44,7 @@ from wascc.keys.nkeys import KeyPair, decode_public_key, with_article
 from wascc.keys.wasm import ModuleBytes, embed_token, module_hash, scan
 
 __all__ = [
+    "WASMCLOUD_CAPABILITIES",
     "WELL_KNOWN_CAPABILITIES",
     "Claims",
     "Duration",
@@ -64,6 +65,15 @@ WELL_KNOWN_CAPABILITIES: Final[tuple[str, ...]] = (
     "wascc:blobstore",
     "wascc:eventstreams",
 )
+
+WASMCLOUD_CAPABILITIES: Final[tuple[str, ...]] = (
+    "wasmcloud:httpserver",
+    "wasmcloud:keyvalue",
+    "wasmcloud:messaging",
+    "wasmcloud:logging",
+    "wasmcloud:extras",
+)
+"""The contracts of wasmCloud 0.15-0.18 actors that a host serves (docs/generations.md)."""
 
 Duration = timedelta | float
 _RESIGN: Final = "re-sign it with `wascc claims sign`"

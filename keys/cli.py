@@ -21,7 +21,13 @@ from typing import Any, Final
 
 import click
 
-from wascc.keys.claims import WELL_KNOWN_CAPABILITIES, Inspection, inspect_module, sign_module
+from wascc.keys.claims import (
+    WASMCLOUD_CAPABILITIES,
+    WELL_KNOWN_CAPABILITIES,
+    Inspection,
+    inspect_module,
+    sign_module,
+)
 from wascc.keys.errors import KeyError_, WasccError, WrongKeyKind
 from wascc.keys.jwt import MAX_DATE, format_date
 from wascc.keys.nkeys import (
@@ -47,6 +53,8 @@ CAPABILITY_SHORTCUTS: Final[dict[str, str]] = {
     "z": "wascc:extras",
 }
 _FORMAT = click.Choice(["text", "json"])
+# Both generations: "wasmcloud:keyvalu" is a typo too, and "wasmcloud:keyvalue" is not.
+_KNOWN_CONTRACTS: Final = (*WELL_KNOWN_CAPABILITIES, *WASMCLOUD_CAPABILITIES)
 _DAY: Final = 86_400
 
 
@@ -304,7 +312,7 @@ def sign_command(  # click passes options by keyword
     ]
     all_caps = list(dict.fromkeys([*caps, *shortcuts]))  # keep order, drop duplicates
     for cap in caps:
-        match = closest(cap, WELL_KNOWN_CAPABILITIES, cutoff=CONTRACT_CUTOFF)
+        match = closest(cap, _KNOWN_CONTRACTS, cutoff=CONTRACT_CUTOFF)
         if match is not None:
             click.echo(
                 f"Warning: --cap {cap} is not a well-known contract (did you mean {match}?); "

@@ -64,8 +64,8 @@ function svgEl(tag, attrs = {}, ...children) {
   return node;
 }
 
-function chip(text, extra = "") {
-  return el("span", { class: ("chip " + extra).trim(), text });
+function chip(text, extra = "", title = "") {
+  return el("span", { class: ("chip " + extra).trim(), text, title: title || undefined });
 }
 
 // formatting -----------------------------------------------------------------------------
@@ -426,7 +426,8 @@ function removeRow(key, parts) {
 }
 
 const CELLS = [
-  "name", "key", "issuer", "rev", "caps", "instances", "rate", "errors", "trend", "actions",
+  "name", "key", "issuer", "rev", "caps", "health", "instances", "rate", "errors", "trend",
+  "actions",
 ];
 const NUMERIC = new Set(["rev", "rate", "errors"]);
 
@@ -459,9 +460,21 @@ function fillRow(parts, actor) {
   parts.issuer.replaceChildren(claims.issuer ? mono(claims.issuer) : "—");
   parts.rev.textContent = revText(claims.rev);
   parts.caps.replaceChildren(...(claims.caps || []).map((cap) => chip(cap, "cap")));
+  parts.health.replaceChildren(healthChip(actor.health || {}));
   parts.stop.setAttribute("aria-label", `Stop ${name}`);
   const latest = state.latest.get(actor.key) || [0, 0];
   state.latest.set(actor.key, [latest[0], latest[1], actor.instances, actor.busy]);
+}
+
+/** The last health check's verdict (a penalty, which refuses calls, shows first); the
+ * message, when there is one, is the chip's title. */
+function healthChip(health) {
+  if (health.penalized) return chip("penalized", "health bad");
+  const check = health.check;
+  if (!check) return chip("not checked", "health off");
+  if (check.healthy === null) return chip("no checks", "health off", check.message);
+  const text = check.healthy ? "healthy" : "unhealthy";
+  return chip(text, `health ${check.healthy ? "good" : "bad"}`, check.message);
 }
 
 /** The cells that change every second: instances, rates, sparkline. */
@@ -709,6 +722,7 @@ const BADGES = {
   actor_updating: ["updating", "info"],
   actor_update_complete: ["updated", "good"],
   actor_trapped: ["trapped", "warn"],
+  call_alias_refused: ["refused", "warn"],
   actor_binding_created: ["bound", "good"],
   actor_binding_removed: ["unbound", "off"],
   provider_loaded: ["loaded", "good"],
@@ -716,6 +730,11 @@ const BADGES = {
   host_started: ["host up", "good"],
   host_stopped: ["host down", "off"],
 };
+
+function healthBadge(data) {
+  if (data.healthy === null) return ["no checks", "off"];
+  return data.healthy ? ["healthy", "good"] : ["unhealthy", "warn"];
+}
 
 /** Keeps the names events carry, so that a later event about a stopped actor has one. */
 function remember(event) {
@@ -740,6 +759,11 @@ function sentence(event) {
       return `${who} updated to rev ${revText(d.rev)}`;
     case "actor_trapped":
       return `${who} trapped${d.count > 1 ? ` ${d.count} times` : ""}: ${d.error}`;
+    case "actor_health_changed":
+      if (d.healthy === null) return `${who} does not answer health checks`;
+      return `${who} is ${d.healthy ? "healthy" : "unhealthy"}` + (d.message ? `: ${d.message}` : "");
+    case "call_alias_refused":
+      return `${who} runs without the call alias ${d.call_alias}: ${d.why}`;
     case "actor_binding_created":
       return `${who} bound to ${provider}`;
     case "actor_binding_removed":
@@ -760,7 +784,9 @@ function sentence(event) {
 }
 
 function eventItem(event) {
-  const [badge, tone] = BADGES[event.type] || [event.type.replace(/_/g, " "), "info"];
+  const [badge, tone] = event.type === "actor_health_changed"
+    ? healthBadge(event.data || {})
+    : BADGES[event.type] || [event.type.replace(/_/g, " "), "info"];
   let text = sentence(event);
   if (event.host && !event.type.startsWith("host_")) text += ` on host ${short(event.host)}`;
   const when = new Date(event.time * 1000);

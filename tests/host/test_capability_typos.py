@@ -13,7 +13,9 @@ from tests.conftest import Signer, module_path
 from wascc.host import Host
 from wascc.host.capabilities import BUILTIN_CONTRACTS, ProviderLookupError, resolve_provider
 from wascc.host.errors import CapabilityNotClaimed
+from wascc.host.generations import TWINS
 from wascc.host.manifest import ManifestInvalid, Problem, load_manifest
+from wascc.keys.claims import WASMCLOUD_CAPABILITIES
 from wascc.keys.cli import main
 from wascc.keys.suggest import closest, did_you_mean
 from wascc.providers.http import HttpServerProvider
@@ -125,6 +127,22 @@ def test_a_misspelt_capability_path_suggests_the_built_in(name: str, expected: s
     assert caught.value.message.endswith("http_server?)")
 
 
+@pytest.mark.parametrize("name", ["extras", "wascc:extras", "wasmcloud:extras"])
+def test_the_built_in_extras_is_no_capability_path(name: str) -> None:
+    """Extras is served by every host: listing it says so, instead of trying to import a
+    Python module named ``wascc`` or ``wasmcloud``."""
+    with pytest.raises(ProviderLookupError) as caught:
+        resolve_provider(name)
+    assert caught.value.message.startswith(f"{name} is built into the host")
+    assert caught.value.fix.startswith("remove this entry")
+
+
+def test_a_manifest_listing_extras_is_refused_at_the_entry(write: Write) -> None:
+    text = "actors: [echo_s.wasm]\ncapabilities: [{path: 'wasmcloud:extras'}]\n"
+    problem = problems(write(text))["capabilities[0].path"]
+    assert problem.message.startswith("wasmcloud:extras is built into the host")
+
+
 async def test_the_host_names_a_misspelt_contract_before_the_claims(
     signer: Signer, host: Host
 ) -> None:
@@ -174,7 +192,29 @@ def test_claims_sign_warns_about_a_misspelt_contract(tmp_path: Path) -> None:
     ) in err
 
 
-@pytest.mark.parametrize("cap", ["wascc:http_server", "acme:payments", "wascc:http_client"])
+@pytest.mark.parametrize(
+    ("cap", "meant"),
+    [
+        ("wasmcloud:keyvalu", "wasmcloud:keyvalue"),
+        ("wasmcloud:http_server", "wasmcloud:httpserver"),
+    ],
+)
+def test_claims_sign_warns_about_a_misspelt_wasmcloud_contract(
+    tmp_path: Path, cap: str, meant: str
+) -> None:
+    """The 0.18 contract ids are well known too: their typos are named like waSCC's."""
+    code, err = _sign(tmp_path, cap)
+    assert code == 0, err
+    assert f"Warning: --cap {cap} is not a well-known contract (did you mean {meant}?)" in err
+
+
+def test_the_wasmcloud_contracts_known_to_signing_are_the_ones_served() -> None:
+    assert set(WASMCLOUD_CAPABILITIES) == set(TWINS)
+
+
+@pytest.mark.parametrize(
+    "cap", ["wascc:http_server", "acme:payments", "wascc:http_client", "wasmcloud:keyvalue"]
+)
 def test_claims_sign_stays_quiet_for_known_and_custom_contracts(tmp_path: Path, cap: str) -> None:
     """A well-known contract, or a custom one unlike any, signs without a warning."""
     code, err = _sign(tmp_path, cap)

@@ -281,6 +281,32 @@ async def test_health_checks_judge_each_generation(host: Host, signer: Signer) -
     )
 
 
+async def test_a_changed_verdict_is_an_event_and_a_repeated_one_is_not(
+    host: Host, signer: Signer
+) -> None:
+    """``actor_health_changed`` marks each change (the first verdict of a checked actor too),
+    so that a page showing verdicts knows when to refresh; a 0.14 actor without checks and
+    an unchanged verdict add nothing."""
+    ponger = await host.add_actor(signer.sign("wcponger", call_alias=PONGER))
+    await host.add_actor(signer.sign("echo"))  # healthy None, as before its first check
+
+    def changes() -> list[tuple[str, object, object]]:
+        return [
+            (e["data"]["public_key"], e["data"]["healthy"], e["data"]["message"])
+            for e in host.events.recent(100)
+            if e["type"] == "actor_health_changed"
+        ]
+
+    await host.check_health()
+    await host.check_health()
+    assert changes() == [(ponger.subject, True, "")]
+    down = msgpack.packb({"healthy": False, "message": "db down"})
+    await host.call_actor(ponger.subject, "SetHealth", down)
+    await host.check_health()
+    await host.check_health()
+    assert changes()[1:] == [(ponger.subject, False, "db down")]
+
+
 async def test_a_trapping_health_check_is_unhealthy(host: Host, signer: Signer) -> None:
     crasher = await host.add_actor(signer.sign("fixtures/trap", name="crasher"))
     report = (await host.check_health(crasher.subject))[crasher.subject]

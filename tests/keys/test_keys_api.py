@@ -18,6 +18,7 @@ def test_public_names() -> None:
     """`keys` exports exactly the documented API, and every name resolves."""
     assert set(keys.__all__) == {
         "KEY_KINDS",
+        "WASMCLOUD_CAPABILITIES",
         "WELL_KNOWN_CAPABILITIES",
         "AmbiguousClaims",
         "BadHeader",

@@ -3,6 +3,7 @@ the demo providers and its admin endpoint, and a headless Chromium to look at it
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,6 +74,24 @@ class Load:
         self._thread.join(timeout=15)
 
 
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, signer: Signer, manifest: str, names: tuple[str, ...], *options: str
+) -> Iterator[Dashboard]:
+    """``wascc up --admin`` (with ``options``) on ``manifest``, whose signed actors are in
+    ``tmp_path`` already; ``names`` are the actors the dashboard's tests name. Killed after."""
+    (tmp_path / "manifest.yaml").write_text(manifest)
+    files = tmp_path / "uploads"
+    files.mkdir(exist_ok=True)
+    args = ("up", "manifest.yaml", "--data-dir", "data", "--admin", "127.0.0.1:0", *options)
+    process = WasccProcess(args, wascc_env(tmp_path / "keys"), tmp_path)
+    try:
+        process.wait_ready()
+        yield Dashboard(process, {name: signer.key(name) for name in names}, files)
+    finally:
+        process.kill()
+
+
 @pytest.fixture
 def dashboard(tmp_path: Path, signer: Signer) -> Iterator[Dashboard]:
     """echo and kvcounter (HTTP, key-value) and crasher (a module that traps on every call,
@@ -92,12 +111,23 @@ def dashboard(tmp_path: Path, signer: Signer) -> Iterator[Dashboard]:
     (files / "echo_other.wasm").write_bytes(
         signer.impersonate(stranger, "echo", name="echo", caps=["wascc:http_server"], rev=3)
     )
-    (tmp_path / "manifest.yaml").write_text(MANIFEST)
-    args = ("up", "manifest.yaml", "--data-dir", "data", "--admin", "127.0.0.1:0")
-    process = WasccProcess(args, wascc_env(tmp_path / "keys"), tmp_path)
-    try:
-        process.wait_ready()
-        keys = {name: signer.key(name) for name in ("echo", "kvcounter", "crasher")}
-        yield Dashboard(process, keys, files)
-    finally:
-        process.kill()
+    with serving(tmp_path, signer, MANIFEST, ("echo", "kvcounter", "crasher")) as served:
+        yield served
+
+
+@pytest.fixture
+def checked_dashboard(tmp_path: Path, signer: Signer) -> Iterator[Dashboard]:
+    """Health checks every half second of wcponger (a wasmCloud 0.18 actor that answers
+    them, as ``SetHealth`` tells it), echo (a waSCC 0.14 actor that does not) and crasher
+    (a module that traps on every call); understudy, wcponger again under another key,
+    claims wcponger's call alias second and is refused it."""
+    alias = "wasmcloud/examples/ponger"
+    (tmp_path / "wcponger_s.wasm").write_bytes(signer.sign("wcponger", call_alias=alias))
+    (tmp_path / "echo_s.wasm").write_bytes(signer.sign("echo"))
+    (tmp_path / "crasher_s.wasm").write_bytes(signer.sign("fixtures/trap", name="crasher"))
+    understudy = signer.sign("wcponger", name="understudy", call_alias=alias)
+    (tmp_path / "understudy_s.wasm").write_bytes(understudy)
+    manifest = "actors: [wcponger_s.wasm, echo_s.wasm, crasher_s.wasm, understudy_s.wasm]\n"
+    names = ("wcponger", "echo", "crasher", "understudy")
+    with serving(tmp_path, signer, manifest, names, "--health-interval", "0.5") as served:
+        yield served

@@ -11,7 +11,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import Signer, module_path
-from tests.process.test_process_up import get
+from tests.process.test_process_up import get, post
 from tests.ui.browser import PHONE, Browser
 from tests.ui.conftest import Dashboard, Load
 from wascc.keys.claims import sign_module
@@ -273,3 +273,37 @@ def test_names_from_a_module_are_shown_as_text_never_as_markup(
     assert browser.all("#injected") == []
     assert browser.script("return document.title") != "1"
     assert browser.console_errors() == []
+
+
+def test_the_health_column_follows_the_checks(
+    browser: Browser, checked_dashboard: Dashboard
+) -> None:
+    """Each actor's last verdict is in its row, and a change shows within a check or two,
+    with an event saying what the actor said. A refused call alias is an event too."""
+    dashboard = checked_dashboard
+    logged_in(browser, dashboard)
+
+    def health(name: str) -> str:
+        return browser.text(f"{row(dashboard, name)} td.health")
+
+    browser.wait(lambda: health("wcponger") == "healthy", "wcponger checked healthy")
+    browser.wait(lambda: health("crasher") == "unhealthy", "crasher checked unhealthy")
+    assert health("echo") in ("not checked", "no checks")  # 0.14 without HealthRequest
+    crasher = browser.find(f"{row(dashboard, 'crasher')} td.health .chip")
+    assert (crasher.get_attribute("title") or "").startswith("HealthRequest failed:")
+
+    status, body = post(
+        f"http://{dashboard.process.admin()}/actors/wcponger/call/SetHealth",
+        b'{"healthy": false, "message": "db down"}',
+        headers={**dashboard.process.auth(), "Content-Type": "application/json"},
+    )
+    assert status == 200, body
+    browser.wait(lambda: health("wcponger") == "unhealthy", "wcponger shown unhealthy")
+    chip = browser.find(f"{row(dashboard, 'wcponger')} td.health .chip")
+    assert chip.get_attribute("title") == "db down"
+    events = browser.wait(lambda: browser.text("#events"), "the events")
+    assert "wcponger is unhealthy: db down" in events
+    assert "understudy runs without the call alias wasmcloud/examples/ponger: actor " in events
+    assert health("understudy") == "healthy"
+    assert browser.console_errors() == []
+    browser.screenshot("health")
