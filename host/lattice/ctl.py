@@ -258,8 +258,13 @@ def _text(kind: InventoryKind, answers: list[dict[str, Any]]) -> list[str]:
                 source = item.get("source")
                 if isinstance(source, dict) and source.get("reference"):
                     detail += f"  {source['reference']}"  # pulled from a registry
+                if item.get("call_alias"):
+                    detail += f"  alias {item['call_alias']}"
                 if item.get("wasi"):
                     detail += f"  wasi: {summarize(item['wasi'])}"
+                health = item.get("health")
+                if isinstance(health, dict) and health.get("healthy") is False:
+                    detail += f"  UNHEALTHY: {health.get('message') or '(no message)'}"
             elif kind == "bindings":
                 detail = f"{item['actor']}  {item['contract_id']}  {item['binding']}"
             else:

@@ -48,6 +48,7 @@ def host_inventory(
                 "caps": actor["claims"].get("caps", []),
                 "claims": actor["claims"],
                 "call_alias": actor.get("call_alias"),
+                "health": actor["health"]["check"],  # the last check's verdict, or None
                 "instances": actor["instances"],
                 "source": actor.get("source"),
                 **({"wasi": actor["wasi"]} if "wasi" in actor else {}),  # what it was granted
