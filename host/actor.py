@@ -45,6 +45,10 @@ class ActorSettings:
     max_queue: int = 1024
     limits: Limits | None = None
     wasi: WasiGrants = field(default_factory=WasiGrants)  # default: nothing granted
+    # False: the actor may call no other actor, whatever its claims or generation say. A
+    # call to one is refused, and the actor may then run on the event loop's thread (an
+    # actor that may call actors never does: host.inline).
+    calls_actors: bool = True
 
 
 @dataclass(eq=False)

@@ -256,10 +256,14 @@ class AdminServer:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def _find(self, target: str) -> str:
-        """The key of the running actor ``target`` names (a key, or a unique name)."""
+        """The key of the running actor ``target`` names (a key, a call alias registered
+        here, or a unique name)."""
         actors: list[dict[str, Any]] = self.host.inventory()["actors"]
         if any(a["key"] == target for a in actors):
             return target
+        aliased = self.host.resolve_alias(target, remote=False)
+        if aliased is not None:
+            return aliased
         named = [a["key"] for a in actors if a["name"] == target]
         if len(named) == 1:
             return str(named[0])

@@ -180,7 +180,8 @@ def _refusal(admin: str, status: int, data: bytes, token: AdminToken) -> str:
 async def call_remote(
     admin: str, target: str, operation: str, data: str | None, *, token: AdminToken
 ) -> bytes:
-    """Call ``operation`` on the actor ``target`` (key or name) of the host at ``admin``.
+    """Call ``operation`` on the actor ``target`` (key, call alias or name) of the host at
+    ``admin``.
 
     ``data`` is the call's JSON text, encoded by the host as ``encode_request`` does; ``None``
     sends the empty payload."""

@@ -691,9 +691,10 @@ def call_command(
     """Invoke OPERATION on an actor and print the decoded reply as JSON.
 
     TARGET is a signed module file (run on a throwaway host with in-memory providers) or,
-    with --host-admin, the key or name of an actor on a running host (a module file there
-    stands for its key). DATA is JSON, @FILE or - (stdin); it is encoded as the operation's
-    message when the operation is known (HandleRequest, Get, ...), else as msgpack.
+    with --host-admin, the key, call alias or name of an actor on a running host (a module
+    file there stands for its key). DATA is JSON, @FILE or - (stdin); it is encoded as the
+    operation's message when the operation is known (HandleRequest, Get, ...), else as
+    msgpack.
 
     With --host-admin the admin token is read from --admin-token-file, else taken from
     $WASCC_ADMIN_TOKEN, else read from admin-PORT.token in the host's data directory.

@@ -271,6 +271,11 @@ class ActorHostCalls:
     def _call_actor(self, target: str, named: str, operation: str, payload: bytes) -> bytes:
         """An actor → actor call to ``target`` (``named`` by its key or call alias)."""
         actor = self._actor
+        if not actor.settings.calls_actors:  # and it may run inline, where waiting deadlocks
+            raise ActorCallNotAllowed(
+                f"actor {actor.label} may not call actor {named} ({operation}): its manifest "
+                "entry sets calls_actors: false; remove that setting to let it call actors"
+            )
         if not self._calls_freely and named not in actor.claims.caps:
             raise ActorCallNotAllowed(
                 f"actor {actor.label} may not call actor {named} ({operation}): its claims "

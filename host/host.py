@@ -308,11 +308,12 @@ class Host:
         needs the event loop now: no actor-to-actor calls, and every binding answered on the
         calling thread by a ``SyncProvider`` or by ``DirectCalls`` that are ``loop_safe``.
         An actor that may call actors never runs inline: one that claims an actor key or a
-        call alias (a claim without ``:``), or a 0.18 actor, which needs no claim for that."""
-        if (
-            not self.inline
-            or is_wasmcloud(actor.claims)
-            or any(":" not in cap for cap in actor.claims.caps)
+        call alias (a claim without ``:``), or a 0.18 actor, which needs no claim for that;
+        unless its settings say it calls no actors (``calls_actors``), which dispatch holds
+        it to."""
+        if not self.inline or (
+            actor.settings.calls_actors
+            and (is_wasmcloud(actor.claims) or any(":" not in cap for cap in actor.claims.caps))
         ):
             return lambda: False
         # (topology seen, the bindings' DirectCalls to ask each time, or None: never)
@@ -560,11 +561,11 @@ class Host:
         alias = self._actors[actor].claims.call_alias if actor in self._actors else None
         return alias if alias is not None and self._aliases.get(alias) == actor else None
 
-    def resolve_alias(self, alias: str) -> str | None:
+    def resolve_alias(self, alias: str, *, remote: bool = True) -> str | None:
         """The actor registered under the call alias ``alias``: on this host first, then
-        (on a lattice) on another host."""
+        (on a lattice, unless not ``remote``) on another host."""
         key = self._aliases.get(alias)
-        if key is None and self.remote is not None:
+        if key is None and remote and self.remote is not None:
             key = self.remote.resolve_alias(alias)
         return key
 

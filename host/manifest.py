@@ -32,6 +32,7 @@ The waSCC 0.14 format, with extensions::
         memory_mb: 64                          #   linear memory per instance
         deadline: 2.5                          #   seconds per call
         fuel: 100000000                        #   instructions per call
+        calls_actors: true                     #   false: calls to actors refused
     capabilities:
       - path: http_server                      # built-in: http_server, logging, keyvalue,
       - path: keyvalue                         #   messaging; or package.module:Class

@@ -347,6 +347,7 @@ class Checker:
             max_queue=settings.get("max_queue", defaults.max_queue),
             limits=limits,
             wasi=grants,
+            calls_actors=settings.get("calls_actors", defaults.calls_actors),
         )
 
     def pull(self, path: str, text: str) -> Pulled | None:

@@ -41,10 +41,11 @@ _NOTHING_TO_DO = (
     "list actors (signed modules) to run, capabilities (providers) to load, or a lattice "
     "section (or --lattice) to join"
 )
-_ACTOR_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel", "wasi"}
+_MODULE_KEYS = {"path", "max_instances", "max_queue", "memory_mb", "deadline", "fuel", "wasi"}
+_ACTOR_KEYS = {*_MODULE_KEYS, "calls_actors"}
 # A wasm provider (a signed module with prov: true) takes an actor's settings, and may name
 # the contract it serves; a native provider takes none of those (checked later).
-_CAPABILITY_KEYS = {"path", "binding_name", "config", "contract", *_ACTOR_KEYS - {"path"}}
+_CAPABILITY_KEYS = {"path", "binding_name", "config", "contract", *_MODULE_KEYS - {"path"}}
 _BINDING_KEYS = {"actor", "capability", "binding", "values"}
 _LATTICE_KEYS = {
     "url",
@@ -255,6 +256,13 @@ class _Fields:
         for key in sorted(required - set(value)):
             self.bad(_join(path, key), "required key is missing", f"add {key}")
         return {str(k): v for k, v in value.items() if k in allowed}
+
+    def boolean(self, value: object, path: str, default: bool) -> bool:
+        """``value`` if it is true or false; else a problem, and ``default``."""
+        if isinstance(value, bool):
+            return value
+        self.bad(path, f"expected true or false, got {_kind(value)}", "write true or false", value)
+        return default
 
     def string(self, value: object, path: str) -> str | None:
         if not isinstance(value, str):
@@ -532,15 +540,9 @@ def _trust(fields: _Fields, item: object) -> RawTrust | None:
         account = fields.string(entry["lattice_account"], "trust.lattice_account")
     hosts = _keys(fields, entry.get("hosts", []), "trust.hosts", _HOST_IDS) or ()
     controllers = _keys(fields, entry.get("controllers", []), "trust.controllers", _CONTROLLERS)
-    insecure = entry.get("insecure_lattice", False)
-    if not isinstance(insecure, bool):
-        fields.bad(
-            "trust.insecure_lattice",
-            f"expected true or false, got {_kind(insecure)}",
-            "write true or false",
-            insecure,
-        )
-        insecure = False
+    insecure = fields.boolean(
+        entry.get("insecure_lattice", False), "trust.insecure_lattice", default=False
+    )
     numbers: dict[str, float | None] = {}
     for key, minimum in (("clock_skew", 0.0), ("replay_window", 0.1)):
         numbers[key] = (
@@ -564,18 +566,10 @@ def _registry(fields: _Fields, item: object) -> RawRegistry | None:
     entry = fields.mapping(item, "registry", _REGISTRY_KEYS, set())
     if entry is None:
         return None
-    flags: dict[str, bool] = {}
-    for key in sorted(_REGISTRY_KEYS):
-        value = entry.get(key, False)
-        if not isinstance(value, bool):
-            fields.bad(
-                f"registry.{key}",
-                f"expected true or false, got {_kind(value)}",
-                "write true or false",
-                value,
-            )
-            value = False
-        flags[key] = value
+    flags = {
+        key: fields.boolean(entry.get(key, False), f"registry.{key}", default=False)
+        for key in sorted(_REGISTRY_KEYS)
+    }
     return RawRegistry(**flags)
 
 
@@ -588,6 +582,9 @@ def _actor(fields: _Fields, item: object, index: int) -> RawActor | None:
         return None
     module = fields.string(entry["path"], f"{path}.path")
     settings = _settings(fields, entry, path)
+    if "calls_actors" in entry:
+        where = f"{path}.calls_actors"
+        settings["calls_actors"] = fields.boolean(entry["calls_actors"], where, default=True)
     return RawActor(index, module, settings) if module else None
 
 

@@ -16,6 +16,7 @@ from wascc.host.checkup import HEALTH_REQUEST
 from wascc.host.engine import Limits
 from wascc.host.errors import ActorOutOfTime, GuestError, HostError
 from wascc.host.generations import TwinProvider
+from wascc.host.inline import InlinePolicy
 from wascc.host.metrics import HostMetrics
 from wascc.host.testing import FunctionProvider
 from wascc.providers.codec import HttpRequest, HttpResponse
@@ -182,6 +183,35 @@ async def test_an_actor_calls_another_by_its_call_alias(host: Host, signer: Sign
     }
     reply = await host.call_actor(pinger.subject, "HandleRequest", http_get("/", "value=-2"))
     assert body_of(reply) == {"value": 40}
+
+
+async def test_an_actor_held_to_no_actor_calls_is_refused_them(host: Host, signer: Signer) -> None:
+    """``calls_actors: false`` holds even a 0.18 actor, which needs no claim to call one."""
+    await host.add_actor(signer.sign("wcponger", call_alias=PONGER))
+    held = ActorSettings(calls_actors=False)
+    pinger = await host.add_actor(signer.sign("wcpinger", caps=[WC_HTTP]), settings=held)
+    with pytest.raises(GuestError) as caught:
+        await host.call_actor(pinger.subject, "HandleRequest", http_get())
+    assert (
+        f"may not call actor {PONGER} (Ping): its manifest entry sets calls_actors: false; "
+        "remove that setting to let it call actors"
+    ) in str(caught.value)
+
+
+async def test_a_0_18_actor_that_calls_no_actors_runs_inline(host: Host, signer: Signer) -> None:
+    """A 0.18 actor runs on worker threads (it may call actors unclaimed, and waiting for one
+    on the loop's thread would hold up the host), unless held to no actor calls."""
+    plain = await host.add_actor(signer.sign("echo", name="plain", caps=[WC_HTTP]))
+    held = await host.add_actor(
+        signer.sign("echo", name="held", caps=[WC_HTTP]), settings=ActorSettings(calls_actors=False)
+    )
+    for _ in range(InlinePolicy.PROMOTE_AFTER * 8):
+        for key in (plain.subject, held.subject):
+            assert body_of(await host.call_actor(key, "HandleRequest", http_get()))
+        if host.actor(held.subject).inline.inline_calls:
+            break
+    assert host.actor(held.subject).inline.inline_calls > 0
+    assert host.actor(plain.subject).inline.inline_calls == 0
 
 
 async def test_a_second_claim_of_an_alias_is_refused_and_the_alias_freed_on_stop(

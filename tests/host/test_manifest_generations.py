@@ -88,3 +88,30 @@ def test_a_0_18_binding_without_a_provider_is_refused(folder: Path) -> None:
     assert problem.message == (
         f"no capability in this manifest serves {WC_KV} with binding_name 'default'"
     )
+
+
+def test_calls_actors_false_holds_an_actor_to_no_actor_calls(folder: Path) -> None:
+    (folder / "m.yaml").write_text(
+        "actors:\n  - old.wasm\n  - {path: new.wasm, calls_actors: false}\n"
+    )
+    manifest = load_manifest(folder / "m.yaml")
+    assert [a.settings.calls_actors for a in manifest.actors] == [True, False]
+
+
+@pytest.mark.parametrize("value", ["'no'", "0", "null"])
+def test_calls_actors_is_true_or_false(folder: Path, value: str) -> None:
+    (folder / "m.yaml").write_text(f"actors:\n  - {{path: new.wasm, calls_actors: {value}}}\n")
+    with pytest.raises(ManifestInvalid) as caught:
+        load_manifest(folder / "m.yaml")
+    [problem] = caught.value.problems
+    assert problem.path == "actors[0].calls_actors"
+    assert problem.message.startswith("expected true or false, got ")
+
+
+def test_calls_actors_is_no_setting_of_a_provider(folder: Path) -> None:
+    (folder / "m.yaml").write_text(
+        "actors: [old.wasm]\ncapabilities:\n  - {path: logging, calls_actors: false}\n"
+    )
+    with pytest.raises(ManifestInvalid) as caught:
+        load_manifest(folder / "m.yaml")
+    assert [p.path for p in caught.value.problems] == ["capabilities[0].calls_actors"]

@@ -12,7 +12,7 @@ import nats
 import pytest
 
 from tests.conftest import Signer
-from tests.process.process_support import WasccProcess, free_port, wait_until
+from tests.process.process_support import WasccProcess, free_port, run_wascc, wait_until
 from tests.process.test_process_up import get
 from tests.support.servers import ServerProcess, nats_server
 
@@ -82,6 +82,7 @@ async def nats_requests(url: str) -> list[bytes]:
 
 
 def test_one_host_serves_both_generations_over_http_and_nats(
+    env: dict[str, str],
     tmp_path: Path,
     signer: Signer,
     nats_srv: ServerProcess,
@@ -140,3 +141,13 @@ def test_one_host_serves_both_generations_over_http_and_nats(
     ponger = actors["wcponger"]["key"]
     assert f'wascc_actor_healthy{{actor="{ponger}"}} 1.0' in metrics.decode()
     assert "wcmessenger: message on wc.echo" in process.stderr
+
+    # The admin endpoint knows the actor by its call alias too (its "/" percent-encoded).
+    token = {"WASCC_ADMIN_TOKEN": process.auth()["Authorization"].split()[1]}
+    pinged = run_wascc(
+        *("call", PONGER, "Ping", '{"value": 1}', "--host-admin", admin),
+        env={**env, **token},
+        cwd=tmp_path,
+    )
+    assert pinged.returncode == 0, pinged.stderr
+    assert json.loads(pinged.stdout) == {"value": 43}
