@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.process_bench import _free_port, wascc_up
+from bench.process_bench import wascc_up
 from bench.report import Section
+from bench.served import free_ports
 from bench.signing import sign_throwaway
 
 __all__ = ["main", "section"]
@@ -44,7 +45,8 @@ FAULTY: dict[str, tuple[str, str]] = {
 
 def _tree(root: Path) -> tuple[Path, int, list[int]]:
     """A manifest with echo and the faulty actors; echo's port and theirs."""
-    ports = {"echo": _free_port()}
+    chosen = iter(free_ports(1 + len(FAULTY)))
+    ports = {"echo": next(chosen)}
     actors = ["  - path: echo_s.wasm"]
     (root / "echo_s.wasm").write_bytes(
         sign_throwaway((BUILD / "echo.wasm").read_bytes(), "echo", [HTTP])
@@ -54,7 +56,7 @@ def _tree(root: Path) -> tuple[Path, int, list[int]]:
             sign_throwaway((BUILD / f"{module}.wasm").read_bytes(), name, [HTTP])
         )
         actors.append(f"  - path: {name}_s.wasm\n    {setting}")
-        ports[name] = _free_port()
+        ports[name] = next(chosen)
     bindings = [
         f"  - {{actor: {name}_s.wasm, capability: {HTTP}, values: {{PORT: '{port}'}}}}"
         for name, port in ports.items()

@@ -24,7 +24,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.report import Section
-from bench.served import Server, free_port, load, warm_up, wascc_up
+from bench.served import Server, free_port, free_ports, load, warm_up, wascc_up
 from wascc.host.engine import Engine
 from wascc.keys.claims import sign_module, validate_module
 from wascc.keys.nkeys import KeyPair
@@ -78,11 +78,9 @@ def _demo_tree() -> Iterator[Path]:
         yield root
 
 
-_free_port = free_port  # the name the fairness benchmark imports
-
-
 def _demo_ports() -> dict[str, str]:
-    return {name: str(_free_port()) for name in ("ECHO_PORT", "COUNTER_PORT", "LOGGER_PORT")}
+    names = ("ECHO_PORT", "COUNTER_PORT", "LOGGER_PORT")
+    return {name: str(port) for name, port in zip(names, free_ports(len(names)), strict=True)}
 
 
 def _python_floor() -> tuple[float, float]:
@@ -261,7 +259,7 @@ def scaling_section(seconds: float = 2.0, connections: int = 32) -> Section:
         manifest = root / "examples" / "echo.yaml"
         ups: list[tuple[Server, int]] = []
         for i in range(2):
-            port = _free_port()
+            port = free_port()
             env = {"ECHO_PORT": str(port)}
             ups.append((stack.enter_context(wascc_up(manifest, data / f"p{i}", env)), port))
         for up, port in ups:

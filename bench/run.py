@@ -3,7 +3,7 @@ peer, printed as it is measured and written to BENCHMARKS.md (from scratch, ever
 
     .venv/bin/python -m bench.run [seconds per figure] [--no-write]
 
-Loopback only; about two to three minutes on a 2-core machine. A benchmark that fails is
+Loopback only; about seven minutes on a 2-core machine. A benchmark that fails is
 reported as failed in BENCHMARKS.md (and the exit status is 1); the others still run.
 """
 
@@ -26,6 +26,7 @@ from bench import (
     density_bench,
     extism_bench,
     fairness_bench,
+    generations_bench,
     http_bench,
     kv_bench,
     messaging_bench,
@@ -96,6 +97,7 @@ def _steps(seconds: float) -> list[tuple[str, Callable[[], list[Section]]]]:
         ("host core", lambda: [core_bench.section(seconds)]),
         ("peer: Extism", lambda: [extism_bench.section(seconds)]),
         ("HTTP", lambda: [http_bench.section(load_seconds)]),
+        ("generations", lambda: [generations_bench.section(load_seconds)]),
         ("key-value", lambda: [kv_bench.section(load_seconds)]),
         ("messaging", lambda: [messaging_bench.section(load_seconds)]),
         ("density", lambda: [density_bench.section()]),

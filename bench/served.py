@@ -65,6 +65,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago: each socket
+    stays bound until all are chosen (closed one by one, the kernel may hand out the same
+    port twice, and two bindings of one manifest then ask for the same port)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
 def _served(port: int, path: str) -> bool:
     """Whether ``GET path`` on ``port`` is answered 200 right now."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

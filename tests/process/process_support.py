@@ -68,6 +68,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago: each socket
+    stays bound until all are chosen (closed one by one, the kernel may hand out the same
+    port twice, and a manifest with two bindings on one port is refused)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``check`` (bounded); fail naming ``what`` if it never holds."""
     deadline = time.monotonic() + timeout

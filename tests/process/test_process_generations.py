@@ -12,7 +12,12 @@ import nats
 import pytest
 
 from tests.conftest import Signer
-from tests.process.process_support import WasccProcess, free_port, run_wascc, wait_until
+from tests.process.process_support import (
+    WasccProcess,
+    free_ports,
+    run_wascc,
+    wait_until,
+)
 from tests.process.test_process_up import get
 from tests.support.servers import ServerProcess, nats_server
 
@@ -42,7 +47,7 @@ def write_manifest(tmp_path: Path, signer: Signer, nats_url: str) -> tuple[Path,
         (tmp_path / f"{name}_s.wasm").write_bytes(
             signer.sign(name, caps=caps, call_alias=alias, rev=1)
         )
-    ports = {name: free_port() for name in HTTP_ACTORS}
+    ports = dict(zip(HTTP_ACTORS, free_ports(len(HTTP_ACTORS)), strict=True))
     lines = ["actors:", *(f"  - ./{name}_s.wasm" for name in SAMPLES)]
     lines += [
         "capabilities:",
@@ -90,7 +95,9 @@ def test_one_host_serves_both_generations_over_http_and_nats(
 ) -> None:
     nats_url = f"nats://127.0.0.1:{nats_srv.port}"
     path, ports = write_manifest(tmp_path, signer, nats_url)
-    admin = f"127.0.0.1:{free_port()}"
+    # Not one of the manifest's ports (chosen and closed before): at least one of these isn't.
+    admin_port = next(p for p in free_ports(len(ports) + 1) if p not in ports.values())
+    admin = f"127.0.0.1:{admin_port}"
     process = wascc(
         "up",
         str(path),

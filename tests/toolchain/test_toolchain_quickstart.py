@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Signer, module_path
-from tests.process.process_support import WasccProcess, free_port
+from tests.process.process_support import WasccProcess, free_port, free_ports
 from tests.toolchain.conftest import Run
 from wascc.host.manifest_check import EXTRAS, HTTP_SERVER
 from wascc.host.toolchain.quickstart import SingleActorInvalid, single_actor_manifest
@@ -142,7 +142,7 @@ def test_up_serves_the_actor_with_admin_and_logging(
     """The actor answers on --http; what it serves is printed; the admin endpoint lists it
     like any manifest's actor."""
     _sign(tmp_path, signer, "logger", HTTP_SERVER, "wascc:logging")
-    port, admin = free_port(), free_port()
+    port, admin = free_ports(2)
     process = background(
         "up",
         "logger_s.wasm",
