@@ -1053,6 +1053,8 @@ class Host:
         }
         if not actor.settings.wasi.empty:  # only what was granted: most actors have nothing
             described["wasi"] = actor.settings.wasi.describe()
+        if not actor.settings.calls_actors:  # why its calls to actors are refused
+            described["calls_actors"] = False
         return described
 
     def inventory(self) -> dict[str, Any]:

@@ -196,6 +196,8 @@ async def test_an_actor_held_to_no_actor_calls_is_refused_them(host: Host, signe
         f"may not call actor {PONGER} (Ping): its manifest entry sets calls_actors: false; "
         "remove that setting to let it call actors"
     ) in str(caught.value)
+    shown = {a["name"]: a.get("calls_actors") for a in host.inventory()["actors"]}
+    assert shown == {"wcponger": None, "wcpinger": False}  # shown only when held
 
 
 async def test_a_0_18_actor_that_calls_no_actors_runs_inline(host: Host, signer: Signer) -> None:
