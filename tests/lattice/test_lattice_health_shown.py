@@ -10,52 +10,40 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Signer
-from tests.process.process_support import WasccProcess, run_wascc, wait_until, wascc_env
+from tests.lattice.conftest import Up
+from tests.process.process_support import run_wascc, wait_until
 from tests.support.servers import ServerProcess
-from wascc.keys.nkeys import KeyPair
-from wascc.keys.store import save_key
 
 pytestmark = pytest.mark.timeout(60)
 PONGER = "wasmcloud/examples/ponger"
 
 
 def test_ctl_get_actors_shows_aliases_and_unhealthy_actors(
-    signer: Signer, tmp_path: Path, nats: ServerProcess
+    signer: Signer, tmp_path: Path, env: dict[str, str], nats: ServerProcess, up: Up
 ) -> None:
-    keys = tmp_path / "keys"
-    save_key(KeyPair.generate("account"), "lattice", directory=keys)
-    env = {**wascc_env(keys), "WASCC_LATTICE_ACCOUNT": "lattice", "WASCC_CTL_SIGNER": "lattice"}
     (tmp_path / "wcponger_s.wasm").write_bytes(signer.sign("wcponger", call_alias=PONGER))
     (tmp_path / "crasher_s.wasm").write_bytes(signer.sign("fixtures/trap", name="crasher"))
-    (tmp_path / "m.yaml").write_text("actors: [wcponger_s.wasm, crasher_s.wasm]\n")
+    up("actors: [wcponger_s.wasm, crasher_s.wasm]\n", "--health-interval", "0.3")
     url = f"nats://127.0.0.1:{nats.port}"
-    args = ("up", "m.yaml", "--data-dir", "data", "--lattice", url, "--health-interval", "0.3")
-    process = WasccProcess(args, env, tmp_path)
-    try:
-        process.wait_ready()
 
-        def ctl(*more: str) -> str:
-            listed = run_wascc(
-                "ctl", "get", "actors", "--lattice", url, *more, env=env, cwd=tmp_path
-            )
-            assert listed.returncode == 0, listed.stderr
-            return listed.stdout
+    def ctl(*more: str) -> str:
+        listed = run_wascc("ctl", "get", "actors", "--lattice", url, *more, env=env, cwd=tmp_path)
+        assert listed.returncode == 0, listed.stderr
+        return listed.stdout
 
-        wait_until(lambda: "UNHEALTHY" in ctl(), 15, "the crasher's first health check")
-        text = ctl()
-        ponger, crasher = signer.key("wcponger"), signer.key("crasher")
-        assert re.search(
-            rf"^{ponger}  wcponger  rev -  alias {PONGER}  on N\w+$", text, re.MULTILINE
-        ), text
-        assert re.search(
-            rf"^{crasher}  crasher  rev -  UNHEALTHY: HealthRequest failed: .+ on N\w+$",
-            text,
-            re.MULTILINE,
-        ), text
-        [host] = json.loads(ctl("-o", "json"))
-        health = {a["name"]: a["health"] for a in host["actors"]}
-        assert health["wcponger"]["healthy"] is True
-        assert health["crasher"]["healthy"] is False
-        assert health["crasher"]["checked"] > 0
-    finally:
-        process.kill()
+    wait_until(lambda: "UNHEALTHY" in ctl(), 15, "the crasher's first health check")
+    text = ctl()
+    ponger, crasher = signer.key("wcponger"), signer.key("crasher")
+    assert re.search(
+        rf"^{ponger}  wcponger  rev -  alias {PONGER}  on N\w+$", text, re.MULTILINE
+    ), text
+    assert re.search(
+        rf"^{crasher}  crasher  rev -  UNHEALTHY: HealthRequest failed: .+ on N\w+$",
+        text,
+        re.MULTILINE,
+    ), text
+    [host] = json.loads(ctl("-o", "json"))
+    health = {a["name"]: a["health"] for a in host["actors"]}
+    assert health["wcponger"]["healthy"] is True
+    assert health["crasher"]["healthy"] is False
+    assert health["crasher"]["checked"] > 0
