@@ -128,7 +128,7 @@ def section(seconds: float = 3.0) -> Section:
                 if browser is not None:
                     browser.driver.quit()
 
-        closed, opened = alternate(lambda: figures(False), lambda: figures(True), ROUNDS)
+        closed, opened = alternate(lambda: figures(False), lambda: figures(True), rounds=ROUNDS)
         browser = start_browser(work / "shots", work / "profile-idle")
         try:
             with host() as (up, echo, data, admin):

@@ -22,6 +22,7 @@ from bench.served import (
     HEADER,
     ROUNDS,
     Figures,
+    alternate,
     best,
     free_port,
     manifest_note,
@@ -76,11 +77,10 @@ def _manifest(contract: str, extra: str) -> str:
 
 def section(seconds: float = 5.0, connections: int = 16) -> Section:
     """The three kinds of echo under ``wascc up``, as a ``Section``."""
-    results: dict[str, list[Figures]] = {kind: [] for kind in KINDS}
     with tempfile.TemporaryDirectory(prefix="generations-bench-") as tmp:
         root = Path(tmp)
-        measures: dict[str, Callable[[], Figures]] = {}
-        for index, (kind, (contract, extra)) in enumerate(KINDS.items()):
+        measures: list[Callable[[], Figures]] = []
+        for index, (contract, extra) in enumerate(KINDS.values()):
             folder = root / f"kind{index}"
             folder.mkdir()
             signed = sign_throwaway(ECHO.read_bytes(), "echo", [contract])
@@ -94,11 +94,8 @@ def section(seconds: float = 5.0, connections: int = 16) -> Section:
                 with wascc_up(manifest, folder / "data", {"PORT": str(port)}, log=log) as server:
                     return measure_http(server, port, seconds, connections)
 
-            measures[kind] = measure
-        order = list(KINDS)
-        for round_ in range(ROUNDS):
-            for kind in order[:: -1 if round_ % 2 else 1]:
-                results[kind].append(measures[kind]())
+            measures.append(measure)
+        results = dict(zip(KINDS, alternate(*measures), strict=True))
     tops = {kind: best(rounds) for kind, rounds in results.items()}
     old, new, held = (tops[kind] for kind in KINDS)
     total = seconds + loadgen.WARMUP

@@ -328,18 +328,16 @@ def manifest_note(name: str, manifest: str, how: str) -> str:
     return f"Manifest (`{name}`; {how}):\n\n```yaml\n{manifest.rstrip()}\n```"
 
 
-def alternate(
-    peer_figures: Callable[[], Figures], host_figures: Callable[[], Figures], rounds: int = ROUNDS
-) -> tuple[list[Figures], list[Figures]]:
-    """Every round of the peer and the host, in the order peer, host, host, peer, ... so that
-    a change in the machine's load over the run weighs on both sides alike."""
-    peers: list[Figures] = []
-    hosts: list[Figures] = []
+def alternate(*measures: Callable[[], Figures], rounds: int = ROUNDS) -> list[list[Figures]]:
+    """Every round of each of ``measures`` (say a peer and the host), in the order given, then
+    reversed, and so on (peer, host, host, peer, ...), so that a change in the machine's load
+    over the run weighs on every side alike. One list of rounds per measure, in their order."""
+    results: list[list[Figures]] = [[] for _ in measures]
     for round_ in range(rounds):
-        order = [(peers, peer_figures), (hosts, host_figures)]
-        for results, measure in order[:: -1 if round_ % 2 else 1]:
-            results.append(measure())
-    return peers, hosts
+        order = list(zip(results, measures, strict=True))
+        for rounds_of, measure in order[:: -1 if round_ % 2 else 1]:
+            rounds_of.append(measure())
+    return results
 
 
 def best(results: Sequence[Figures]) -> Figures:

@@ -79,15 +79,15 @@ def serving(
     tmp_path: Path, signer: Signer, manifest: str, names: tuple[str, ...], *options: str
 ) -> Iterator[Dashboard]:
     """``wascc up --admin`` (with ``options``) on ``manifest``, whose signed actors are in
-    ``tmp_path`` already; ``names`` are the actors the dashboard's tests name. Killed after."""
+    ``tmp_path`` already; ``names`` are the actors the dashboard's tests name (``files``:
+    ``tmp_path/uploads``, for modules to upload). Killed after."""
     (tmp_path / "manifest.yaml").write_text(manifest)
-    files = tmp_path / "uploads"
-    files.mkdir(exist_ok=True)
     args = ("up", "manifest.yaml", "--data-dir", "data", "--admin", "127.0.0.1:0", *options)
     process = WasccProcess(args, wascc_env(tmp_path / "keys"), tmp_path)
     try:
         process.wait_ready()
-        yield Dashboard(process, {name: signer.key(name) for name in names}, files)
+        keys = {name: signer.key(name) for name in names}
+        yield Dashboard(process, keys, tmp_path / "uploads")
     finally:
         process.kill()
 
